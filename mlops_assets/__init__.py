@@ -1,0 +1,1 @@
+"""mlops_assets: the whole life of a tabular ML model as Dagster software-defined assets."""

@@ -1,0 +1,111 @@
+"""The one typed place a forker edits: where the data is, what to predict, how to split, tune, gate and monitor.
+
+`ProjectSettings` is a Dagster resource, so every asset, check and sensor receives the same validated object,
+the UI's Resources page shows the values in force, and tests swap in their own by passing another instance.
+The data contract lives in `contracts.py` and the feature code in `features.py`: those are the other two
+places a forker touches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_state_dir() -> str:
+    # One state folder holds everything local: the Dagster instance (DAGSTER_HOME) and MLflow's database
+    # and artifacts. `state/dagster.yaml` ships with the project; the rest is made by runs.
+    return os.environ.get("MLOPS_STATE_DIR") or os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / "state")
+
+
+class SplitSettings(dg.Config):
+    method: Literal["time", "hash"] = Field(
+        default="time",
+        description="time: the newest rows are the holdout; hash: a stable hash of the row key decides.",
+    )
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+
+
+class SearchSettings(dg.Config):
+    """Hyperparameter search: a seeded random search over the grid below, scored by cross-validation."""
+
+    n_iter: int = Field(default=6, ge=1, description="Parameter sets tried (the search budget).")
+    cv_folds: int = Field(default=3, ge=2)
+    max_iter: list[int] = [100, 200, 300]
+    learning_rate: list[float] = [0.05, 0.1, 0.2]
+    max_leaf_nodes: list[int] = [15, 31, 63]
+    min_samples_leaf: list[int] = [10, 20, 40]
+    l2_regularization: list[float] = [0.0, 0.1, 1.0]
+
+
+class GateSettings(dg.Config):
+    """Promotion gates: a candidate is promoted only when every gate passes."""
+
+    max_rmse: float = Field(default=150.0, description="Regression: holdout RMSE must be at most this.")
+    min_r2: float = Field(default=0.5, description="Regression: holdout R² must be at least this.")
+    min_roc_auc: float = Field(default=0.7, description="Classification: holdout ROC AUC must be at least this.")
+    champion_margin: float = Field(
+        default=0.05,
+        description="The candidate may be worse than the champion by at most this fraction of the champion's "
+        "primary metric, judged on the upper end of a paired bootstrap interval.",
+    )
+    slice_margin: float = Field(default=0.25, description="The same margin, per slice.")
+    min_slice_rows: int = Field(default=30, description="Slices with fewer holdout rows are not gated.")
+    bootstrap_samples: int = Field(default=500, ge=50)
+
+
+class DriftSettings(dg.Config):
+    psi_warn: float = 0.1
+    psi_alert: float = 0.2
+    dataset_drift_share: float = Field(default=0.5, description="Dataset drift when this share of features drift.")
+    psi_bins: int = 10
+
+
+class RetrainSettings(dg.Config):
+    """When monitoring says so, retrain; with hysteresis, a cooldown and a cap so it never storms."""
+
+    degradation_margin: float = Field(
+        default=0.15, description="Retrain when the realized metric is worse than evaluated by this fraction."
+    )
+    retrain_on_dataset_drift: bool = True
+    trigger_k: int = Field(default=1, ge=1, description="Retrain when k of the last n decisions say so ...")
+    trigger_n: int = Field(default=1, ge=1, description="... out of this many (hysteresis).")
+    cooldown_versions: int = Field(default=1, ge=0, description="Versions to wait after a retraining.")
+    max_retrains_per_day: int = Field(default=24, ge=1)
+
+
+class ProjectSettings(dg.ConfigurableResource):
+    """Everything about the data, the task and the policies, in one place."""
+
+    data_dir: str = Field(default=str(PROJECT_ROOT / "data"), description="Holds versions/<key>/ folders.")
+    state_dir: str = Field(default_factory=_default_state_dir, description="Local Dagster and MLflow state.")
+    task: Literal["regression", "classification"] = "regression"
+    target: str = "bikers"
+    # Time order of a row: these columns sorted together. Empty for data without time: use row_key and split=hash.
+    time_columns: list[str] = ["day", "hr"]
+    row_key: list[str] = ["day", "hr"]
+    # Columns that must never be features: they add up to the target (leakage).
+    leakage_columns: list[str] = ["casual", "registered"]
+    # Columns to report metrics per slice on.
+    slice_columns: list[str] = ["weathersit", "workingday"]
+    model_name: str = "bike_rentals"
+    seed: int = 42
+    split: SplitSettings = SplitSettings()
+    search: SearchSettings = SearchSettings()
+    gates: GateSettings = GateSettings()
+    drift: DriftSettings = DriftSettings()
+    retrain: RetrainSettings = RetrainSettings()
+
+    @property
+    def versions_dir(self) -> Path:
+        return Path(self.data_dir) / "versions"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return Path(self.data_dir) / "predictions"

@@ -1,0 +1,138 @@
+"""The main job: land the demo's dataset versions one at a time and let the real sensors drive the pipeline.
+
+    python -m mlops_assets.main            # the whole demo year, into the persistent instance under state/
+    python -m mlops_assets.main --months 3 # only 2011-01 … 2011-03
+
+Each landed version is picked up by evaluating the project's sensors against the persistent Dagster instance
+(DAGSTER_HOME, state/ by default), exactly as the daemon would: their partition requests are applied and their
+run requests are executed in this process, tagged with the sensor's name and run key, so `dagster dev` shows
+every run afterwards. A run key that already ran successfully is not run again, so a second invocation
+continues from where the instance is.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from mlops_assets.config import PROJECT_ROOT
+
+
+def _use_project_instance() -> None:
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "state"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+# The run's events all go to the instance (dagster dev shows them); the terminal shows progress lines only.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class SensorDriver:
+    """Evaluates sensors against a persistent instance and runs what they request, in this process."""
+
+    def __init__(self, defs, instance, cursor_file: Path):
+        self.defs = defs
+        self.instance = instance
+        self.cursor_file = cursor_file
+        self.cursors = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+
+    def tick(self, sensor_name: str) -> list[dict]:
+        import dagster as dg
+
+        sensor = self.defs.resolve_sensor_def(sensor_name)
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursors.get(sensor_name),
+            sensor_name=sensor_name,
+            definitions=self.defs,
+            resources=self.defs.resources,
+        )
+        result = sensor(context)  # the SensorResult, before the daemon-side resolution that needs partitions
+        # What the daemon does with a tick's result: partition requests first, then runs.
+        for request in result.dynamic_partitions_requests or []:
+            if isinstance(request, dg.AddDynamicPartitionsRequest):
+                self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        for event in result.asset_events or []:
+            self.instance.report_runless_asset_event(event)
+        if result.cursor is not None:
+            self.cursors[sensor_name] = result.cursor
+            self._save_cursors()
+        return [self._run(sensor, request) for request in result.run_requests or []]
+
+    def _save_cursors(self) -> None:
+        tmp = self.cursor_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.cursors))
+        os.replace(tmp, self.cursor_file)
+
+    def _already_succeeded(self, sensor_name: str, run_key: str) -> bool:
+        import dagster as dg
+
+        records = self.instance.get_run_records(
+            dg.RunsFilter(
+                tags={"dagster/sensor_name": sensor_name, "dagster/run_key": run_key},
+                statuses=[dg.DagsterRunStatus.SUCCESS],
+            ),
+            limit=1,
+        )
+        return bool(records)
+
+    def _run(self, sensor, request) -> dict:
+        run_key = request.run_key
+        outcome = {"sensor": sensor.name, "partition": request.partition_key, "run_key": run_key}
+        if run_key and self._already_succeeded(sensor.name, run_key):
+            return {**outcome, "status": "skipped (ran before)"}
+        job_name = request.job_name or sensor.job_name
+        job = self.defs.resolve_job_def(job_name)
+        tags = {**request.tags, "dagster/sensor_name": sensor.name}
+        if run_key:
+            tags["dagster/run_key"] = run_key
+        started = time.perf_counter()
+        result = job.execute_in_process(
+            instance=self.instance,
+            partition_key=request.partition_key,
+            asset_selection=request.asset_selection,
+            tags=tags,
+            run_config=QUIET_LOGS,
+            raise_on_error=False,
+        )
+        return {
+            **outcome,
+            "status": "success" if result.success else "failure",
+            "run_id": result.run_id,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--months", type=int, default=12, help="land 2011-01 … 2011-MM (default 12)")
+    args = parser.parse_args(argv)
+
+    _use_project_instance()
+    import dagster as dg
+
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.definitions import defs
+    from mlops_assets.demo_data import DEMO_VERSIONS, land_demo_versions
+
+    settings = ProjectSettings()
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        driver = SensorDriver(defs, instance, Path(os.environ["DAGSTER_HOME"]) / "main_job_sensor_cursors.json")
+        print(f"Dagster instance: {os.environ['DAGSTER_HOME']}   versions: {settings.versions_dir}")
+        failures = 0
+        for key in DEMO_VERSIONS[: args.months]:
+            landed = land_demo_versions(settings.versions_dir, [key])
+            print(f"[{time.perf_counter() - started:6.1f}s] {key}: {'landed' if landed else 'already there'}")
+            for outcome in driver.tick("dataset_version_sensor"):
+                failures += outcome["status"] == "failure"
+                print(f"          run {outcome['run_key']}: {outcome['status']} {outcome.get('seconds', '')}")
+    print(f"Done in {time.perf_counter() - started:.1f}s. See it all: DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
+          "dagster dev -w workspace.yaml")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Dataset versions are the partitions: one immutable folder `data/versions/<key>/` per partition key."""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+
+dataset_version_partitions = dg.DynamicPartitionsDefinition(name="dataset_version")
+
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def version_key_problem(key: str) -> str | None:
+    """Why `key` cannot be a dataset version, or None when it can.
+
+    Dagster itself accepts any key; a key with `/` would make the filesystem IO manager write into (and delete)
+    another partition's stored output, so keys are checked here before they are ever added.
+    """
+    if not key:
+        return "the name is empty"
+    if len(key) > 64:
+        return f"the name has {len(key)} characters; at most 64 are allowed"
+    if ".." in key:
+        return "the name contains '..'"
+    if not _KEY_PATTERN.fullmatch(key):
+        bad = sorted({repr(c) for c in key if not (c.isascii() and (c.isalnum() or c in "._-"))})
+        if bad:
+            return f"the name contains {', '.join(bad)}; only letters, digits, '.', '_' and '-' are allowed"
+        return "the name must start with a letter or a digit"
+    return None

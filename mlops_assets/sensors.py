@@ -1,0 +1,115 @@
+"""Sensors: new dataset-version folders become partitions and runs.
+
+The scanning logic is a plain function (`scan_versions`) so that tests and benchmarks call it without Dagster.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from mlops_assets.config import ProjectSettings
+from mlops_assets.demo_data import LANDING_PREFIX
+from mlops_assets.ingestion import DATA_SUFFIXES
+from mlops_assets.jobs import ingest_version_job
+from mlops_assets.partitions import dataset_version_partitions, version_key_problem
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Cheap identity of a version folder (names, sizes, modification times of its data files).
+
+    A full content hash is the raw asset's data_version; this stat-only fingerprint keeps a sensor tick cheap
+    and still notices a file that was rewritten, added or removed after ingestion.
+    """
+    entries = sorted(
+        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+        for entry in os.scandir(folder)
+        if entry.is_file() and entry.name.lower().endswith(DATA_SUFFIXES)
+    )
+    return hashlib.sha256(repr(entries).encode()).hexdigest()[:16]
+
+
+@dataclass
+class VersionScan:
+    new: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # folder name -> reason
+    changed: list[str] = field(default_factory=list)
+    cursor: dict = field(default_factory=dict)
+
+
+def scan_versions(versions_dir: Path, cursor: dict, known_partitions: set[str]) -> VersionScan:
+    """Compare the version folders on disk with what the cursor has seen.
+
+    cursor = {"seen": {key: fingerprint}, "refused": [names], "changed": {key: fingerprint}}. A key is new when it
+    is neither in the cursor nor already a partition (so a lost cursor never re-requests old versions). Refusals
+    and changes are reported once each.
+    """
+    seen: dict[str, str] = dict(cursor.get("seen", {}))
+    refused_before = set(cursor.get("refused", []))
+    changed_before: dict[str, str] = dict(cursor.get("changed", {}))
+    scan = VersionScan()
+    if not Path(versions_dir).is_dir():
+        scan.cursor = {"seen": seen, "refused": sorted(refused_before), "changed": changed_before}
+        return scan
+
+    for entry in sorted(os.scandir(versions_dir), key=lambda e: e.name):
+        name = entry.name
+        if not entry.is_dir() or name.startswith(LANDING_PREFIX):
+            continue
+        problem = version_key_problem(name)
+        if problem:
+            if name not in refused_before:
+                scan.refused[name] = problem
+                refused_before.add(name)
+            continue
+        fingerprint = folder_fingerprint(Path(entry.path))
+        if name not in seen:
+            seen[name] = fingerprint
+            if name not in known_partitions:
+                scan.new.append(name)
+        elif fingerprint != seen[name] and changed_before.get(name) != fingerprint:
+            scan.changed.append(name)
+            changed_before[name] = fingerprint
+    scan.cursor = {"seen": seen, "refused": sorted(refused_before), "changed": changed_before}
+    return scan
+
+
+def ingest_run_request(key: str) -> dg.RunRequest:
+    """One run per version, ever: the run key is the version key."""
+    return dg.RunRequest(partition_key=key, run_key=f"ingest:{key}")
+
+
+@dg.sensor(
+    job=ingest_version_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds a partition and requests an ingestion run for each new folder under data/versions/. "
+    "Refuses folder names that are not valid version keys, and reports versions whose files changed after "
+    "they were ingested (versions are immutable: land a new version instead).",
+)
+def dataset_version_sensor(context: dg.SensorEvaluationContext, settings: ProjectSettings) -> dg.SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    known = set(context.instance.get_dynamic_partitions(dataset_version_partitions.name))
+    scan = scan_versions(settings.versions_dir, cursor, known)
+
+    for name, reason in scan.refused.items():
+        context.log.error(f"Refused dataset version folder {name!r}: {reason}. It was not added.")
+    events = []
+    for key in scan.changed:
+        message = (
+            f"Dataset version {key!r} changed after it was ingested; versions are immutable, so it is not "
+            "re-ingested. Restore its files or land the data as a new version."
+        )
+        context.log.error(message)
+        events.append(dg.AssetObservation(asset_key="raw_dataset", partition=key, metadata={"error": message}))
+
+    return dg.SensorResult(
+        run_requests=[ingest_run_request(key) for key in scan.new],
+        dynamic_partitions_requests=[dataset_version_partitions.build_add_request(scan.new)] if scan.new else [],
+        asset_events=events,
+        cursor=json.dumps(scan.cursor),
+        skip_reason=None if scan.new else "no new dataset versions",
+    )
