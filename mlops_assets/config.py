@@ -18,7 +18,11 @@ from pydantic import Field
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _default_state_dir() -> str:
+def default_data_dir() -> str:
+    return os.environ.get("MLOPS_DATA_DIR") or str(PROJECT_ROOT / "data")
+
+
+def default_state_dir() -> str:
     # One state folder holds everything local: the Dagster instance (DAGSTER_HOME) and MLflow's database
     # and artifacts. `state/dagster.yaml` ships with the project; the rest is made by runs.
     return os.environ.get("MLOPS_STATE_DIR") or os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / "state")
@@ -53,7 +57,7 @@ class GateSettings(dg.Config):
     champion_margin: float = Field(
         default=0.05,
         description="The candidate may be worse than the champion by at most this fraction of the champion's "
-        "primary metric, judged on the upper end of a paired bootstrap interval.",
+        "primary metric, judged on a paired bootstrap interval: fails only when the whole interval is worse than that.",
     )
     slice_margin: float = Field(default=0.25, description="The same margin, per slice.")
     min_slice_rows: int = Field(default=30, description="Slices with fewer holdout rows are not gated.")
@@ -83,15 +87,18 @@ class RetrainSettings(dg.Config):
 class ProjectSettings(dg.ConfigurableResource):
     """Everything about the data, the task and the policies, in one place."""
 
-    data_dir: str = Field(default=str(PROJECT_ROOT / "data"), description="Holds versions/<key>/ folders.")
-    state_dir: str = Field(default_factory=_default_state_dir, description="Local Dagster and MLflow state.")
+    data_dir: str = Field(default_factory=default_data_dir, description="Holds versions/<key>/ folders.")
+    state_dir: str = Field(default_factory=default_state_dir, description="Local Dagster and MLflow state.")
     task: Literal["regression", "classification"] = "regression"
     target: str = "bikers"
-    # Time order of a row: these columns sorted together. Empty for data without time: use row_key and split=hash.
-    time_columns: list[str] = ["day", "hr"]
+    # Columns that identify a row: the hash split uses them. Time order comes from features.row_time.
     row_key: list[str] = ["day", "hr"]
+    # Baseline: mean target per group of these columns (regression) or the class prior (classification).
+    baseline_group_columns: list[str] = ["weekday", "hr"]
     # Columns that must never be features: they add up to the target (leakage).
     leakage_columns: list[str] = ["casual", "registered"]
+    # Model input columns monitored as categories (the others are numerical).
+    categorical_columns: list[str] = ["weathersit", "holiday", "workingday", "hr", "weekday"]
     # Columns to report metrics per slice on.
     slice_columns: list[str] = ["weathersit", "workingday"]
     model_name: str = "bike_rentals"

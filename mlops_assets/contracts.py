@@ -39,6 +39,10 @@ class RawRentals(pa.DataFrameModel):
     registered: Series[int] = pa.Field(ge=0, description="rentals by registered users (part of the target)")
     bikers: Series[int] = pa.Field(ge=0, description="all rentals in the hour: the target")
 
+    @pa.dataframe_parser
+    def fractions_are_not_integers(cls, df: pd.DataFrame) -> pd.DataFrame:
+        return keep_fractions_uncoercible(df, cls)
+
     @pa.dataframe_check(name="bikers == casual + registered")
     def counts_add_up(cls, df: pd.DataFrame) -> Series[bool]:
         return df["bikers"] == df["casual"] + df["registered"]
@@ -52,6 +56,22 @@ class RawRentals(pa.DataFrameModel):
         coerce = True  # CSV files quote some integers ("0"); unparseable values are reported, not guessed
         unique = ["day", "hr"]  # one row per hour
         name = "RawRentals"
+
+
+def keep_fractions_uncoercible(df: pd.DataFrame, model: type[pa.DataFrameModel]) -> pd.DataFrame:
+    """Turn fractional numbers in the model's integer columns into text, so that coercion reports them.
+
+    With `coerce = True` Pandera casts 2.5 to the integer 2 without a word (an hour of 2.5 would become 2).
+    As text, "2.5" cannot be cast, and the failure names the row and the value as delivered.
+    """
+    for name, column in model.to_schema().columns.items():
+        if name not in df or not pd.api.types.is_integer_dtype(column.dtype.type):
+            continue
+        numbers = pd.to_numeric(df[name], errors="coerce")
+        fractional = numbers.notna() & numbers.ne(numbers.round())
+        if fractional.any():
+            df = df.assign(**{name: df[name].astype(object).where(~fractional, df[name].astype(str))})
+    return df
 
 
 class RentalFeatures(pa.DataFrameModel):
@@ -99,13 +119,40 @@ def contract_hash(model: type[pa.DataFrameModel]) -> str:
 
 
 def contract_failures(error: pa.errors.SchemaErrors) -> pd.DataFrame:
-    """Pandera's failure cases as one row per failure: column, check, row index and failing value."""
-    cases = error.failure_cases
-    return pd.DataFrame(
+    """Pandera's failure cases as one row per failure: column, check, row index and failing value.
+
+    Pandera names the schema, not the column, when a column is missing or unexpected: the column is put back in
+    `column`. A row-wise dataframe check (such as `bikers == casual + registered`) fails once per row, but
+    Pandera reports it once per column of that row: those are folded into one `(table)` row whose value is the
+    whole failing row.
+    """
+    cases = error.failure_cases.reset_index(drop=True)
+    column = cases["column"].astype(object)
+    schema_level = column.isna() | column.eq(error.schema.name)
+    presence = schema_level & cases["check"].isin(["column_in_dataframe", "column_in_schema"])
+    column = column.mask(schema_level, "(table)").mask(presence, cases["failure_case"])
+    frame = pd.DataFrame(
         {
-            "column": cases["column"].fillna("(table)").astype(str),
+            "column": column.astype(str),
             "check": cases["check"].astype(str),
             "index": cases["index"],
             "value": cases["failure_case"].astype(str),
         }
     )
+    row_wise = (
+        cases["schema_context"].eq("DataFrameSchema")
+        & cases["check_number"].notna()
+        & cases["index"].notna()
+        & ~schema_level
+    )
+    if not row_wise.any():
+        return frame
+    folded = (
+        frame[row_wise]
+        .assign(value=frame["column"] + "=" + frame["value"])
+        .groupby(["check", "index"], sort=False)["value"]
+        .agg(", ".join)
+        .reset_index()
+        .assign(column="(table)")
+    )
+    return pd.concat([frame[~row_wise], folded[frame.columns]], ignore_index=True)

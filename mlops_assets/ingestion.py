@@ -101,11 +101,12 @@ def read_version(version_dir: Path) -> VersionData:
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     origin = pd.concat(origins, ignore_index=True) if origins else pd.DataFrame({"file": [], "row": []})
     failures = pd.DataFrame(file_failures, columns=ContractViolation.FAILURE_COLUMNS)
-    try:
-        validated = RawRentals.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as error:
-        failures = pd.concat([failures, _locate(contract_failures(error), origin, files)], ignore_index=True)
-        validated = None
+    validated = None
+    if frames:  # when no file could be read, "every column is missing" would only bury the real reason
+        try:
+            validated = RawRentals.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as error:
+            failures = pd.concat([failures, _locate(contract_failures(error), origin, files)], ignore_index=True)
     if len(failures):
         raise ContractViolation(version_dir, failures)
     return VersionData(frame=validated, content_hash=content_hash(files), files=[p.name for p in files])
@@ -121,5 +122,11 @@ def _locate(cases: pd.DataFrame, origin: pd.DataFrame, files: list[Path]) -> pd.
     file[known] = origin["file"].to_numpy()[position]
     row[known] = origin["row"].to_numpy()[position]
     return pd.DataFrame(
-        {"file": file, "row": row, "column": cases["column"], "check": cases["check"], "value": cases["value"]}
+        {
+            "file": file,
+            "row": row,
+            "column": cases["column"],
+            "check": cases["check"],
+            "value": cases["value"],
+        }
     )

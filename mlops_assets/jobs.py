@@ -1,11 +1,23 @@
 """Jobs: named asset selections that sensors and people launch."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-ingest_version_job = dg.define_asset_job(
-    name="ingest_version",
-    selection=dg.AssetSelection.groups("ingestion"),
-    description="Ingest and validate one dataset version.",
+# Every asset of one dataset version. Sensors launch it with an asset selection (a subset) per request.
+version_pipeline_job = dg.define_asset_job(
+    name="version_pipeline",
+    selection=dg.AssetSelection.all(),
+    description="The whole pipeline for one dataset version; sensors run subsets of it.",
 )
+
+INGESTION_ASSETS = [dg.AssetKey("raw_dataset"), dg.AssetKey("feature_table")]
+# Train, gate and deploy a candidate, then score the version with whichever model is champion afterwards.
+TRAINING_ASSETS = [
+    dg.AssetKey("dataset_split"),
+    dg.AssetKey("candidate_model"),
+    dg.AssetKey("model_evaluation"),
+    dg.AssetKey("deployed_model"),
+    dg.AssetKey("batch_predictions"),
+]
+
+# With a champion in place, a new version is scored and monitored; the retraining sensor decides the rest.
+MONITORING_ASSETS = [dg.AssetKey("batch_predictions"), dg.AssetKey("model_monitoring")]

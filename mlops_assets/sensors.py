@@ -11,11 +11,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
 from mlops_assets.demo_data import LANDING_PREFIX
+from mlops_assets.deployment import current_champion
 from mlops_assets.ingestion import DATA_SUFFIXES
-from mlops_assets.jobs import ingest_version_job
+from mlops_assets.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS, version_pipeline_job
+from mlops_assets.monitoring import MonitoringSignal, decide_retraining
 from mlops_assets.partitions import dataset_version_partitions, version_key_problem
+from mlops_assets.resources import MLflowTracking
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -77,20 +81,27 @@ def scan_versions(versions_dir: Path, cursor: dict, known_partitions: set[str]) 
     return scan
 
 
-def ingest_run_request(key: str) -> dg.RunRequest:
-    """One run per version, ever: the run key is the version key."""
-    return dg.RunRequest(partition_key=key, run_key=f"ingest:{key}")
+def ingest_run_request(key: str, has_champion: bool) -> dg.RunRequest:
+    """One run per version, ever (the run key names it).
+
+    With a champion: ingest, score and monitor; the retraining sensor decides about training from the result.
+    Without one (the first version): ingest and train straight away, there is nothing to monitor yet.
+    """
+    selection = INGESTION_ASSETS + (MONITORING_ASSETS if has_champion else TRAINING_ASSETS)
+    return dg.RunRequest(partition_key=key, run_key=f"ingest:{key}", asset_selection=selection)
 
 
 @dg.sensor(
-    job=ingest_version_job,
+    job=version_pipeline_job,
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a partition and requests an ingestion run for each new folder under data/versions/. "
     "Refuses folder names that are not valid version keys, and reports versions whose files changed after "
     "they were ingested (versions are immutable: land a new version instead).",
 )
-def dataset_version_sensor(context: dg.SensorEvaluationContext, settings: ProjectSettings) -> dg.SensorResult:
+def dataset_version_sensor(
+    context: dg.SensorEvaluationContext, settings: ProjectSettings, mlflow_tracking: MLflowTracking
+) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
     known = set(context.instance.get_dynamic_partitions(dataset_version_partitions.name))
     scan = scan_versions(settings.versions_dir, cursor, known)
@@ -106,10 +117,85 @@ def dataset_version_sensor(context: dg.SensorEvaluationContext, settings: Projec
         context.log.error(message)
         events.append(dg.AssetObservation(asset_key="raw_dataset", partition=key, metadata={"error": message}))
 
+    has_champion = bool(scan.new) and current_champion(mlflow_tracking, settings.model_name) is not None
     return dg.SensorResult(
-        run_requests=[ingest_run_request(key) for key in scan.new],
+        run_requests=[ingest_run_request(key, has_champion) for key in scan.new],
         dynamic_partitions_requests=[dataset_version_partitions.build_add_request(scan.new)] if scan.new else [],
         asset_events=events,
         cursor=json.dumps(scan.cursor),
         skip_reason=None if scan.new else "no new dataset versions",
+    )
+
+
+def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tuple[list, list[dg.RunRequest]]:
+    """Apply the retraining policy to new model_monitoring materializations, oldest first.
+
+    Returns the `retraining_decision` materializations (every decision, with its reasons, visible in the UI)
+    and the run requests for the versions that retrain. `history` is extended in place.
+    """
+    events, requests = [], []
+    for record in records:
+        event = record.asset_materialization
+        key, meta = event.partition, event.metadata
+        degraded, drift = bool(meta["degraded"].value), bool(meta["dataset_drift"].value)
+        decision = decide_retraining(history, key, degraded, drift, record.timestamp, policy)
+        history.append(MonitoringSignal(key, degraded, drift, decision.retrain, record.timestamp))
+        events.append(
+            dg.AssetMaterialization(
+                asset_key="retraining_decision",
+                partition=key,
+                description="retrain" if decision.retrain else "no retraining",
+                metadata={
+                    "retrain": decision.retrain,
+                    "triggered": decision.triggered,
+                    "reasons": dg.MetadataValue.md("\n".join(f"- {reason}" for reason in decision.reasons)),
+                    "degraded": degraded,
+                    "dataset_drift": drift,
+                    "monitoring_storage_id": record.storage_id,
+                },
+            )
+        )
+        if decision.retrain:
+            requests.append(dg.RunRequest(partition_key=key, run_key=f"retrain:{key}", asset_selection=TRAINING_ASSETS))
+    return events, requests
+
+
+@dg.sensor(
+    job=version_pipeline_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Reads new model_monitoring results and applies the retraining policy of config.RetrainSettings "
+    "(degradation or drift, k of the last n versions, cooldown, daily cap). Records every decision as a "
+    "retraining_decision materialization and requests training, evaluation and deployment when it says retrain.",
+)
+def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSettings) -> dg.SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else {"after_storage_id": 0, "history": []}
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("model_monitoring"), after_storage_id=cursor["after_storage_id"]),
+        limit=100,
+        ascending=True,
+    ).records
+    history = [MonitoringSignal(**signal) for signal in cursor["history"]]
+    events, requests = retraining_decisions(records, history, settings.retrain)
+    after = records[-1].storage_id if records else cursor["after_storage_id"]
+    keep = max(settings.retrain.trigger_n, settings.retrain.cooldown_versions, 1) + 50  # enough for the policy
+    return dg.SensorResult(
+        run_requests=requests,
+        asset_events=events,
+        cursor=json.dumps({"after_storage_id": after, "history": [vars(s) for s in history[-keep:]]}),
+        skip_reason=None if records else "no new monitoring results",
+    )
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Sends every failed run of this code location to the notifier (logs; a webhook when configured).",
+)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, notifier: Notifier) -> None:
+    run = context.dagster_run
+    partition = run.tags.get("dagster/partition", "")
+    notifier.notify(
+        f"Run failed: {run.job_name}{f'[{partition}]' if partition else ''}",
+        f"run {run.run_id}: {context.failure_event.message}",
+        severity="error",
     )

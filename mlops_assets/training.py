@@ -1,0 +1,209 @@
+"""Training: a seeded hyperparameter search with cross-validation inside the training rows, and the model
+that carries its own feature code (it takes raw contract rows), logged to MLflow in skops format.
+
+Plain functions; scikit-learn, skops and MLflow are imported where they are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.config import PROJECT_ROOT, SearchSettings
+from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features
+
+# Pinned like the lock file: the environment a logged model needs to load and predict.
+MODEL_PIP_PACKAGES = ["scikit-learn", "skops", "pandas", "numpy", "scipy", "pandera", "mlflow"]
+
+
+@dataclass
+class TrainedModel:
+    estimator: object  # fitted on the feature table; serving_pipeline() puts the feature code in front of it
+    best_params: dict
+    cv_score: float
+    cv_results: pd.DataFrame
+    scoring: str
+
+
+def build_estimator(task: str, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    # early_stopping off: it would hold out a random part of the rows and make results depend on it.
+    if task == "regression":
+        return HistGradientBoostingRegressor(random_state=seed, early_stopping=False)
+    return HistGradientBoostingClassifier(random_state=seed, early_stopping=False)
+
+
+def serving_pipeline(estimator, raw_train: pd.DataFrame, feature_fn: Callable = make_features, input_columns=None):
+    """The model that is logged and served: raw contract rows -> `feature_fn` -> the fitted estimator.
+
+    The estimator was fitted on the feature table that the same `feature_fn` made, so training, batch scoring
+    and the HTTP server share one implementation of the features.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    features = FunctionTransformer(feature_fn).fit(raw_train[input_columns or MODEL_INPUT_COLUMNS])
+    return Pipeline([("features", features), ("model", estimator)])
+
+
+def _cv_splitter(task: str, split_method: str, folds: int, seed: int):
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+
+    if split_method == "time":
+        # Rows come sorted by time (splitting.split_rows): each fold validates on rows after its training rows.
+        return TimeSeriesSplit(n_splits=folds)
+    if task == "classification":
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def tune_and_train(
+    features: pd.DataFrame, y: pd.Series, task: str, search: SearchSettings, seed: int, split_method: str
+) -> TrainedModel:
+    """Random search over `search`'s grid (n_iter sets, seeded), scored by CV on the training rows only.
+
+    `features` are the training rows of the feature table (one implementation: features.make_features).
+    """
+    from sklearn.model_selection import ParameterGrid, RandomizedSearchCV
+
+    grid = {
+        "max_iter": search.max_iter,
+        "learning_rate": search.learning_rate,
+        "max_leaf_nodes": search.max_leaf_nodes,
+        "min_samples_leaf": search.min_samples_leaf,
+        "l2_regularization": search.l2_regularization,
+    }
+    scoring = "neg_root_mean_squared_error" if task == "regression" else "roc_auc"
+    searcher = RandomizedSearchCV(
+        build_estimator(task, seed),
+        param_distributions=grid,
+        n_iter=min(search.n_iter, len(ParameterGrid(grid))),
+        scoring=scoring,
+        cv=_cv_splitter(task, split_method, search.cv_folds, seed),
+        random_state=seed,
+        n_jobs=1,
+        refit=True,
+    )
+    searcher.fit(features, y)
+    cv_results = pd.DataFrame(searcher.cv_results_)
+    keep = ["rank_test_score", "mean_test_score", "std_test_score", "mean_fit_time"]
+    cv_results = cv_results[[c for c in cv_results if c.startswith("param_")] + keep].sort_values("rank_test_score")
+    cv_results.columns = [c.removeprefix("param_") for c in cv_results.columns]
+    return TrainedModel(
+        estimator=searcher.best_estimator_,
+        best_params=dict(searcher.best_params_),
+        cv_score=float(searcher.best_score_),
+        cv_results=cv_results.reset_index(drop=True),
+        scoring=scoring,
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the candidate_model asset hands downstream: where the model is and how it was made."""
+
+    model_uri: str
+    run_id: str
+    manifest: dict
+    cv_score: float
+
+
+def manifest(
+    code_version: str,
+    data_hash: str | None,
+    contract_hash: str,
+    settings,
+    dagster_run_id: str,
+    mlflow_run_id: str,
+    train_until_time: float | None,
+) -> dict:
+    """Everything needed to reproduce (and audit) a model."""
+    from mlops_assets.resources import git_commit
+
+    return {
+        "code_version": code_version,
+        "git_commit": git_commit(),
+        "data_hash": data_hash,
+        "contract_hash": contract_hash,
+        "config_hash": config_hash(settings.model_dump(exclude={"data_dir", "state_dir"})),
+        "seed": settings.seed,
+        "lock_file_hash": lock_file_hash(),
+        "dagster_run_id": dagster_run_id,
+        "mlflow_run_id": mlflow_run_id,
+        "train_until_time": train_until_time,
+    }
+
+
+def predict(model, rows: pd.DataFrame, task: str) -> np.ndarray:
+    """Regression: the predicted value; classification: the positive-class probability."""
+    if task == "classification":
+        return model.predict_proba(rows)[:, 1]
+    return model.predict(rows)
+
+
+def file_hash(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
+
+
+def config_hash(settings_dict: dict) -> str:
+    return hashlib.sha256(json.dumps(settings_dict, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_PIP_PACKAGES]
+
+
+def skops_trusted_types(model) -> list[str]:
+    """The non-sklearn types and functions the saved model refers to (our feature function), checked by name."""
+    import skops.io
+
+    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+def lock_file_hash() -> str | None:
+    return file_hash(PROJECT_ROOT / "requirements.lock")
+
+
+def log_candidate(
+    pipeline,
+    trained: TrainedModel,
+    example_rows: pd.DataFrame,
+    task: str,
+    manifest: dict,
+    reference_profile: dict,
+) -> str:
+    """Log everything about a trained candidate into the active MLflow run; returns the model URI."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = example_rows.head(5)
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values; the contract forbids them anyway.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
+        signature = infer_signature(example, predict(pipeline, example, task))
+    mlflow.log_params({f"best_{k}": v for k, v in trained.best_params.items()})
+    mlflow.log_metric(f"cv_{trained.scoring}", trained.cv_score)
+    mlflow.log_table(trained.cv_results, artifact_file="cv_results.json")
+    mlflow.log_dict(manifest, "manifest.json")
+    mlflow.log_dict(reference_profile, "reference_profile.json")
+    mlflow.set_tags({f"manifest.{k}": str(v) for k, v in manifest.items()})
+    info = mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        serialization_format="skops",
+        skops_trusted_types=skops_trusted_types(pipeline),
+        signature=signature,
+        input_example=example,
+        pip_requirements=pip_requirements(),  # explicit: inferring them costs 3-8 s per model
+    )
+    return info.model_uri

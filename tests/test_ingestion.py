@@ -1,0 +1,375 @@
+"""Reading, fingerprinting and validating dataset versions against the RawRentals contract (no Dagster)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops_assets.contracts import WEATHER_SITUATIONS, RawRentals
+from mlops_assets.demo_data import DEMO_VERSIONS, land_version, monthly_snapshot
+from mlops_assets.ingestion import ContractViolation, content_hash, read_version, version_files
+from tests.conftest import write_version
+
+CONTRACT_COLUMNS = list(RawRentals.to_schema().columns)
+
+
+def failures_of(folder: Path) -> pd.DataFrame:
+    with pytest.raises(ContractViolation) as caught:
+        read_version(folder)
+    failures = caught.value.failures
+    assert list(failures.columns) == ["file", "row", "column", "check", "value"]
+    return failures
+
+
+def rows_matching(failures: pd.DataFrame, *, file, row, column, check) -> pd.DataFrame:
+    """Failure rows naming this file, row (None: no row), column and check (a substring of the check's name)."""
+    row_matches = failures["row"].isna() if row is None else failures["row"].eq(row)
+    return failures[
+        failures["file"].eq(file)
+        & row_matches
+        & failures["column"].eq(column)
+        & failures["check"].str.contains(check, regex=False)
+    ]
+
+
+# --- the real data passes --------------------------------------------------------------------------------------
+
+
+def test_the_whole_2011_file_passes_the_contract(tmp_path, bikeshare):
+    folder = tmp_path / "2011"
+    folder.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "data" / "bikeshare_2011.csv", folder / "rentals.csv")
+
+    version = read_version(folder)
+
+    assert len(version.frame) == len(bikeshare) == 8645
+    assert list(version.frame.columns) == CONTRACT_COLUMNS
+    assert version.files == ["rentals.csv"]
+    # The CSV quotes some integers ("0"): they arrive as integers, as the contract says.
+    assert version.frame["hr"].dtype == "int64"
+    assert version.frame.groupby(["day", "hr"]).size().max() == 1
+
+
+def test_the_rare_heavy_rain_category_is_accepted(tmp_path, bikeshare):
+    heavy = bikeshare[bikeshare["weathersit"] == "heavy rain/snow"]
+    assert len(heavy) == 1, "the demo year has exactly one hour of heavy rain/snow"
+    assert "heavy rain/snow" in WEATHER_SITUATIONS
+    # A small version around that hour: it passes, and the category is kept as it is.
+    position = bikeshare.index.get_loc(heavy.index[0])
+    folder = write_version(tmp_path, "heavy", {"rentals.csv": bikeshare.iloc[position - 3 : position + 3]})
+
+    version = read_version(folder)
+
+    assert (version.frame["weathersit"] == "heavy rain/snow").sum() == 1
+
+
+@pytest.mark.parametrize("key", DEMO_VERSIONS)
+def test_every_demo_monthly_snapshot_passes(tmp_path, bikeshare, key):
+    snapshot = monthly_snapshot(bikeshare, key)
+    folder = land_version(tmp_path / "versions", key, snapshot)
+
+    version = read_version(folder)
+
+    assert folder.name == key
+    assert len(version.frame) == len(snapshot) > 0
+    months = int(key.split("-")[1])
+    assert version.frame["mnth"].nunique() == months
+    # Cumulative: each month's snapshot holds every earlier row.
+    assert version.frame["day"].min() == 1
+
+
+def test_landing_never_overwrites_a_version(tmp_path, bikeshare):
+    versions = tmp_path / "versions"
+    first = land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    before = content_hash(version_files(first))
+
+    land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-02"))
+
+    assert content_hash(version_files(first)) == before
+    assert [p.name for p in versions.iterdir()] == ["2011-01"], "no staging folder may be left behind"
+
+
+# --- the content hash ------------------------------------------------------------------------------------------
+
+
+def test_content_hash_is_stable_and_the_data_version(tmp_path, bikeshare):
+    snapshot = monthly_snapshot(bikeshare, "2011-01")
+    one = land_version(tmp_path / "a", "2011-01", snapshot)
+    two = land_version(tmp_path / "b", "2011-01", snapshot)
+
+    first, again, copy = read_version(one), read_version(one), read_version(two)
+
+    assert len(first.content_hash) == 64
+    assert first.content_hash == again.content_hash == copy.content_hash
+    assert first.content_hash == content_hash(version_files(one))
+
+
+def test_content_hash_changes_when_one_byte_changes(tmp_path, bikeshare):
+    folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    before = content_hash(version_files(folder))
+    path = folder / "rentals.csv"
+    data = bytearray(path.read_bytes())
+    last_digit = max(i for i, b in enumerate(data) if chr(b).isdigit())
+    data[last_digit] = ord("1") if data[last_digit] != ord("1") else ord("2")  # same length, one byte differs
+    path.write_bytes(bytes(data))
+
+    assert content_hash(version_files(folder)) != before
+
+
+def test_content_hash_covers_file_names(tmp_path, bikeshare):
+    folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    before = content_hash(version_files(folder))
+    (folder / "rentals.csv").rename(folder / "other.csv")
+
+    assert content_hash(version_files(folder)) != before
+
+
+def test_files_other_than_csv_and_parquet_are_ignored(tmp_path, bikeshare):
+    folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    before = read_version(folder).content_hash
+    (folder / "README.md").write_text("notes about this version")
+
+    version = read_version(folder)
+
+    assert version.files == ["rentals.csv"]
+    assert version.content_hash == before
+
+
+# --- several files in one version ------------------------------------------------------------------------------
+
+
+def test_csv_and_parquet_in_one_version_are_read_together(tmp_path, bikeshare):
+    january = monthly_snapshot(bikeshare, "2011-01")
+    half = len(january) // 2
+    folder = write_version(
+        tmp_path, "mixed", {"a.csv": january.iloc[:half], "b.parquet": january.iloc[half:].reset_index(drop=True)}
+    )
+
+    version = read_version(folder)
+
+    assert version.files == ["a.csv", "b.parquet"]
+    assert len(version.frame) == len(january)
+    pd.testing.assert_frame_equal(
+        version.frame.reset_index(drop=True), january.reset_index(drop=True), check_dtype=False
+    )
+
+
+def test_a_failure_in_the_second_file_names_that_file_and_its_own_row(tmp_path, bikeshare):
+    rows = bikeshare.head(48).copy()
+    second = rows.iloc[24:].reset_index(drop=True)
+    second.loc[4, "hr"] = 24  # the 5th data row of b.parquet
+    folder = write_version(tmp_path, "mixed", {"a.csv": rows.iloc[:24], "b.parquet": second})
+
+    failures = failures_of(folder)
+
+    assert len(failures) == 1
+    assert len(rows_matching(failures, file="b.parquet", row=5, column="hr", check="less_than_or_equal_to")) == 1
+
+
+def test_an_hour_delivered_in_two_files_is_a_duplicate_in_both(tmp_path, bikeshare):
+    rows = bikeshare.head(10)
+    folder = write_version(tmp_path, "twice", {"a.csv": rows, "b.csv": rows.iloc[[3]]})
+
+    failures = failures_of(folder)
+
+    for file, row in [("a.csv", 4), ("b.csv", 1)]:
+        for column in ["day", "hr"]:
+            assert len(rows_matching(failures, file=file, row=row, column=column, check="uniqueness")) == 1
+    assert set(failures["file"]) == {"a.csv", "b.csv"}
+
+
+# --- every kind of violation -----------------------------------------------------------------------------------
+
+
+def set_cell(column: str, index: int, value) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = frame[column].astype(object)
+        frame.loc[index, column] = value
+        return frame
+
+    return mutate
+
+
+def negative(column: str, index: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A negative count that still adds up, so that only the range check fails."""
+
+    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[index, column] = -1
+        frame.loc[index, "bikers"] = frame.loc[index, "casual"] + frame.loc[index, "registered"]
+        return frame
+
+    return mutate
+
+
+def duplicate_hour(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.loc[9, ["day", "hr"]] = frame.loc[8, ["day", "hr"]].to_numpy()
+    return frame
+
+
+# (mutation of the first 48 hours, expected failure rows as (row, column, check), exact number of failures)
+VIOLATIONS = {
+    "missing-column": (lambda f: f.drop(columns=["temp"]), [(None, "temp", "column_in_dataframe")], 1),
+    "extra-column": (lambda f: f.assign(note="x"), [(None, "note", "column_in_schema")], 1),
+    "wrong-type": (set_cell("temp", 3, "abc"), [(4, "temp", "coerce_dtype('float64')")], None),
+    "hour-24": (set_cell("hr", 5, 24), [(6, "hr", "less_than_or_equal_to(23)")], 1),
+    "weekday-7": (set_cell("weekday", 6, 7), [(7, "weekday", "less_than_or_equal_to(6)")], 1),
+    "temp-1.5": (set_cell("temp", 7, 1.5), [(8, "temp", "less_than_or_equal_to(1)")], 1),
+    "hum-negative": (set_cell("hum", 7, -0.1), [(8, "hum", "greater_than_or_equal_to(0)")], 1),
+    "season-5": (set_cell("season", 0, 5), [(1, "season", "isin")], 1),
+    "month-name": (set_cell("mnth", 0, "January"), [(1, "mnth", "isin")], 1),
+    "casual-negative": (negative("casual", 10), [(11, "casual", "greater_than_or_equal_to(0)")], 1),
+    "registered-negative": (negative("registered", 11), [(12, "registered", "greater_than_or_equal_to(0)")], 1),
+    "unknown-weather": (set_cell("weathersit", 12, "fog"), [(13, "weathersit", "isin")], 1),
+    "null-int": (set_cell("hr", 13, None), [(14, "hr", "not_nullable")], None),
+    "null-float": (set_cell("temp", 14, None), [(15, "temp", "not_nullable")], 1),
+    "null-category": (set_cell("weathersit", 15, None), [(16, "weathersit", "not_nullable")], 1),
+    "duplicate-hour": (
+        duplicate_hour,
+        [(9, "day", "uniqueness"), (10, "day", "uniqueness"), (9, "hr", "uniqueness"), (10, "hr", "uniqueness")],
+        4,
+    ),
+    "broken-sum": (set_cell("bikers", 20, 999), [(21, "(table)", "bikers == casual + registered")], 1),
+}
+
+
+@pytest.mark.parametrize("violation", list(VIOLATIONS))
+def test_each_violation_names_file_row_column_and_check(tmp_path, bikeshare, violation):
+    mutate, expected, count = VIOLATIONS[violation]
+    folder = write_version(tmp_path, "bad", {"rentals.csv": mutate(bikeshare.head(48).copy())})
+
+    with pytest.raises(ContractViolation) as caught:
+        read_version(folder)
+    failures = caught.value.failures
+
+    for row, column, check in expected:
+        found = rows_matching(failures, file="rentals.csv", row=row, column=column, check=check)
+        assert len(found) == 1, f"no single failure for row {row}, {column}, {check}:\n{failures}"
+        assert f"{column}: " in " ".join(caught.value.failed_checks)
+    if count is not None:
+        assert len(failures) == count, failures
+    # The message names the first failure's file and row, so a log line alone is enough to find it.
+    assert "rentals.csv" in str(caught.value)
+
+
+def test_a_broken_sum_is_one_failure_showing_the_row(tmp_path, bikeshare):
+    rows = bikeshare.head(48).copy()
+    rows.loc[20, "bikers"] = 999
+    rows.loc[30, "casual"] += 1
+    folder = write_version(tmp_path, "bad", {"rentals.csv": rows})
+
+    failures = failures_of(folder)
+
+    assert failures["row"].tolist() == [21, 31]
+    assert "bikers=999" in failures["value"].iloc[0]
+    assert f"casual={rows.loc[30, 'casual']}" in failures["value"].iloc[1]
+    assert set(failures["column"]) == {"(table)"}
+
+
+@pytest.mark.parametrize(
+    ("column", "index", "value"),
+    [("hr", 2, 2.5), ("hr", 7, "7.9"), ("weekday", 0, 5.5), ("casual", 3, 0.5)],
+    ids=["hour-2.5", "hour-7.9", "weekday-5.5", "casual-0.5"],
+)
+def test_a_fraction_in_an_integer_column_is_reported_not_truncated(tmp_path, bikeshare, column, index, value):
+    # Coercion alone would cast 7.9 to 7: the version would pass with an hour nobody delivered.
+    rows = bikeshare.head(24).copy()
+    rows[column] = rows[column].astype(object)
+    rows.loc[index, column] = value
+    folder = write_version(tmp_path, "bad", {"rentals.csv": rows})
+
+    failures = failures_of(folder)
+
+    found = rows_matching(failures, file="rentals.csv", row=index + 1, column=column, check="coerce_dtype('int64')")
+    assert len(found) == 1, failures
+    assert found["value"].iloc[0] == str(float(value))
+
+
+def test_whole_numbers_written_as_floats_are_accepted(tmp_path, bikeshare):
+    rows = bikeshare.head(24).copy()
+    rows["hr"] = rows["hr"].astype(float)  # written as "0.0", "1.0", ...
+    folder = write_version(tmp_path, "floats", {"rentals.csv": rows})
+
+    version = read_version(folder)
+
+    assert version.frame["hr"].dtype == "int64"
+    assert version.frame["hr"].tolist() == bikeshare.head(24)["hr"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("files", "check"),
+    [
+        ({"rentals.csv": b""}, "not empty"),
+        ({"rentals.csv": "caf\u00e9,clear\n".encode("latin-1")}, "UTF-8 text"),
+        ({"rentals.parquet": b"this is not parquet"}, "readable parquet"),
+    ],
+    ids=["empty-file", "non-utf8", "broken-parquet"],
+)
+def test_unreadable_files_are_one_clear_failure(tmp_path, files, check):
+    folder = write_version(tmp_path, "bad", files)
+
+    failures = failures_of(folder)
+
+    assert len(failures) == 1, f"the real reason is buried:\n{failures}"
+    assert len(rows_matching(failures, file=next(iter(files)), row=None, column="(file)", check=check)) == 1
+
+
+def test_non_utf8_bytes_inside_real_data_are_caught(tmp_path, bikeshare):
+    text = bikeshare.head(20).to_csv(index=False).replace("clear", "cl\u00e9ar", 1)
+    folder = write_version(tmp_path, "bad", {"rentals.csv": text.encode("latin-1")})
+
+    failures = failures_of(folder)
+
+    assert len(rows_matching(failures, file="rentals.csv", row=None, column="(file)", check="UTF-8 text")) == 1
+
+
+def test_an_unreadable_file_beside_a_good_one_is_reported_with_the_good_one_validated(tmp_path, bikeshare):
+    good = bikeshare.head(24).copy()
+    good.loc[3, "hr"] = 24
+    folder = write_version(tmp_path, "bad", {"a.csv": good, "b.csv": b""})
+
+    failures = failures_of(folder)
+
+    assert len(rows_matching(failures, file="b.csv", row=None, column="(file)", check="not empty")) == 1
+    assert len(rows_matching(failures, file="a.csv", row=4, column="hr", check="less_than_or_equal_to")) == 1
+
+
+def test_a_header_only_file_has_no_rows(tmp_path, bikeshare):
+    folder = write_version(tmp_path, "bad", {"rentals.csv": bikeshare.head(0)})
+
+    failures = failures_of(folder)
+
+    assert len(failures) == 1
+    assert len(rows_matching(failures, file="rentals.csv", row=None, column="(table)", check="at least one row")) == 1
+
+
+def test_a_folder_without_data_files_is_a_violation(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "README.md").write_text("no data here")
+
+    failures = failures_of(folder)
+
+    assert len(rows_matching(failures, file="(none)", row=None, column="(file)", check="has data files")) == 1
+
+
+def test_a_missing_folder_is_not_a_contract_violation(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_version(tmp_path / "nope")
+
+
+def test_a_column_missing_from_one_of_two_files(tmp_path, bikeshare):
+    folder = write_version(
+        tmp_path,
+        "bad",
+        {"a.csv": bikeshare.head(5), "b.csv": bikeshare.iloc[5:10].drop(columns=["hum"])},
+    )
+
+    failures = failures_of(folder)
+
+    # Concatenated, b.csv's rows have no humidity: the null values are located in b.csv.
+    assert set(failures["file"]) == {"b.csv"}
+    assert sorted(failures.loc[failures["column"].eq("hum"), "row"]) == [1, 2, 3, 4, 5]

@@ -1,0 +1,90 @@
+"""The main job end to end (`python -m mlops_assets.main --months 2`), with every folder in `tmp_path`.
+
+It runs in a fresh interpreter: the code location builds its `ProjectSettings()` resource when
+`mlops_assets.definitions` is first imported, so MLOPS_DATA_DIR and DAGSTER_HOME must be set before that import;
+in this pytest process other test files have imported it already, pointing at the repository's data/ folder.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mlops_assets.demo_data import monthly_snapshot
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KEYS = ["2011-01", "2011-02"]
+
+pytestmark = pytest.mark.slow  # every run trains a model: about 10 s per version
+
+
+def run_main(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "MLOPS_", "MLFLOW_"))}
+    env.update(
+        DAGSTER_HOME=str(tmp / "dagster_home"),
+        MLOPS_DATA_DIR=str(tmp / "data"),
+        MLOPS_STATE_DIR=str(tmp / "state"),
+    )
+    code = "import sys\nfrom mlops_assets.main import main\nsys.exit(main(sys.argv[1:]))\n"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("main_job")
+    first = run_main(tmp, "--months", "2")
+    second = run_main(tmp, "--months", "2")
+    return tmp, first, second
+
+
+def test_main_lands_two_versions_and_runs_them_into_the_tmp_instance(two_runs, bikeshare, monkeypatch):
+    tmp, first, _ = two_runs
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"Dagster instance: {tmp / 'dagster_home'}" in first.stdout
+    assert f"versions: {tmp / 'data' / 'versions'}" in first.stdout
+    for key in KEYS:
+        assert f"{key}: landed" in first.stdout
+        assert f"run ingest:{key}: success" in first.stdout
+    assert sorted(os.listdir(tmp / "data" / "versions")) == KEYS
+    assert (tmp / "dagster_home" / "main_job_sensor_cursors.json").exists()
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
+    with dg.DagsterInstance.get() as instance:
+        assert sorted(instance.get_dynamic_partitions("dataset_version")) == KEYS
+        for key in KEYS:
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dataset"), asset_partitions=[key]), limit=1
+            ).records
+            assert len(records) == 1
+            row_count = records[0].asset_materialization.metadata["dagster/row_count"].value
+            assert row_count == len(monthly_snapshot(bikeshare, key))
+            runs = instance.get_run_records(
+                dg.RunsFilter(tags={"dagster/sensor_name": "dataset_version_sensor", "dagster/run_key": f"ingest:{key}"})
+            )
+            assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
+
+
+def test_a_second_invocation_continues_and_runs_nothing_again(two_runs, monkeypatch):
+    tmp, _, second = two_runs
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    for key in KEYS:
+        assert f"{key}: already there" in second.stdout
+    assert "run ingest:" not in second.stdout
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_run_records()) == len(KEYS)
