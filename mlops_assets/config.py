@@ -41,9 +41,9 @@ class SearchSettings(dg.Config):
 
     n_iter: int = Field(default=6, ge=1, description="Parameter sets tried (the search budget).")
     cv_folds: int = Field(default=3, ge=2)
-    max_iter: list[int] = [100, 200, 300]
+    max_iter: list[int] = [100, 200]
     learning_rate: list[float] = [0.05, 0.1, 0.2]
-    max_leaf_nodes: list[int] = [15, 31, 63]
+    max_leaf_nodes: list[int] = [15, 31]
     min_samples_leaf: list[int] = [10, 20, 40]
     l2_regularization: list[float] = [0.0, 0.1, 1.0]
 

@@ -136,7 +136,9 @@ def version_table(instance, keys: list[str]) -> list[dict]:
         evaluation = _latest_metadata(instance, "model_evaluation", key)
         deployed = _latest_metadata(instance, "deployed_model", key)
         if decision:
-            retrained = ("yes: " if decision["retrain"] else "no: ") + decision["reasons"].splitlines()[0][2:]
+            # The deciding reason: the trigger when it retrains, the last word (hold-back or no trigger) when not.
+            reasons = [line[2:] for line in decision["reasons"].splitlines()]
+            retrained = f"yes: {reasons[0]}" if decision["retrain"] else f"no: {reasons[-1]}"
         elif evaluation:
             retrained = "yes: first version, no champion yet"
         else:
@@ -184,11 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     _use_project_instance()
     import dagster as dg
 
-    from mlops_assets.config import ProjectSettings
     from mlops_assets.definitions import defs
     from mlops_assets.demo_data import DEMO_VERSIONS, land_demo_versions
 
-    settings = ProjectSettings()
+    settings = defs.resources["settings"]  # the very settings the sensors and assets use
     keys = DEMO_VERSIONS[: args.months]
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:

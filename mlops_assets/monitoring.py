@@ -509,7 +509,7 @@ def monitor_champion(
     drift = feature_drift(profile, new_rows, predictions, drift_settings.psi_warn, drift_settings.psi_alert)
     summary = drift_summary(drift, drift_settings.dataset_drift_share)
     now = {"version": version, "metric": realized[metric], "metric_name": metric, "evaluated": evaluated}
-    history = pd.concat([metric_history, pd.DataFrame([now])], ignore_index=True)
+    history = pd.DataFrame([*metric_history.to_dict("records"), now])
     return MonitoringReport(
         rows=len(new_rows),
         metric=metric,

@@ -82,6 +82,7 @@ class MLflowTracking(dg.ConfigurableResource):
         with MLflow 3.17); created first and then shared, 4 processes x 20 runs all succeeded.
         """
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keeps run logs readable
         import mlflow
 
         Path(self.state_dir).mkdir(parents=True, exist_ok=True)

@@ -137,9 +137,7 @@ def test_bootstrap_puts_a_clearly_worse_classification_candidate_entirely_on_the
     y, champion = _classification_data()
     candidate = np.random.default_rng(5).uniform(size=len(y))  # no skill: AUC about 0.5
     result = ev.paired_bootstrap_difference("classification", y, candidate, champion, n_samples=300, seed=1)
-    expected = (
-        ev.classification_metrics(y, candidate)["roc_auc"] - ev.classification_metrics(y, champion)["roc_auc"]
-    )
+    expected = ev.classification_metrics(y, candidate)["roc_auc"] - ev.classification_metrics(y, champion)["roc_auc"]
     assert result["difference"] == pytest.approx(expected)
     assert result["low"] <= result["difference"] <= result["high"] < 0.0
 
@@ -147,9 +145,7 @@ def test_bootstrap_puts_a_clearly_worse_classification_candidate_entirely_on_the
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_bootstrap_is_deterministic_for_a_seed(task):
     y, champion = _regression_data() if task == "regression" else _classification_data()
-    candidate = champion + np.random.default_rng(9).normal(
-        0.0, 0.05 if task == "classification" else 5.0, len(y)
-    )
+    candidate = champion + np.random.default_rng(9).normal(0.0, 0.05 if task == "classification" else 5.0, len(y))
     first = ev.paired_bootstrap_difference(task, y, candidate, champion, n_samples=100, seed=7)
     again = ev.paired_bootstrap_difference(task, y, candidate, champion, n_samples=100, seed=7)
     other = ev.paired_bootstrap_difference(task, y, candidate, champion, n_samples=100, seed=8)
@@ -309,9 +305,7 @@ def test_beats_baseline_gate(task, candidate, baseline, passed):
     metrics = {"candidate": {metric: candidate, "r2": 0.9}, "baseline": {metric: baseline}}
     gate = _gate(ev.evaluate_gates(task, metrics, None, EMPTY_SLICES, GATES), "beats_baseline")
     assert gate.passed is passed
-    assert (
-        gate.metadata[f"candidate_{metric}"] == candidate and gate.metadata[f"baseline_{metric}"] == baseline
-    )
+    assert gate.metadata[f"candidate_{metric}"] == candidate and gate.metadata[f"baseline_{metric}"] == baseline
 
 
 def _bootstrap(metric: str, low: float, high: float) -> dict:
@@ -358,9 +352,7 @@ def test_champion_gates_pass_when_there_is_no_champion(task):
 
 def test_champion_gate_without_a_bootstrap_judges_the_point_difference():
     metrics = {"candidate": {"rmse": 43.0, "r2": 0.9}, "champion": {"rmse": 40.0}, "baseline": {"rmse": 60.0}}
-    gate = _gate(
-        ev.evaluate_gates("regression", metrics, None, EMPTY_SLICES, GATES), "not_worse_than_champion"
-    )
+    gate = _gate(ev.evaluate_gates("regression", metrics, None, EMPTY_SLICES, GATES), "not_worse_than_champion")
     assert not gate.passed  # 3 worse, 2 allowed
     assert gate.metadata["judged_on"] == "point_difference"
 
@@ -424,9 +416,7 @@ def test_slice_gate_skips_slices_where_the_metric_is_undefined():
         rows, y, {"candidate": np.full(40, 0.2), "champion": np.full(40, 0.9)}, ["segment"], "classification"
     )
     metrics = {"candidate": {"roc_auc": 0.8}, "champion": {"roc_auc": 0.8}, "baseline": {"roc_auc": 0.5}}
-    gate = _gate(
-        ev.evaluate_gates("classification", metrics, None, slices, GATES), "no_slice_worse_than_champion"
-    )
+    gate = _gate(ev.evaluate_gates("classification", metrics, None, slices, GATES), "no_slice_worse_than_champion")
     assert gate.passed and gate.metadata["slices_undefined"] == 1 and gate.metadata["slices_gated"] == 0
 
 
@@ -443,9 +433,7 @@ def test_regression_plots_are_pngs_and_figures_are_closed():
     plots = ev.evaluation_plots("regression", rows, y, pred, hour_column="hr")
     assert set(plots) == {"predicted_vs_actual.png", "error_by_hour.png"}
     assert all(png.startswith(PNG_SIGNATURE) and len(png) > 1000 for png in plots.values())
-    assert set(ev.evaluation_plots("regression", rows, y, pred, hour_column=None)) == {
-        "predicted_vs_actual.png"
-    }
+    assert set(ev.evaluation_plots("regression", rows, y, pred, hour_column=None)) == {"predicted_vs_actual.png"}
     assert plt.get_fignums() == []
 
 

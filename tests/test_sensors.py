@@ -17,16 +17,32 @@ import pytest
 
 from mlops_assets.demo_data import LANDING_PREFIX, land_version, monthly_snapshot
 from mlops_assets.partitions import version_key_problem
+from mlops_assets.resources import MLflowTracking
 from mlops_assets.sensors import dataset_version_sensor, scan_versions
 from tests.conftest import write_version
 
 PARTITIONS = "dataset_version"
 
 
+@pytest.fixture(scope="module")
+def mlflow_without_champion(tmp_path_factory) -> MLflowTracking:
+    """An MLflow store with no model registered: the sensor asks it whether a champion exists.
+
+    Shared by the module (a new store takes about a second to create); no test here writes to it.
+    """
+    state = tmp_path_factory.mktemp("mlflow_state")
+    return MLflowTracking(state_dir=str(state), tracking_uri=f"sqlite:///{state / 'mlflow.db'}")
+
+
+@pytest.fixture
+def resources(settings, mlflow_without_champion) -> dict:
+    return {"settings": settings, "mlflow_tracking": mlflow_without_champion}
+
+
 def tick(
-    instance: dg.DagsterInstance, settings, cursor: str | None, log_handler: logging.Handler | None = None
+    instance: dg.DagsterInstance, resources: dict, cursor: str | None, log_handler: logging.Handler | None = None
 ) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"settings": settings})
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     if log_handler is not None:
         # The sensor's logger is not part of the logging tree, so pytest's caplog must be attached to it.
         context.log.addHandler(log_handler)
@@ -53,10 +69,10 @@ def refusals(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Refused dataset version folder")]
 
 
-def test_new_versions_become_partitions_and_run_requests(instance, settings, bikeshare):
+def test_new_versions_become_partitions_and_run_requests(instance, resources, settings, bikeshare):
     land(settings, bikeshare, "2011-01", "2011-02")
 
-    first = tick(instance, settings, None)
+    first = tick(instance, resources, None)
 
     assert added_keys(first) == ["2011-01", "2011-02"]
     assert [r.partition_key for r in first.run_requests] == ["2011-01", "2011-02"]
@@ -66,7 +82,7 @@ def test_new_versions_become_partitions_and_run_requests(instance, settings, bik
     assert first.skip_reason is None
     assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == ["2011-01", "2011-02"]
 
-    second = tick(instance, settings, first.cursor)
+    second = tick(instance, resources, first.cursor)
 
     assert second.run_requests == []
     assert second.dynamic_partitions_requests == []
@@ -74,17 +90,17 @@ def test_new_versions_become_partitions_and_run_requests(instance, settings, bik
     assert second.asset_events == []
 
     land(settings, bikeshare, "2011-03")
-    third = tick(instance, settings, second.cursor)
+    third = tick(instance, resources, second.cursor)
 
     assert added_keys(third) == ["2011-03"]
     assert [r.run_key for r in third.run_requests] == ["ingest:2011-03"]
     assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == ["2011-01", "2011-02", "2011-03"]
 
 
-def test_no_versions_folder_yet_is_a_skip(instance, settings):
+def test_no_versions_folder_yet_is_a_skip(instance, resources, settings):
     assert not settings.versions_dir.exists()
 
-    result = tick(instance, settings, None)
+    result = tick(instance, resources, None)
 
     assert result.run_requests == []
     assert result.skip_reason is not None
@@ -94,7 +110,7 @@ def test_no_versions_folder_yet_is_a_skip(instance, settings):
 BAD_FOLDER_NAMES = ["bad name", ".hidden", "-dash", "x" * 65, "...", "..x", "caf\u00e9", "a..b"]
 
 
-def test_bad_folder_names_are_refused_once_and_never_added(instance, settings, bikeshare, caplog):
+def test_bad_folder_names_are_refused_once_and_never_added(instance, resources, settings, bikeshare, caplog):
     caplog.set_level(logging.ERROR)
     rows = monthly_snapshot(bikeshare, "2011-01")
     for name in BAD_FOLDER_NAMES:
@@ -102,7 +118,7 @@ def test_bad_folder_names_are_refused_once_and_never_added(instance, settings, b
     land(settings, bikeshare, "2011-01")
     assert sorted(os.listdir(settings.versions_dir)) == sorted([*BAD_FOLDER_NAMES, "2011-01"])
 
-    first = tick(instance, settings, None, caplog.handler)
+    first = tick(instance, resources, None, caplog.handler)
 
     assert added_keys(first) == ["2011-01"]
     assert [r.partition_key for r in first.run_requests] == ["2011-01"]
@@ -115,7 +131,7 @@ def test_bad_folder_names_are_refused_once_and_never_added(instance, settings, b
     assert sorted(json.loads(first.cursor)["refused"]) == sorted(BAD_FOLDER_NAMES)
 
     caplog.clear()
-    second = tick(instance, settings, first.cursor, caplog.handler)
+    second = tick(instance, resources, first.cursor, caplog.handler)
 
     assert refusals(caplog) == [], "each refusal is reported once"
     assert second.run_requests == []
@@ -123,13 +139,13 @@ def test_bad_folder_names_are_refused_once_and_never_added(instance, settings, b
     assert instance.get_dynamic_partitions(PARTITIONS) == ["2011-01"]
 
 
-def test_a_refused_folder_renamed_to_a_good_name_is_picked_up(instance, settings, bikeshare):
+def test_a_refused_folder_renamed_to_a_good_name_is_picked_up(instance, resources, settings, bikeshare):
     write_version(settings.versions_dir, "bad name", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")})
-    first = tick(instance, settings, None)
+    first = tick(instance, resources, None)
     assert first.run_requests == []
 
     (settings.versions_dir / "bad name").rename(settings.versions_dir / "good-name")
-    second = tick(instance, settings, first.cursor)
+    second = tick(instance, resources, first.cursor)
 
     assert added_keys(second) == ["good-name"]
     assert [r.run_key for r in second.run_requests] == ["ingest:good-name"]
@@ -164,14 +180,14 @@ def rewrite_same_size(folder: Path) -> None:
     ids=["append", "add-file", "remove-file", "rewrite-same-size"],
 )
 def test_a_version_changed_after_it_was_seen_is_reported_once_and_not_requested(
-    instance, settings, bikeshare, change
+    instance, resources, settings, bikeshare, change
 ):
     land(settings, bikeshare, "2011-01")
-    first = tick(instance, settings, None)
+    first = tick(instance, resources, None)
     assert added_keys(first) == ["2011-01"]
 
     change(settings.versions_dir / "2011-01")
-    second = tick(instance, settings, first.cursor)
+    second = tick(instance, resources, first.cursor)
 
     assert second.run_requests == []
     assert second.dynamic_partitions_requests == []
@@ -186,48 +202,48 @@ def test_a_version_changed_after_it_was_seen_is_reported_once_and_not_requested(
     ).records
     assert len(observations) == 1
 
-    third = tick(instance, settings, second.cursor)
+    third = tick(instance, resources, second.cursor)
 
     assert third.asset_events == []
     assert third.run_requests == []
 
 
-def test_a_new_non_data_file_is_not_a_change(instance, settings, bikeshare):
+def test_a_new_non_data_file_is_not_a_change(instance, resources, settings, bikeshare):
     land(settings, bikeshare, "2011-01")
-    first = tick(instance, settings, None)
+    first = tick(instance, resources, None)
     (settings.versions_dir / "2011-01" / "README.md").write_text("notes")
 
-    second = tick(instance, settings, first.cursor)
+    second = tick(instance, resources, first.cursor)
 
     assert second.asset_events == []
     assert second.run_requests == []
 
 
-def test_a_lost_cursor_does_not_request_versions_that_are_already_partitions(instance, settings, bikeshare):
+def test_a_lost_cursor_does_not_request_versions_that_are_already_partitions(instance, resources, settings, bikeshare):
     land(settings, bikeshare, "2011-01", "2011-02")
-    first = tick(instance, settings, None)
+    first = tick(instance, resources, None)
     assert len(first.run_requests) == 2
 
-    lost = tick(instance, settings, None)
+    lost = tick(instance, resources, None)
 
     assert lost.run_requests == []
     assert lost.dynamic_partitions_requests == []
     assert sorted(json.loads(lost.cursor)["seen"]) == ["2011-01", "2011-02"]
 
     land(settings, bikeshare, "2011-03")
-    after = tick(instance, settings, None)
+    after = tick(instance, resources, None)
 
     assert added_keys(after) == ["2011-03"]
     assert [r.run_key for r in after.run_requests] == ["ingest:2011-03"]
 
 
-def test_in_progress_landing_folders_are_ignored(instance, settings, bikeshare, caplog):
+def test_in_progress_landing_folders_are_ignored(instance, resources, settings, bikeshare, caplog):
     caplog.set_level(logging.ERROR)
     staging = write_version(
         settings.versions_dir, f"{LANDING_PREFIX}2011-01-1234", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")}
     )
 
-    first = tick(instance, settings, None, caplog.handler)
+    first = tick(instance, resources, None, caplog.handler)
 
     assert first.run_requests == []
     assert instance.get_dynamic_partitions(PARTITIONS) == []
@@ -236,16 +252,16 @@ def test_in_progress_landing_folders_are_ignored(instance, settings, bikeshare, 
 
     # Landing finishes with a rename: now it is a version.
     staging.rename(settings.versions_dir / "2011-01")
-    second = tick(instance, settings, first.cursor)
+    second = tick(instance, resources, first.cursor)
 
     assert [r.partition_key for r in second.run_requests] == ["2011-01"]
 
 
-def test_files_in_the_versions_folder_are_not_versions(instance, settings, bikeshare):
+def test_files_in_the_versions_folder_are_not_versions(instance, resources, settings, bikeshare):
     land(settings, bikeshare, "2011-01")
     (settings.versions_dir / "stray.csv").write_text("a,b\n1,2\n")
 
-    result = tick(instance, settings, None)
+    result = tick(instance, resources, None)
 
     assert added_keys(result) == ["2011-01"]
 

@@ -1,0 +1,31 @@
+# Sourced by scripts/demo and scripts/test: a virtual environment in .venv with exactly the locked packages.
+# Reinstalls only when requirements.lock changes, so the second run starts at once.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3 python; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      PYTHON=$candidate
+      break
+    fi
+  done
+fi
+if [ -z "$PYTHON" ]; then
+  echo "mlops_assets needs Python 3.11 (python3.11 on PATH, or set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+
+lock_hash=$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$lock_hash" ]; then
+  echo "Installing the locked environment into .venv (about a minute, once)..."
+  "$PYTHON" -m venv .venv
+  # pip 23 (what Python 3.11 ships) rejects hashed requirements with extras such as gql[requests].
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  echo "$lock_hash" > .venv/.installed
+fi
+export DAGSTER_HOME=${DAGSTER_HOME:-$PWD/state}
+export MLFLOW_DISABLE_TELEMETRY=true
