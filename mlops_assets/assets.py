@@ -73,7 +73,7 @@ def failure_report(violation: ContractViolation, limit: int = 50) -> dg.Failure:
     kinds={"pandas", "pandera"},
     code_version=INGESTION_CODE_VERSION,
     metadata={"dagster/column_schema": column_schema(RawRentals)},
-    description="The rows of one dataset version (every CSV and Parquet file in data/versions/<key>/), "
+    description="The rows of one dataset version (every CSV and Parquet file in `data/versions/<key>/`), "
     "validated against the RawRentals contract. Its data_version is the SHA-256 of the files.",
 )
 def raw_dataset(context: dg.AssetExecutionContext, settings: ProjectSettings) -> dg.MaterializeResult[pd.DataFrame]:
@@ -379,7 +379,7 @@ def deployed_model(
     deps=[deployed_model],
     metadata={"dagster/column_schema": column_schema(Predictions)},
     description="The champion scores every row of the version (inputs checked against the contract it was trained "
-    "with); rows, prediction, model name and version are written to data/predictions/<version>.parquet.",
+    "with); rows, prediction, model name and version are written to `data/predictions/<version>.parquet`.",
 )
 def batch_predictions(
     context: dg.AssetExecutionContext,

@@ -138,7 +138,8 @@ def version_table(instance, keys: list[str]) -> list[dict]:
         if decision:
             # The deciding reason: the trigger when it retrains, the last word (hold-back or no trigger) when not.
             reasons = [line[2:] for line in decision["reasons"].splitlines()]
-            retrained = f"yes: {reasons[0]}" if decision["retrain"] else f"no: {reasons[-1]}"
+            deciding = reasons[0] if decision["retrain"] or not decision["triggered"] else reasons[-1]
+            retrained = ("yes: " if decision["retrain"] else "no: ") + deciding.removeprefix(f"{key}: ")
         elif evaluation:
             retrained = "yes: first version, no champion yet"
         else:

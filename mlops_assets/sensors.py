@@ -139,6 +139,11 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
         key, meta = event.partition, event.metadata
         degraded, drift = bool(meta["degraded"].value), bool(meta["dataset_drift"].value)
         decision = decide_retraining(history, key, degraded, drift, record.timestamp, policy)
+        evidence = (
+            f"{meta['metric'].value} {meta['realized_metric'].value:.2f} on new rows against "
+            f"{meta['evaluated_metric'].value:.2f} evaluated ({meta['relative_change'].value:+.0%}, "
+            f"margin {policy.degradation_margin:.0%}); {meta['drifted_share'].value:.0%} of features drifted"
+        )
         history.append(MonitoringSignal(key, degraded, drift, decision.retrain, record.timestamp))
         events.append(
             dg.AssetMaterialization(
@@ -149,6 +154,7 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
                     "retrain": decision.retrain,
                     "triggered": decision.triggered,
                     "reasons": dg.MetadataValue.md("\n".join(f"- {reason}" for reason in decision.reasons)),
+                    "evidence": evidence,
                     "degraded": degraded,
                     "dataset_drift": drift,
                     "monitoring_storage_id": record.storage_id,
@@ -160,6 +166,29 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
     return events, requests
 
 
+def recorded_decisions(instance: dg.DagsterInstance, limit: int = 100) -> dict:
+    """The retraining sensor's state rebuilt from its own recorded decisions, for a start without a cursor.
+
+    Every decision is a retraining_decision materialization that names the monitoring result it read, so a lost
+    cursor (or the daemon taking over from the main job) resumes after the last decision instead of deciding again.
+    """
+    records = instance.fetch_materializations(dg.AssetKey("retraining_decision"), limit=limit).records
+    history, after = [], 0
+    for record in sorted(records, key=lambda r: r.storage_id):
+        meta = record.asset_materialization.metadata
+        history.append(
+            {
+                "version": record.asset_materialization.partition,
+                "degraded": bool(meta["degraded"].value),
+                "dataset_drift": bool(meta["dataset_drift"].value),
+                "retrained": bool(meta["retrain"].value),
+                "at": record.timestamp,
+            }
+        )
+        after = max(after, int(meta["monitoring_storage_id"].value))
+    return {"after_storage_id": after, "history": history}
+
+
 @dg.sensor(
     job=version_pipeline_job,
     minimum_interval_seconds=15,
@@ -169,7 +198,7 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
     "retraining_decision materialization and requests training, evaluation and deployment when it says retrain.",
 )
 def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSettings) -> dg.SensorResult:
-    cursor = json.loads(context.cursor) if context.cursor else {"after_storage_id": 0, "history": []}
+    cursor = json.loads(context.cursor) if context.cursor else recorded_decisions(context.instance)
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("model_monitoring"), after_storage_id=cursor["after_storage_id"]),
         limit=100,
