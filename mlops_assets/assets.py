@@ -174,7 +174,7 @@ def candidate_model(
             data_hash=raw_version,
             contract_hash=contract_hash(RawRentals),
             settings=settings,
-            dagster_run_id=context.run_id,
+            dagster_run_id=context.run.run_id,
             mlflow_run_id=run.info.run_id,
             train_until_time=dataset_split.metadata.get("train_until_time"),
         )

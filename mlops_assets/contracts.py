@@ -17,6 +17,7 @@ from pandera.typing import Series
 
 MONTHS = ["Jan", "Feb", "March", "April", "May", "June", "July", "Aug", "Sept", "Oct", "Nov", "Dec"]
 # "heavy rain/snow" occurs once in the year: a contract that only listed what it saw in January would reject it.
+MAX_HOURLY_RENTALS = 10_000
 WEATHER_SITUATIONS = ["clear", "cloudy/misty", "light rain/snow", "heavy rain/snow"]
 
 
@@ -35,9 +36,14 @@ class RawRentals(pa.DataFrameModel):
     atemp: Series[float] = pa.Field(ge=0, le=1, description="normalised felt temperature")
     hum: Series[float] = pa.Field(ge=0, le=1, description="normalised humidity (zeros are sensor faults)")
     windspeed: Series[float] = pa.Field(ge=0, le=1, description="normalised wind speed")
-    casual: Series[int] = pa.Field(ge=0, description="rentals by casual users (part of the target: never a feature)")
-    registered: Series[int] = pa.Field(ge=0, description="rentals by registered users (part of the target)")
-    bikers: Series[int] = pa.Field(ge=0, description="all rentals in the hour: the target")
+    # Counts are bounded as a sanity check: the busiest hour of 2011 had 651 rentals; 10,000 catches corrupted values.
+    casual: Series[int] = pa.Field(
+        ge=0, le=MAX_HOURLY_RENTALS, description="rentals by casual users (part of the target: never a feature)"
+    )
+    registered: Series[int] = pa.Field(
+        ge=0, le=MAX_HOURLY_RENTALS, description="rentals by registered users (part of the target)"
+    )
+    bikers: Series[int] = pa.Field(ge=0, le=MAX_HOURLY_RENTALS, description="all rentals in the hour: the target")
 
     @pa.dataframe_parser
     def fractions_are_not_integers(cls, df: pd.DataFrame) -> pd.DataFrame:

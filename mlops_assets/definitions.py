@@ -3,27 +3,40 @@
 Loading this module stays light: scikit-learn, SciPy and MLflow are imported inside the functions that use them.
 """
 
-from __future__ import annotations
+from pathlib import Path
 
 import dagster as dg
 
 from mlops_assets import assets
-from mlops_assets.alerts import notifier_from_env
+from mlops_assets.alerts import Notifier, notifier_from_env
 from mlops_assets.config import ProjectSettings
+from mlops_assets.io_managers import AtomicFilesystemIOManager
 from mlops_assets.jobs import version_pipeline_job
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sensors import dataset_version_sensor, retraining_sensor, run_failure_alert_sensor
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([assets]),
-    jobs=[version_pipeline_job],
-    sensors=[dataset_version_sensor, retraining_sensor, run_failure_alert_sensor],
-    resources={
-        "settings": ProjectSettings(),
-        "mlflow_tracking": MLflowTracking(),
-        "notifier": notifier_from_env(),
-    },
-    # Each step of the default multiprocess executor re-imports the code (4-6 s here); in-process runs a version's
-    # steps in one process. Choose multiprocess or Celery in production by setting the executor in run config.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(
+    settings: ProjectSettings | None = None,
+    mlflow_tracking: MLflowTracking | None = None,
+    notifier: Notifier | None = None,
+) -> dg.Definitions:
+    """The project's definitions with the given resources (tests pass their own temporary folders)."""
+    settings = settings or ProjectSettings()
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]),
+        jobs=[version_pipeline_job],
+        sensors=[dataset_version_sensor, retraining_sensor, run_failure_alert_sensor],
+        resources={
+            "settings": settings,
+            "io_manager": AtomicFilesystemIOManager(base_dir=str(Path(settings.state_dir) / "storage")),
+            "mlflow_tracking": mlflow_tracking or MLflowTracking(),
+            "notifier": notifier or notifier_from_env(),
+        },
+        # Each step of the default multiprocess executor re-imports the code (4-6 s here); in-process runs a
+        # version's steps in one process. Production can choose multiprocess or Celery in run config.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

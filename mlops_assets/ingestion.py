@@ -28,7 +28,7 @@ class ContractViolation(Exception):
         first = self.failures.iloc[0]
         super().__init__(
             f"{version_dir}: {len(self.failures)} contract failure(s) in check(s) {self.failed_checks}; "
-            f"first: file {first['file']}, row {first['row']}, column {first['column']!r}, "
+            f"first: file {first['file']}, row {'-' if pd.isna(first['row']) else first['row']}, column {first['column']!r}, "
             f"check {first['check']!r}, value {first['value']!r}"
         )
 

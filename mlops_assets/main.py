@@ -29,6 +29,19 @@ def _use_project_instance() -> None:
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+PID_TAG = "mlops/driver_pid"  # the process that runs an in-process run, to recognise runs it left behind
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class SensorDriver:
     """Evaluates sensors against a persistent instance and runs what they request, in this process."""
 
@@ -37,6 +50,20 @@ class SensorDriver:
         self.instance = instance
         self.cursor_file = cursor_file
         self.cursors = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+        self._fail_orphaned_runs()
+
+    def _fail_orphaned_runs(self) -> None:
+        """Runs an earlier driver started in a process that no longer exists (killed) are marked failed.
+
+        An in-process run whose process was killed stays STARTED forever otherwise; once failed, its run key may be
+        requested again and its MLflow runs are closed as KILLED by the next step of the same asset and partition.
+        """
+        import dagster as dg
+
+        for record in self.instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            pid = record.dagster_run.tags.get(PID_TAG)
+            if pid and not _process_alive(int(pid)):
+                self.instance.report_run_failed(record.dagster_run)
 
     def tick(self, sensor_name: str) -> list[dict]:
         import dagster as dg
@@ -85,7 +112,7 @@ class SensorDriver:
             return {**outcome, "status": "skipped (ran before)"}
         job_name = request.job_name or sensor.job_name
         job = self.defs.resolve_job_def(job_name)
-        tags = {**request.tags, "dagster/sensor_name": sensor.name}
+        tags = {**request.tags, "dagster/sensor_name": sensor.name, PID_TAG: str(os.getpid())}
         if run_key:
             tags["dagster/run_key"] = run_key
         started = time.perf_counter()

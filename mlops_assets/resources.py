@@ -104,7 +104,7 @@ class MLflowTracking(dg.ConfigurableResource):
         asset = context.asset_key.to_user_string()
         partition = context.partition_key if context.has_partition_key else None
         run_tags = {
-            "dagster.run_id": context.run_id,
+            "dagster.run_id": context.run.run_id,
             "dagster.asset": asset,
             "dagster.partition": partition or "",
             "dagster.code_version": context.assets_def.code_versions_by_key.get(context.asset_key) or "",
@@ -112,11 +112,30 @@ class MLflowTracking(dg.ConfigurableResource):
             **(tags or {}),
         }
         name = f"{asset}[{partition}]" if partition else asset
+        self._close_orphaned_runs(context, experiment_id, asset, partition or "")
         # Never nest into, or write into, a run some other code left active in this process.
         while mlflow.active_run() is not None:
             mlflow.end_run()
         with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=run_tags) as run:
             yield run
+
+    def _close_orphaned_runs(self, context, experiment_id: str, asset: str, partition: str) -> None:
+        """Mark KILLED the MLflow runs of this asset and partition still RUNNING from a Dagster run that ended.
+
+        A step process killed with SIGKILL never ends its MLflow run; without this it would show as running forever.
+        """
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=self.uri)
+        stale = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`dagster.asset` = '{asset}' and tags.`dagster.partition` = '{partition}' "
+            "and attributes.status = 'RUNNING'",
+        )
+        for run in stale:
+            dagster_run = context.instance.get_run_by_id(run.data.tags.get("dagster.run_id", ""))
+            if dagster_run is None or dagster_run.is_finished:
+                client.set_terminated(run.info.run_id, status="KILLED")
 
     def run_link(self, run) -> dg.MetadataValue:
         return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}")

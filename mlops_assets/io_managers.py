@@ -1,0 +1,57 @@
+"""Where asset values live between steps: files under the state folder, written atomically.
+
+Dagster's default filesystem IO manager writes a value straight into its final file, so a process killed in the
+middle of a write leaves a truncated file that a later run reading that input would load. Here every value is
+written to a temporary file in the same folder, flushed to disk and renamed over the old one: a reader sees the
+previous value or the new one, never half of one. Models are not stored here (they live in MLflow, in skops
+format); these files hold the project's own DataFrames and small records.
+"""
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from mlops_assets.config import default_state_dir
+
+
+class AtomicFilesystemIOManager(dg.ConfigurableIOManager):
+    base_dir: str = Field(
+        default_factory=lambda: str(Path(default_state_dir()) / "storage"),
+        description="One file per asset and partition: <base_dir>/<asset>/<partition>.",
+    )
+
+    def _path(self, context: dg.InputContext | dg.OutputContext) -> Path:
+        path = Path(self.base_dir, *context.asset_key.path)
+        return path / context.asset_partition_key if context.has_asset_partitions else path / "value"
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        if obj is None:  # assets that only report metadata store nothing
+            return
+        path = self._path(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                pickle.dump(obj, file, protocol=pickle.HIGHEST_PROTOCOL)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext):
+        path = self._path(context)
+        if not path.exists():
+            partition = context.asset_partition_key if context.has_asset_partitions else "-"
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} has no stored value for partition {partition} at {path}: "
+                "materialize it first"
+            )
+        with path.open("rb") as file:
+            return pickle.load(file)

@@ -1,0 +1,245 @@
+"""The MLflow tracking resource (resources.MLflowTracking): where the store lives, and one MLflow run per asset
+step, also under Dagster's multiprocess executor, closed FAILED when the step fails.
+
+Every store is a real SQLite database under `tmp_path`. The multiprocess run re-imports this module in each step
+process (dg.reconstructable needs a module-level target), so its resources are built from MLOPS_DATA_DIR and
+MLOPS_STATE_DIR, which the test points into `tmp_path` before the step processes start.
+"""
+
+import multiprocessing
+import os
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import pytest
+from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
+
+from mlops_assets.alerts import Notifier
+from mlops_assets.assets import candidate_model, dataset_split, feature_table, raw_dataset
+from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.partitions import dataset_version_partitions
+from mlops_assets.resources import MLflowTracking
+
+KEY = "2011-01"
+EXPERIMENT = "mlops_assets"
+SMALL_SEARCH = SearchSettings(
+    n_iter=2,
+    cv_folds=2,
+    max_iter=[50],
+    learning_rate=[0.1],
+    max_leaf_nodes=[15],
+    min_samples_leaf=[20],
+    l2_regularization=[0.0],
+)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Test-only assets and the multiprocess job (module level: step processes import them from here)
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dg.asset(partitions_def=dataset_version_partitions, group_name="tracking_test", code_version="probe-1")
+def tracked_probe(context: dg.AssetExecutionContext, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
+    """Logs one metric inside its step's MLflow run, tagged with the process it ran in."""
+    with mlflow_tracking.asset_run(context, tags={"pid": str(os.getpid())}) as run:
+        mlflow.log_metric("probe", 1.0)
+    return dg.MaterializeResult(metadata={"mlflow_run_id": run.info.run_id})
+
+
+@dg.asset(partitions_def=dataset_version_partitions, group_name="tracking_test", code_version="fails-1")
+def always_fails(context: dg.AssetExecutionContext, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
+    """Raises inside its MLflow run, after logging a metric."""
+    with mlflow_tracking.asset_run(context, tags={"pid": str(os.getpid())}):
+        mlflow.log_metric("before_failure", 1.0)
+        raise RuntimeError("this step fails inside its MLflow run")
+
+
+MULTIPROCESS_JOB = "tracked_multiprocess"
+
+
+def multiprocess_job() -> dg.JobDefinition:
+    """The training assets and the two test assets as one job on the multiprocess executor.
+
+    The resources are built here, in each process that loads the job, from MLOPS_DATA_DIR and MLOPS_STATE_DIR.
+    """
+    defs = dg.Definitions(
+        assets=[raw_dataset, feature_table, dataset_split, candidate_model, tracked_probe, always_fails],
+        jobs=[
+            dg.define_asset_job(
+                MULTIPROCESS_JOB, selection=dg.AssetSelection.all(), executor_def=dg.multiprocess_executor
+            )
+        ],
+        resources={
+            "settings": ProjectSettings(search=SMALL_SEARCH),
+            "mlflow_tracking": MLflowTracking(),
+            "notifier": Notifier(),
+        },
+    )
+    return defs.resolve_job_def(MULTIPROCESS_JOB)
+
+
+def _ensure_experiment_in_new_process(state_dir: str) -> tuple[int, str]:
+    return os.getpid(), MLflowTracking(state_dir=state_dir).ensure_experiment()
+
+
+def runs_of_dagster_run(client, dagster_run_id: str) -> list:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return client.search_runs([experiment.experiment_id], filter_string=f"tags.`dagster.run_id` = '{dagster_run_id}'")
+
+
+@pytest.fixture
+def no_tracking_uri_env(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The store
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_the_store_is_an_absolute_sqlite_database_with_artifacts_under_the_state_folder(
+    tmp_path, monkeypatch, no_tracking_uri_env
+):
+    monkeypatch.chdir(tmp_path)
+    tracking = MLflowTracking(state_dir="state")  # relative: resolved against the working directory
+    state = (tmp_path / "state").resolve()
+
+    assert tracking.uri == f"sqlite:///{state / 'mlflow.db'}"
+    assert tracking.uri.startswith("sqlite:////")  # absolute: the same database from any working directory
+    assert tracking.artifact_root == (state / "mlartifacts").as_uri()
+    assert not (state / "mlflow.db").exists()  # nothing is created before it is needed
+
+    experiment_id = tracking.ensure_experiment()
+
+    assert (state / "mlflow.db").is_file()
+    client = mlflow.MlflowClient(tracking_uri=tracking.uri)
+    (experiment,) = client.search_experiments(filter_string=f"name = '{EXPERIMENT}'")
+    assert experiment.experiment_id == experiment_id
+    assert experiment.artifact_location == (state / "mlartifacts").as_uri()
+    run = client.create_run(experiment_id)
+    assert run.info.artifact_uri.startswith((state / "mlartifacts").as_uri() + "/")
+    client.set_terminated(run.info.run_id)
+
+
+def test_the_store_and_experiment_are_created_once_when_processes_race(tmp_path, no_tracking_uri_env):
+    state = tmp_path / "state"
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        results = pool.map(_ensure_experiment_in_new_process, [str(state)] * 4)
+
+    assert len({pid for pid, _ in results}) > 1  # really several processes
+    assert len({experiment_id for _, experiment_id in results}) == 1
+    assert MLflowTracking(state_dir=str(state)).ensure_experiment() == results[0][1]
+    client = mlflow.MlflowClient(tracking_uri=MLflowTracking(state_dir=str(state)).uri)
+    assert [e.name for e in client.search_experiments(filter_string=f"name = '{EXPERIMENT}'")] == [EXPERIMENT]
+    with sqlite3.connect(state / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_mlflow_tracking_uri_overrides_the_embedded_store(tmp_path, monkeypatch):
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
+    tracking = MLflowTracking(state_dir=str(tmp_path / "state"))
+
+    assert tracking.uri == elsewhere
+    experiment_id = tracking.ensure_experiment()
+
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert not (tmp_path / "state" / "mlflow.db").exists()
+    assert mlflow.MlflowClient(tracking_uri=elsewhere).get_experiment_by_name(EXPERIMENT).experiment_id == experiment_id
+    # an explicit tracking_uri beats the environment; a tracking server decides where artifacts go
+    server = MLflowTracking(tracking_uri="http://mlflow.internal:5000", state_dir=str(tmp_path / "state"))
+    assert server.uri == "http://mlflow.internal:5000"
+    assert server.artifact_root is None
+
+
+def test_telemetry_is_off_after_ensure_experiment(tmp_path, monkeypatch, no_tracking_uri_env):
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "placeholder")
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY")  # unset now, and unset again after the test
+
+    MLflowTracking(state_dir=str(tmp_path / "state")).ensure_experiment()
+
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert MLFLOW_DISABLE_TELEMETRY.get() is True
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One MLflow run per asset step
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_multiprocess_steps_each_log_to_exactly_one_mlflow_run_and_a_failed_step_is_failed(
+    tmp_path, monkeypatch, no_tracking_uri_env, instance, bikeshare
+):
+    data, state = tmp_path / "data", tmp_path / "state"
+    monkeypatch.setenv("MLOPS_DATA_DIR", str(data))
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(state))
+    land_version(data / "versions", KEY, monthly_snapshot(bikeshare, KEY))
+    instance.add_dynamic_partitions("dataset_version", [KEY])
+    assert not (state / "mlflow.db").exists()  # the steps create the store: the race is real
+
+    result = dg.execute_job(dg.reconstructable(multiprocess_job), instance=instance, tags={"dagster/partition": KEY})
+
+    assert not result.success
+    assert result.get_failed_step_keys() == {"always_fails"}
+    for step in ["raw_dataset", "feature_table", "dataset_split", "candidate_model", "tracked_probe"]:
+        assert result.is_node_success(step), step
+    client = MLflowTracking(state_dir=str(state)).client()
+    runs = runs_of_dagster_run(client, result.run_id)
+    # steps that log have exactly one run each; steps that do not log (dataset_split reads the registry) have none
+    assert Counter(run.data.tags["dagster.asset"] for run in runs) == Counter(
+        {"candidate_model": 1, "tracked_probe": 1, "always_fails": 1}
+    )
+    by_asset = {run.data.tags["dagster.asset"]: run for run in runs}
+    assert by_asset["candidate_model"].info.status == "FINISHED"
+    assert by_asset["tracked_probe"].info.status == "FINISHED"
+    failed = by_asset["always_fails"]
+    assert failed.info.status == "FAILED"
+    assert failed.info.end_time is not None
+    assert failed.info.run_name == f"always_fails[{KEY}]"
+    assert failed.data.metrics == {"before_failure": 1.0}  # the run the step wrote to is the one marked FAILED
+    # the steps ran in processes of their own, not in this one
+    pids = {by_asset["tracked_probe"].data.tags["pid"], failed.data.tags["pid"]}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    for run in runs:
+        assert run.data.tags["dagster.partition"] == KEY
+        assert "mlflow.parentRunId" not in run.data.tags
+    # one store and one experiment, created once, intact after parallel steps
+    assert [e.name for e in client.search_experiments()] == [EXPERIMENT]
+    with sqlite3.connect(state / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_two_materializations_in_one_process_log_to_two_mlflow_runs(tmp_path, no_tracking_uri_env, instance):
+    tracking = MLflowTracking(state_dir=str(tmp_path / "state"))
+    instance.add_dynamic_partitions("dataset_version", [KEY])
+    # a run some other code left active in this process must not be written into or nested under
+    mlflow.set_tracking_uri(tracking.uri)
+    stray = mlflow.start_run(experiment_id=tracking.ensure_experiment(), run_name="left active")
+
+    results = [
+        dg.materialize([tracked_probe], partition_key=KEY, instance=instance, resources={"mlflow_tracking": tracking})
+        for _ in range(2)
+    ]
+
+    assert mlflow.active_run() is None
+    client = tracking.client()
+    runs = [runs_of_dagster_run(client, result.run_id) for result in results]
+    assert [len(found) for found in runs] == [1, 1]
+    first, second = runs[0][0], runs[1][0]
+    assert first.info.run_id != second.info.run_id
+    reported = [r.asset_materializations_for_node("tracked_probe")[0].metadata["mlflow_run_id"].value for r in results]
+    assert reported == [first.info.run_id, second.info.run_id]
+    for run, result in zip((first, second), results, strict=True):
+        assert run.info.status == "FINISHED"
+        assert run.info.run_name == f"tracked_probe[{KEY}]"
+        assert run.data.tags["dagster.code_version"] == "probe-1"
+        assert "mlflow.parentRunId" not in run.data.tags
+        assert [m.value for m in client.get_metric_history(run.info.run_id, "probe")] == [1.0]
+        assert run.data.tags["dagster.run_id"] == result.run_id
+    left = client.get_run(stray.info.run_id)
+    assert "dagster.run_id" not in left.data.tags
+    assert left.data.metrics == {}
