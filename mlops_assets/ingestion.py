@@ -26,9 +26,10 @@ class ContractViolation(Exception):
         self.version_dir = version_dir
         self.failures = failures[self.FAILURE_COLUMNS].reset_index(drop=True)
         first = self.failures.iloc[0]
+        row = "-" if pd.isna(first["row"]) else first["row"]  # file- and table-level failures have no row
         super().__init__(
             f"{version_dir}: {len(self.failures)} contract failure(s) in check(s) {self.failed_checks}; "
-            f"first: file {first['file']}, row {'-' if pd.isna(first['row']) else first['row']}, column {first['column']!r}, "
+            f"first: file {first['file']}, row {row}, column {first['column']!r}, "
             f"check {first['check']!r}, value {first['value']!r}"
         )
 
