@@ -17,6 +17,7 @@ from mlops_assets import deployment, training
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
 from mlops_assets.contracts import Predictions, RawRentals, RentalFeatures, contract_hash
+from mlops_assets.faults import fault_point
 from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features, row_time
 from mlops_assets.ingestion import ContractViolation, read_version
 from mlops_assets.partitions import dataset_version_partitions
@@ -187,6 +188,7 @@ def candidate_model(
         model_uri = training.log_candidate(
             pipeline, trained, train[MODEL_INPUT_COLUMNS], settings.task, manifest, profile
         )
+        fault_point("training.after_log_model")
     candidate = training.Candidate(
         model_uri=model_uri, run_id=run.info.run_id, manifest=manifest, cv_score=trained.cv_score
     )
@@ -281,6 +283,7 @@ def model_evaluation(
         mlflow.log_dict({g.name: {"passed": g.passed, **g.metadata} for g in report.gates}, "gates.json")
         _log_pngs(report.plots, "plots")
         mlflow.set_tag("gates_passed", str(report.passed))
+        fault_point("evaluation.after_logging")
     if not report.passed:
         notifier.notify(
             f"Gates failed for {context.partition_key}",

@@ -29,7 +29,7 @@ def build_definitions(
         sensors=[dataset_version_sensor, retraining_sensor, run_failure_alert_sensor],
         resources={
             "settings": settings,
-            "io_manager": AtomicFilesystemIOManager(base_dir=str(Path(settings.state_dir) / "storage")),
+            "io_manager": AtomicFilesystemIOManager(base_dir=str(Path(settings.state_dir) / "assets")),
             "mlflow_tracking": mlflow_tracking or MLflowTracking(),
             "notifier": notifier or notifier_from_env(),
         },

@@ -16,12 +16,13 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.config import default_state_dir
+from mlops_assets.faults import fault_point
 
 
 class AtomicFilesystemIOManager(dg.ConfigurableIOManager):
     base_dir: str = Field(
-        default_factory=lambda: str(Path(default_state_dir()) / "storage"),
-        description="One file per asset and partition: <base_dir>/<asset>/<partition>.",
+        default_factory=lambda: str(Path(default_state_dir()) / "assets"),
+        description="One file per asset and partition: <base_dir>/<asset>/<partition>; base_dir is state/assets by default.",
     )
 
     def _path(self, context: dg.InputContext | dg.OutputContext) -> Path:
@@ -39,6 +40,7 @@ class AtomicFilesystemIOManager(dg.ConfigurableIOManager):
                 pickle.dump(obj, file, protocol=pickle.HIGHEST_PROTOCOL)
                 file.flush()
                 os.fsync(file.fileno())
+            fault_point("io_manager.before_rename")
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

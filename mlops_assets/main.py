@@ -49,7 +49,11 @@ class SensorDriver:
         self.defs = defs
         self.instance = instance
         self.cursor_file = cursor_file
-        self.cursors = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+        state = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+        self.cursors: dict[str, str] = state.get("cursors", {})
+        # Run requests of a tick are saved with its cursor and removed once run: a driver killed in the middle
+        # of a run runs that request again on its next start (the daemon keeps requested runs in its queue).
+        self.pending: list[dict] = state.get("pending", [])
         self._fail_orphaned_runs()
 
     def _fail_orphaned_runs(self) -> None:
@@ -85,12 +89,31 @@ class SensorDriver:
             self.instance.report_runless_asset_event(event)
         if result.cursor is not None:
             self.cursors[sensor_name] = result.cursor
-            self._save_cursors()
-        return [self._run(sensor, request) for request in result.run_requests or []]
+        for request in result.run_requests or []:
+            self.pending.append(
+                {
+                    "sensor": sensor_name,
+                    "job": request.job_name or sensor.job_name,
+                    "partition": request.partition_key,
+                    "run_key": request.run_key,
+                    "assets": [key.to_user_string() for key in request.asset_selection or []],
+                    "tags": dict(request.tags),
+                }
+            )
+        self._save_state()
+        return self.run_pending()
 
-    def _save_cursors(self) -> None:
+    def run_pending(self) -> list[dict]:
+        outcomes = []
+        while self.pending:
+            outcomes.append(self._run(self.pending[0]))
+            self.pending.pop(0)
+            self._save_state()
+        return outcomes
+
+    def _save_state(self) -> None:
         tmp = self.cursor_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.cursors))
+        tmp.write_text(json.dumps({"cursors": self.cursors, "pending": self.pending}))
         os.replace(tmp, self.cursor_file)
 
     def _already_succeeded(self, sensor_name: str, run_key: str) -> bool:
@@ -105,21 +128,21 @@ class SensorDriver:
         )
         return bool(records)
 
-    def _run(self, sensor, request) -> dict:
-        run_key = request.run_key
-        outcome = {"sensor": sensor.name, "partition": request.partition_key, "run_key": run_key}
-        if run_key and self._already_succeeded(sensor.name, run_key):
+    def _run(self, request: dict) -> dict:
+        import dagster as dg
+
+        sensor, run_key = request["sensor"], request["run_key"]
+        outcome = {"sensor": sensor, "partition": request["partition"], "run_key": run_key}
+        if run_key and self._already_succeeded(sensor, run_key):
             return {**outcome, "status": "skipped (ran before)"}
-        job_name = request.job_name or sensor.job_name
-        job = self.defs.resolve_job_def(job_name)
-        tags = {**request.tags, "dagster/sensor_name": sensor.name, PID_TAG: str(os.getpid())}
+        tags = {**request["tags"], "dagster/sensor_name": sensor, PID_TAG: str(os.getpid())}
         if run_key:
             tags["dagster/run_key"] = run_key
         started = time.perf_counter()
-        result = job.execute_in_process(
+        result = self.defs.resolve_job_def(request["job"]).execute_in_process(
             instance=self.instance,
-            partition_key=request.partition_key,
-            asset_selection=request.asset_selection,
+            partition_key=request["partition"],
+            asset_selection=[dg.AssetKey.from_user_string(key) for key in request["assets"]] or None,
             tags=tags,
             run_config=QUIET_LOGS,
             raise_on_error=False,
@@ -134,7 +157,7 @@ class SensorDriver:
 
 def run_until_quiet(driver: SensorDriver, sensors: list[str]) -> list[dict]:
     """Tick the sensors, run what they request, and repeat until no sensor requests anything."""
-    outcomes: list[dict] = []
+    outcomes: list[dict] = driver.run_pending()  # requests a killed earlier driver did not finish
     while True:
         new = [outcome for name in sensors for outcome in driver.tick(name)]
         outcomes.extend(new)

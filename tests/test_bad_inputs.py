@@ -82,7 +82,7 @@ def snapshot(world) -> dict:
     }
     stored = {
         path.relative_to(settings.state_dir).as_posix(): path.read_bytes()
-        for path in Path(settings.state_dir, "storage").rglob("*")
+        for path in Path(settings.state_dir, "assets").rglob("*")
         if path.is_file()
     }
     return {

@@ -91,7 +91,7 @@ def test_weekdays_are_cyclic_and_saturday_is_next_to_sunday(year):
     points = _point(features, "weekday")
 
     np.testing.assert_allclose(points[7], points[0], atol=1e-12)
-    assert np.all((-1.0 <= points) & (points <= 1.0))
+    assert np.all((points >= -1.0) & (points <= 1.0))
     np.testing.assert_allclose((points**2).sum(axis=1), 1.0)
     assert len({tuple(p) for p in points[:7].round(9)}) == 7
     saturday_sunday = np.linalg.norm(points[6] - points[0])

@@ -24,7 +24,7 @@ from sklearn.datasets import load_breast_cancer
 from mlops_assets import training
 from mlops_assets.alerts import Notifier
 from mlops_assets.assets import TRAINING_CODE_VERSION, candidate_model, dataset_split, feature_table, raw_dataset
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings, SearchSettings, SplitSettings
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings, SearchSettings
 from mlops_assets.contracts import RawRentals, contract_hash
 from mlops_assets.demo_data import land_version, monthly_snapshot
 from mlops_assets.evaluation import classification_metrics, regression_metrics
@@ -65,7 +65,6 @@ def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking) 
         "result": result,
         "seconds": seconds,
         "raw": events["raw_dataset"],
-        "candidate": events["candidate_model"],
         "metadata": {k: v.value for k, v in events["candidate_model"].metadata.items()},
         "split": result.output_for_node("dataset_split"),
     }
@@ -75,13 +74,12 @@ def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking) 
 def trained(tmp_path_factory, bikeshare):
     """January 2011 materialized twice, in two Dagster runs, against one instance and one MLflow store."""
     tmp = tmp_path_factory.mktemp("training")
-    settings = ProjectSettings(
-        data_dir=str(tmp / "data"), state_dir=str(tmp / "state"), search=SMALL_SEARCH, split=SplitSettings()
-    )
+    settings = ProjectSettings(data_dir=str(tmp / "data"), state_dir=str(tmp / "state"), search=SMALL_SEARCH)
     tracking = MLflowTracking(state_dir=settings.state_dir)
     land_version(settings.versions_dir, KEY, monthly_snapshot(bikeshare, KEY))
     (tmp / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp / "dagster_home")) as instance:
+    with pytest.MonkeyPatch.context() as env, dg.instance_for_test(temp_dir=str(tmp / "dagster_home")) as instance:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)  # never log to a developer's tracking server
         instance.add_dynamic_partitions("dataset_version", [KEY])
         first = _materialize(instance, settings, tracking)
         second = _materialize(instance, settings, tracking)
@@ -286,7 +284,7 @@ def test_cv_splitters_follow_the_task_and_split_method():
     assert isinstance(training._cv_splitter("classification", "time", 3, 1), TimeSeriesSplit)
 
 
-def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp_path):
+def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp_path, monkeypatch):
     split = split_rows(cancer, "hash", 0.25, ["patient_id"])
     assert 0 < split.holdout["malignant"].mean() < 1
 
@@ -307,6 +305,7 @@ def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp
     # the target and the row key are not inputs
     assert list(pipeline.named_steps["features"].feature_names_in_) == CANCER_FEATURES
 
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     tracking = MLflowTracking(state_dir=str(tmp_path / "state"))
     experiment_id = tracking.ensure_experiment()
     mlflow.set_tracking_uri(tracking.uri)

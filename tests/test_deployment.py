@@ -1,0 +1,338 @@
+"""Deployment end to end: real pipeline runs on a real Dagster instance and a real MLflow registry (SQLite).
+
+One story per module, trained once (small search budget): `2011-01` and `2011-02` are good versions and are
+promoted in turn; `2011-03` is trained with a search space that cannot fit and fails the gates. The tests read
+what each step left behind; a test that moves an alias puts it back before it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from mlops_assets import assets, deployment
+from mlops_assets.alerts import Notifier
+from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.contracts import Predictions
+from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.resources import MLflowTracking
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GOOD, BETTER, WORSE = "2011-01", "2011-02", "2011-03"
+ALL_ASSETS = [a for a in vars(assets).values() if isinstance(a, dg.AssetsDefinition)]
+PIPELINE = [
+    "raw_dataset",
+    "feature_table",
+    "dataset_split",
+    "candidate_model",
+    "model_evaluation",
+    "deployed_model",
+    "batch_predictions",
+]
+FAST_SEARCH = SearchSettings(
+    n_iter=2,
+    cv_folds=2,
+    max_iter=[50],
+    learning_rate=[0.1],
+    max_leaf_nodes=[15],
+    min_samples_leaf=[20],
+    l2_regularization=[0.0],
+)
+# One boosting iteration at a tiny learning rate: predicts about the mean, so R² is about 0 and the baseline wins.
+HOPELESS_SEARCH = SearchSettings(**{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001]})
+
+
+def make_project(root: Path) -> SimpleNamespace:
+    """Settings, tracking and paths that keep everything under `root` (never the repository's data/ or state/)."""
+    state = root / "state"
+    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(state), search=FAST_SEARCH)
+    # An explicit URI: a MLFLOW_TRACKING_URI in the environment must not send the tests' models elsewhere.
+    tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
+    return SimpleNamespace(root=root, settings=settings, tracking=tracking, client=tracking.client())
+
+
+def land(project: SimpleNamespace, instance: dg.DagsterInstance, source: pd.DataFrame, key: str) -> None:
+    land_version(project.settings.versions_dir, key, monthly_snapshot(source, key))
+    instance.add_dynamic_partitions("dataset_version", [key])
+
+
+def run(project, instance, key: str, selection: list[str], settings: ProjectSettings | None = None):
+    return dg.materialize(
+        ALL_ASSETS,
+        partition_key=key,
+        selection=selection,
+        instance=instance,
+        resources={
+            "settings": settings or project.settings,
+            "mlflow_tracking": project.tracking,
+            "notifier": Notifier(),
+        },
+        raise_on_error=False,
+    )
+
+
+def aliases(project) -> dict[str, str | None]:
+    client = project.client
+    name = project.settings.model_name
+    return {
+        alias: deployment._alias_version(client, name, alias) for alias in (deployment.CHAMPION, deployment.PREVIOUS)
+    }
+
+
+def alias_statuses(project) -> dict[str, str]:
+    name = project.settings.model_name
+    return {
+        alias: project.client.get_model_version(name, version).status
+        for alias, version in aliases(project).items()
+        if version is not None
+    }
+
+
+def version_count(project) -> int:
+    return len(project.client.search_model_versions(f"name = '{project.settings.model_name}'"))
+
+
+def step_error(result, step: str) -> str:
+    """The failure message of `step`, with its causes (a user exception is the cause of Dagster's own error)."""
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_key == step:
+            error = event.step_failure_data.error
+            while error is not None:
+                texts.append(error.message)
+                error = error.cause
+    return "\n".join(texts)
+
+
+def materialized(result) -> set[str]:
+    return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+
+
+def latest_metadata(instance, asset: str, key: str) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
+    ).records
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else {}
+
+
+@pytest.fixture(scope="module")
+def module_instance(tmp_path_factory, _empty_dagster_home):
+    home = tmp_path_factory.mktemp("deployment") / "dagster_home"
+    shutil.copytree(_empty_dagster_home, home)
+    with dg.instance_for_test(temp_dir=str(home)) as test_instance:
+        yield test_instance
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory, module_instance, bikeshare):
+    """Two good versions promoted in turn, then a hopeless candidate that fails the gates, then a deployment-only
+    run for it. Records each run's result and the aliases after it."""
+    project = make_project(tmp_path_factory.mktemp("deployment_project"))
+    instance = module_instance
+    for key in (GOOD, BETTER, WORSE):
+        land(project, instance, bikeshare, key)
+    results, snapshots = {}, {}
+
+    def step(name: str, key: str, selection: list[str], settings: ProjectSettings | None = None) -> None:
+        results[name] = run(project, instance, key, selection, settings)
+        snapshots[name] = {"aliases": aliases(project), "statuses": alias_statuses(project)}
+
+    step("good", GOOD, PIPELINE)
+    step("better", BETTER, PIPELINE)
+    hopeless = ProjectSettings(**{**project.settings.model_dump(), "search": HOPELESS_SEARCH})
+    step("worse", WORSE, PIPELINE, hopeless)
+    step("worse deploy only", WORSE, ["deployed_model"])
+    return SimpleNamespace(project=project, instance=instance, results=results, snapshots=snapshots)
+
+
+def test_a_good_candidate_passes_every_gate_and_becomes_champion(story):
+    result = story.results["good"]
+    assert result.success
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    assert checks == dict.fromkeys(assets.GATE_DESCRIPTIONS, True)
+    assert story.snapshots["good"]["aliases"] == {"champion": "1", "previous_champion": None}
+    deployed = latest_metadata(story.instance, "deployed_model", GOOD)
+    assert deployed["champion_version"] == "1" and deployed["changed"] is True
+
+
+def test_a_second_good_version_is_promoted_and_the_former_champion_kept_for_rollback(story):
+    result = story.results["better"]
+    assert result.success, step_error(result, "model_evaluation")
+    # It was compared with version 1 on rows version 1 never trained on, and beat it within the margin.
+    evaluation = latest_metadata(story.instance, "model_evaluation", BETTER)
+    assert evaluation["champion_version"] == "1" and evaluation["gates_passed"] is True
+    assert story.snapshots["better"]["aliases"] == {"champion": "2", "previous_champion": "1"}
+    version = story.project.client.get_model_version(story.project.settings.model_name, "2")
+    assert version.tags[deployment.REPLACED_VERSION] == "1"
+    assert version.tags["manifest.mlflow_run_id"] == version.run_id
+    assert version.tags["holdout_rmse"] == str(evaluation["candidate_rmse"])
+
+
+def test_a_worse_candidate_fails_a_gate_is_not_deployed_and_the_champion_stays(story):
+    result = story.results["worse"]
+    assert not result.success
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    assert checks["absolute_thresholds"] is False and checks["beats_baseline"] is False
+    assert "model_evaluation" in materialized(result)  # the checked asset is stored, with its failed checks ...
+    assert "deployed_model" not in materialized(result)  # ... and deployment is skipped
+    assert not latest_metadata(story.instance, "deployed_model", WORSE)
+    assert story.snapshots["worse"]["aliases"] == {"champion": "2", "previous_champion": "1"}
+    candidate_run = result.output_for_node("candidate_model").run_id
+    assert not story.project.client.search_model_versions(f"run_id = '{candidate_run}'")  # never registered
+
+
+def test_a_later_deployment_only_run_for_the_failed_candidate_fails_and_moves_nothing(story):
+    result = story.results["worse deploy only"]
+    assert not result.success
+    assert "not deploying: the candidate failed the gate(s) absolute_thresholds" in step_error(result, "deployed_model")
+    assert story.snapshots["worse deploy only"]["aliases"] == {"champion": "2", "previous_champion": "1"}
+    assert version_count(story.project) == 2
+
+
+def test_rerunning_the_champions_deployment_is_idempotent(story):
+    before = (aliases(story.project), version_count(story.project))
+    result = run(story.project, story.instance, BETTER, ["deployed_model"])
+    assert result.success, step_error(result, "deployed_model")
+    deployed = latest_metadata(story.instance, "deployed_model", BETTER)
+    assert deployed["champion_version"] == "2" and deployed["changed"] is False
+    assert deployed["previous_champion_version"] == "1"
+    assert (aliases(story.project), version_count(story.project)) == before
+
+
+def test_rerunning_a_superseded_candidates_deployment_is_refused(story):
+    # Version 1 was champion and was replaced by version 2: a rerun of its deployment must not silently roll back.
+    before = (aliases(story.project), version_count(story.project))
+    result = run(story.project, story.instance, GOOD, ["deployed_model"])
+    assert not result.success
+    message = step_error(result, "deployed_model")
+    assert "version 1" in message and "was champion before" in message and "rollback --to 1" in message
+    assert (aliases(story.project), version_count(story.project)) == before
+
+
+def test_a_candidate_evaluated_against_another_champion_is_not_promoted(story):
+    # Evaluated when version 1 was champion; version 2 is champion now: it was never compared with version 2.
+    candidate = story.results["worse"].output_for_node("candidate_model")
+    project = story.project
+    before = (aliases(project), version_count(project))
+    for stale in ("1", None):
+        with pytest.raises(deployment.DeploymentRefused, match="evaluated against champion version"):
+            deployment.promote(project.tracking, project.settings.model_name, candidate, {}, expected_champion=stale)
+    assert (aliases(project), version_count(project)) == before
+
+
+def test_aliases_only_ever_point_at_ready_versions(story):
+    for name, snapshot in story.snapshots.items():
+        assert set(snapshot["statuses"].values()) == {"READY"}, name
+        assert set(snapshot["statuses"]) == {a for a, v in snapshot["aliases"].items() if v}, name
+    assert set(alias_statuses(story.project).values()) == {"READY"}
+
+
+@pytest.mark.parametrize(("key", "version"), [(GOOD, "1"), (BETTER, "2")])
+def test_batch_predictions_are_written_by_the_champion_under_the_predictions_contract(story, bikeshare, key, version):
+    path = story.project.settings.predictions_dir / f"{key}.parquet"
+    scored = pd.read_parquet(path)
+    assert list(scored.columns) == list(Predictions.to_schema().columns)
+    Predictions.validate(scored)
+    snapshot = monthly_snapshot(bikeshare, key)
+    assert len(scored) == len(snapshot)
+    assert set(scored["model_version"]) == {version}  # the champion right after this version's deployment
+    assert set(scored["model_name"]) == {story.project.settings.model_name}
+    assert scored["prediction"].notna().all()
+    metadata = latest_metadata(story.instance, "batch_predictions", key)
+    assert metadata["model_version"] == version and metadata["dagster/row_count"] == len(snapshot)
+
+
+def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, bikeshare):
+    project = story.project
+    name = project.settings.model_name
+    path = project.settings.predictions_dir / f"{BETTER}.parquet"
+    written = path.stat().st_mtime_ns
+    real_hash = project.client.get_model_version(name, "2").tags["manifest.contract_hash"]
+    try:
+        project.client.set_model_version_tag(name, "2", "manifest.contract_hash", "0" * 16)
+        result = run(project, story.instance, BETTER, ["batch_predictions"])
+        assert not result.success
+        assert f"trained with contract {'0' * 16}" in step_error(result, "batch_predictions")
+
+        project.client.delete_model_version_tag(name, "2", "manifest.contract_hash")
+        with pytest.raises(RuntimeError, match="records no contract hash"):
+            deployment.score_batch(project.tracking, project.settings, monthly_snapshot(bikeshare, BETTER), path)
+    finally:
+        project.client.set_model_version_tag(name, "2", "manifest.contract_hash", real_hash)
+    assert path.stat().st_mtime_ns == written  # the predictions already there were left alone
+
+
+def cli(project, *args: str) -> subprocess.CompletedProcess:
+    """`python -m mlops_assets.deployment ...` with the project's default MLflowTracking(), pointed at the tests'
+    state folder by MLOPS_STATE_DIR."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    env["MLOPS_STATE_DIR"] = project.settings.state_dir
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_assets.deployment", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_rollback_from_the_command_line(story):
+    project = story.project
+    assert aliases(project) == {"champion": "2", "previous_champion": "1"}
+
+    status = cli(project, "status")
+    assert status.returncode == 0, status.stderr
+    assert "champion: version 2 (READY; dataset version 2011-02" in status.stdout
+    assert "previous_champion: version 1 (READY; dataset version 2011-01" in status.stdout
+
+    try:
+        back = cli(project, "rollback")
+        assert back.returncode == 0, back.stderr
+        assert "champion: version 2 -> version 1" in back.stdout
+        assert "previous_champion: version 1 -> none" in back.stdout  # version 1 replaced nothing
+        assert aliases(project) == {"champion": "1", "previous_champion": None}
+        assert set(alias_statuses(project).values()) == {"READY"}
+
+        # Nothing before version 1: refused, clearly, and nothing moves.
+        again = cli(project, "rollback")
+        assert again.returncode == 1
+        assert "rollback refused" in again.stderr and "nothing to roll back to" in again.stderr
+        assert aliases(project) == {"champion": "1", "previous_champion": None}
+
+        # Rerunning version 2's deployment does not undo the rollback behind the operator's back.
+        rerun = run(project, story.instance, BETTER, ["deployed_model"])
+        assert not rerun.success and "was champion before" in step_error(rerun, "deployed_model")
+        assert aliases(project) == {"champion": "1", "previous_champion": None}
+
+        # A batch run scores with whichever version is champion now.
+        rescored = run(project, story.instance, BETTER, ["batch_predictions"])
+        assert rescored.success
+        scored = pd.read_parquet(project.settings.predictions_dir / f"{BETTER}.parquet")
+        assert set(scored["model_version"]) == {"1"}
+    finally:
+        forward = cli(project, "rollback", "--to", "2")
+        assert forward.returncode == 0, forward.stderr
+        assert run(project, story.instance, BETTER, ["batch_predictions"]).success
+    assert "champion: version 1 -> version 2" in forward.stdout
+    assert aliases(project) == {"champion": "2", "previous_champion": "1"}
+    assert set(alias_statuses(project).values()) == {"READY"}
+
+
+def test_rollback_refuses_a_target_that_is_not_a_ready_version(story):
+    project = story.project
+    before = aliases(project)
+    with pytest.raises(deployment.DeploymentRefused, match="does not exist or is not READY"):
+        deployment.rollback(project.tracking, project.settings.model_name, to_version="99")
+    with pytest.raises(deployment.DeploymentRefused, match="already the champion"):
+        deployment.rollback(project.tracking, project.settings.model_name, to_version=before["champion"])
+    assert aliases(project) == before

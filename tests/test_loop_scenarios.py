@@ -1,0 +1,469 @@
+"""Scenario tests of the whole loop: dataset versions land, the real sensors decide, the requested runs run.
+
+Every scenario starts from the same state: one version (`2011-01`, January 1-28) landed, ingested, trained and
+promoted as champion version 1. That state is built once per module (`champion_template`) and copied for each
+scenario, so each one has its own Dagster instance, MLflow database, data and stored asset values. The MLflow
+database records where its artifacts live (an absolute path), so the copies keep reading the template's model files
+and write their own new runs' files there too, each under its own run id; the copies' artifact folders are not made.
+
+The sensors are driven as the daemon would drive them (`main.SensorDriver`, `main.run_until_quiet`): partition
+requests and asset events applied, run requests run in-process and tagged with the sensor and run key. Every
+scenario ends by starting a second driver with a fresh cursor over the same instance and checking that it runs
+nothing: the instance, not the driver's memory, says what was done.
+
+The versions are small (600 to 1,300 rows) and derived from the real 2011 rows: "stable" rows are the version's own
+days copied four weeks later (the same weekdays, hours, weather and counts), "shifted" rows are real July days.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_assets.alerts import Notifier
+from mlops_assets.config import ProjectSettings, RetrainSettings, SearchSettings
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo_data import land_version
+from mlops_assets.deployment import CHAMPION, PREVIOUS
+from mlops_assets.main import SensorDriver, _failed_only_on_gates, run_until_quiet, version_table
+from mlops_assets.resources import MLflowTracking
+
+SENSORS = ["dataset_version_sensor", "retraining_sensor"]
+BASE = "2011-01"
+MODEL_NAME = "bike_rentals"
+SEARCH = SearchSettings(
+    n_iter=2,
+    cv_folds=2,
+    max_iter=[50],
+    learning_rate=[0.1],
+    max_leaf_nodes=[15],
+    min_samples_leaf=[20],
+    l2_regularization=[0.0],
+)
+# Assets with a materialization per partition (retraining_decision is recorded by the retraining sensor).
+PARTITIONED_ASSETS = [
+    "raw_dataset",
+    "feature_table",
+    "dataset_split",
+    "candidate_model",
+    "model_evaluation",
+    "deployed_model",
+    "batch_predictions",
+    "model_monitoring",
+    "retraining_decision",
+]
+
+
+# --- data -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def winter(bikeshare: pd.DataFrame) -> pd.DataFrame:
+    """January 1-28 of 2011 (618 rows): the champion's version."""
+    return bikeshare[bikeshare["day"] <= 28].reset_index(drop=True)
+
+
+def four_weeks_later(rows: pd.DataFrame, first_day: int, last_day: int) -> pd.DataFrame:
+    """Days first_day..last_day made of the rows 28 days earlier: same weekdays, hours, weather and counts."""
+    source = rows[rows["day"].between(first_day - 28, last_day - 28)]
+    later = source.assign(day=source["day"] + 28)
+    return later.assign(mnth=np.where(later["day"] <= 31, "Jan", "Feb"))
+
+
+def stable(winter: pd.DataFrame, last_day: int = 56) -> pd.DataFrame:
+    """The winter version and the same winter again, four weeks later (days 29..last_day)."""
+    return pd.concat([winter, four_weeks_later(winter, 29, last_day)], ignore_index=True)
+
+
+# --- the loop ---------------------------------------------------------------------------------------------------
+
+
+def project_settings(root: Path, **overrides) -> ProjectSettings:
+    return ProjectSettings(
+        data_dir=str(root / "data"), state_dir=str(root / "state"), **{"search": SEARCH, **overrides}
+    )
+
+
+@dataclass
+class Loop:
+    """One project: its folders, its Dagster instance, and a sensor driver with the given settings."""
+
+    root: Path
+    instance: dg.DagsterInstance
+    settings: ProjectSettings
+    driver: SensorDriver
+
+    @classmethod
+    def open(cls, root: Path, instance: dg.DagsterInstance, **overrides) -> Loop:
+        settings = project_settings(root, **overrides)
+        defs = build_definitions(settings, MLflowTracking(state_dir=settings.state_dir), Notifier())
+        return cls(root, instance, settings, SensorDriver(defs, instance, root / "sensor_cursors.json"))
+
+    def reconfigure(self, **overrides) -> Loop:
+        """The same folders, instance and sensor cursors, with other settings (a forker's edit of config.py)."""
+        return Loop.open(self.root, self.instance, **overrides)
+
+    @property
+    def tracking(self) -> MLflowTracking:
+        return MLflowTracking(state_dir=self.settings.state_dir)
+
+    def land(self, key: str, frame: pd.DataFrame) -> None:
+        land_version(self.settings.versions_dir, key, frame)
+
+    def run(self) -> list[dict]:
+        return run_until_quiet(self.driver, SENSORS)
+
+
+@pytest.fixture(scope="module")
+def champion_template(tmp_path_factory, winter) -> Path:
+    """A project where version 2011-01 was picked up by the sensor, trained and promoted as champion version 1."""
+    root = tmp_path_factory.mktemp("loop_template")
+    (root / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+        loop = Loop.open(root, instance)
+        loop.land(BASE, winter)
+        outcomes = loop.run()
+        assert [(o["run_key"], o["status"]) for o in outcomes] == [(f"ingest:{BASE}", "success")]
+        assert aliases(loop) == {CHAMPION: "1", PREVIOUS: None}
+    return root
+
+
+@pytest.fixture
+def loop(champion_template: Path, tmp_path: Path) -> Iterator[Loop]:
+    root = tmp_path / "project"
+    shutil.copytree(champion_template, root, ignore=shutil.ignore_patterns("mlartifacts"))
+    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+        yield Loop.open(root, instance)
+
+
+@pytest.fixture(autouse=True)
+def mlflow_points_elsewhere(tmp_path: Path) -> Iterator[None]:
+    """MLflow's process-wide tracking URI points at an unrelated store, as in a fresh run process.
+
+    A run launched by the daemon or `dagster dev` starts in a new process where nothing has set it (MLflow's
+    default is ./mlflow.db in the working directory): the assets must reach the project's store through the
+    resource, not through whatever an earlier run in the same process left behind.
+    """
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'not_the_project_store.db'}")
+    yield
+    mlflow.set_tracking_uri(previous)
+
+
+# --- reading the instance and the registry back ------------------------------------------------------------------
+
+
+def records(instance: dg.DagsterInstance, asset: str, key: str) -> list:
+    return instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=100
+    ).records
+
+
+def metadata(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
+    """The metadata of the latest materialization of `asset` for partition `key`, as plain values."""
+    found = records(instance, asset, key)
+    assert found, f"no {asset} materialization for {key}"
+    return {name: value.value for name, value in found[0].asset_materialization.metadata.items()}
+
+
+def partition_snapshot(instance: dg.DagsterInstance, key: str) -> dict[str, list[int]]:
+    """Storage ids of every materialization of every asset for partition `key`."""
+    return {asset: sorted(r.storage_id for r in records(instance, asset, key)) for asset in PARTITIONED_ASSETS}
+
+
+def aliases(loop: Loop) -> dict[str, str | None]:
+    from mlflow.exceptions import MlflowException
+
+    client = loop.tracking.client()
+    found = {}
+    for alias in (CHAMPION, PREVIOUS):
+        try:
+            found[alias] = str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+        except MlflowException:
+            found[alias] = None
+    return found
+
+
+def registered_versions(loop: Loop) -> list[str]:
+    return sorted(str(v.version) for v in loop.tracking.client().search_model_versions(f"name = '{MODEL_NAME}'"))
+
+
+def run_keys(instance: dg.DagsterInstance) -> list[str]:
+    return sorted(r.dagster_run.tags.get("dagster/run_key", "") for r in instance.get_run_records())
+
+
+def summary(outcomes: list[dict]) -> list[tuple[str, str, str]]:
+    return [(o["sensor"], o["run_key"], o["status"]) for o in outcomes]
+
+
+def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[str, dg.AssetCheckEvaluation]:
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    return {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data for e in events}
+
+
+def step_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
+    """step key -> the StepFailureData of each failed step of the run."""
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    return {e.step_key: e.dagster_event.step_failure_data for e in events}
+
+
+def predictions(loop: Loop, key: str) -> pd.DataFrame:
+    return pd.read_parquet(loop.settings.predictions_dir / f"{key}.parquet")
+
+
+def assert_a_restart_does_nothing(loop: Loop) -> None:
+    """A second driver over the same instance, with no cursor at all, requests and runs nothing new."""
+    runs_before = {r.dagster_run.run_id for r in loop.instance.get_run_records()}
+    restarted = SensorDriver(loop.driver.defs, loop.instance, loop.root / "fresh_sensor_cursors.json")
+
+    assert run_until_quiet(restarted, SENSORS) == []
+    assert {r.dagster_run.run_id for r in loop.instance.get_run_records()} == runs_before
+
+
+# --- 1. covariate shift -> degradation -> retraining -> promotion --------------------------------------------------
+
+
+def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_promoted(loop, winter, bikeshare):
+    key = "2011-07"
+    july = bikeshare[bikeshare["day"].between(182, 209)]  # the same 28 days of the week pattern, in summer
+    loop.land(key, pd.concat([winter, july], ignore_index=True))
+
+    outcomes = loop.run()
+
+    assert summary(outcomes) == [
+        ("dataset_version_sensor", f"ingest:{key}", "success"),
+        ("retraining_sensor", f"retrain:{key}", "success"),
+    ]
+    monitoring = metadata(loop.instance, "model_monitoring", key)
+    assert monitoring["champion_version"] == "1"
+    # The January model on July: far more riders than it predicts, in far warmer weather.
+    assert monitoring["degraded"] is True
+    assert monitoring["relative_change"] > loop.settings.retrain.degradation_margin
+    assert monitoring["realized_metric"] > 2 * monitoring["evaluated_metric"]
+    assert {"temp", "atemp"} <= set(monitoring["drifted_features"])
+
+    decision = metadata(loop.instance, "retraining_decision", key)
+    assert decision["retrain"] is True
+    assert decision["triggered"] is True
+    assert f"{key}: the realized metric degraded beyond the margin" in decision["reasons"]
+    assert "rmse" in decision["evidence"]
+
+    evaluation = metadata(loop.instance, "model_evaluation", key)
+    assert evaluation["gates_passed"] is True
+    assert evaluation["champion_version"] == "1"
+    assert evaluation["candidate_rmse"] < evaluation["champion_rmse"]
+    deployed = metadata(loop.instance, "deployed_model", key)
+    assert (deployed["champion_version"], deployed["previous_champion_version"], deployed["changed"]) == (
+        "2",
+        "1",
+        True,
+    )
+    assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}
+    assert registered_versions(loop) == ["1", "2"]
+    # Scored once by the old champion when ingested, then again by the new one after the retraining.
+    assert len(records(loop.instance, "batch_predictions", key)) == 2
+    assert set(predictions(loop, key)["model_version"]) == {"2"}
+
+    [row] = version_table(loop.instance, [key])
+    assert row["retrained"].startswith("yes: ")
+    assert row["gates"] == "passed"
+    assert row["promoted"] == "yes (v2)"
+
+    assert_a_restart_does_nothing(loop)
+
+
+# --- 2. a worse candidate -> a gate fails -> the champion stays ----------------------------------------------------
+
+
+def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(loop, winter):
+    key = "2011-02-forced"
+    loop = loop.reconfigure(
+        # One boosting iteration at a tiny learning rate: a model no better than the mean.
+        search=SearchSettings(
+            n_iter=1,
+            cv_folds=2,
+            max_iter=[1],
+            learning_rate=[0.001],
+            max_leaf_nodes=[15],
+            min_samples_leaf=[20],
+            l2_regularization=[0.0],
+        ),
+        # Always "degraded": a realized error can never be 100 % better than the evaluated one.
+        retrain=RetrainSettings(degradation_margin=-1.0),
+    )
+    base_before = partition_snapshot(loop.instance, BASE)
+    loop.land(key, stable(winter))
+
+    outcomes = loop.run()
+
+    assert summary(outcomes) == [
+        ("dataset_version_sensor", f"ingest:{key}", "success"),
+        ("retraining_sensor", f"retrain:{key}", "failure"),
+    ]
+    decision = metadata(loop.instance, "retraining_decision", key)
+    assert decision["retrain"] is True
+    assert f"{key}: the realized metric degraded beyond the margin" in decision["reasons"]
+
+    retrain_run = outcomes[1]["run_id"]
+    checks = check_evaluations(loop.instance, retrain_run)
+    assert set(checks) == {
+        "absolute_thresholds",
+        "beats_baseline",
+        "not_worse_than_champion",
+        "no_slice_worse_than_champion",
+    }
+    for check in checks.values():
+        assert check.asset_key == dg.AssetKey("model_evaluation")
+        assert check.partition == key
+        assert check.blocking is True
+    failed = {name for name, check in checks.items() if not check.passed}
+    assert {"absolute_thresholds", "beats_baseline", "not_worse_than_champion"} <= failed
+    # The run stopped at the gates and nowhere else; the evaluation itself is stored for the UI.
+    assert _failed_only_on_gates(loop.instance, retrain_run)
+    evaluation = metadata(loop.instance, "model_evaluation", key)
+    assert evaluation["gates_passed"] is False
+    assert set(evaluation["failed_gates"].split(", ")) == failed
+
+    assert records(loop.instance, "deployed_model", key) == []
+    assert aliases(loop) == {CHAMPION: "1", PREVIOUS: None}
+    assert registered_versions(loop) == ["1"]
+    assert set(predictions(loop, key)["model_version"]) == {"1"}
+    assert partition_snapshot(loop.instance, BASE) == base_before
+    [row] = version_table(loop.instance, [key])
+    assert row["gates"].startswith("failed (")
+    assert row["promoted"] == "no"
+
+    assert_a_restart_does_nothing(loop)
+
+
+# --- 3 and 4. a version that breaks the contract stops at raw_dataset ----------------------------------------------
+
+
+def renamed_column(winter: pd.DataFrame) -> pd.DataFrame:
+    return stable(winter, last_day=42).rename(columns={"temp": "temperature"})
+
+
+def missing_temperatures(winter: pd.DataFrame) -> pd.DataFrame:
+    """30 % of the new rows' temperatures empty."""
+    frame = stable(winter, last_day=42)
+    new = frame.index[frame["day"] > 28]
+    empty = np.random.default_rng(0).choice(new, size=round(0.3 * len(new)), replace=False)
+    return frame.assign(temp=frame["temp"].mask(frame.index.isin(empty)))
+
+
+@pytest.mark.parametrize(
+    ("make_version", "expected_checks", "failure_cases"),
+    [
+        (renamed_column, {"temp: column_in_dataframe", "temperature: column_in_schema"}, lambda frame: 2),
+        (missing_temperatures, {"temp: not_nullable"}, lambda frame: int(frame["temp"].isna().sum())),
+    ],
+    ids=["renamed-column", "missing-values"],
+)
+def test_a_version_that_breaks_the_contract_stops_at_raw_dataset_and_changes_nothing(
+    loop, winter, make_version, expected_checks, failure_cases
+):
+    key = "2011-02-broken"
+    frame = make_version(winter)
+    base_before = partition_snapshot(loop.instance, BASE)
+    runs_before = run_keys(loop.instance)
+    loop.land(key, frame)
+
+    outcomes = loop.run()
+
+    assert summary(outcomes) == [("dataset_version_sensor", f"ingest:{key}", "failure")]
+    assert key in loop.instance.get_dynamic_partitions("dataset_version")
+    failures = step_failures(loop.instance, outcomes[0]["run_id"])
+    assert list(failures) == ["raw_dataset"]
+    report = failures["raw_dataset"].user_failure_data
+    assert set(report.metadata["failed_checks"].value) == expected_checks
+    assert report.metadata["failure_cases"].value == failure_cases(frame)
+    for check in expected_checks:
+        column, rule = check.split(": ")
+        assert column in report.description
+        assert rule in report.description
+
+    # Nothing downstream ran for the broken version: no features, no scores, no monitoring, no model, no decision.
+    assert {asset: ids for asset, ids in partition_snapshot(loop.instance, key).items() if ids} == {}
+    assert not (loop.settings.predictions_dir / f"{key}.parquet").exists()
+    # Nothing that worked before is touched.
+    assert partition_snapshot(loop.instance, BASE) == base_before
+    assert aliases(loop) == {CHAMPION: "1", PREVIOUS: None}
+    assert registered_versions(loop) == ["1"]
+    assert run_keys(loop.instance) == sorted([*runs_before, f"ingest:{key}"])
+
+    assert_a_restart_does_nothing(loop)
+
+
+# --- 5. stable data -> no retraining -------------------------------------------------------------------------------
+
+
+def test_the_same_distribution_later_in_time_does_not_retrain(loop, winter):
+    key = "2011-02"
+    loop.land(key, stable(winter))
+
+    outcomes = loop.run()
+
+    assert summary(outcomes) == [("dataset_version_sensor", f"ingest:{key}", "success")]
+    monitoring = metadata(loop.instance, "model_monitoring", key)
+    assert monitoring["champion_version"] == "1"
+    assert monitoring["degraded"] is False
+    assert monitoring["relative_change"] <= loop.settings.retrain.degradation_margin
+    assert monitoring["dataset_drift"] is False
+    assert monitoring["drifted_share"] < loop.settings.drift.dataset_drift_share
+
+    decision = metadata(loop.instance, "retraining_decision", key)
+    assert decision["retrain"] is False
+    assert decision["triggered"] is False
+    assert "no degradation and no dataset drift" in decision["reasons"]
+    assert "not triggered" in decision["reasons"]
+
+    assert f"retrain:{key}" not in run_keys(loop.instance)
+    for asset in ["dataset_split", "candidate_model", "model_evaluation", "deployed_model"]:
+        assert records(loop.instance, asset, key) == [], asset
+    assert aliases(loop) == {CHAMPION: "1", PREVIOUS: None}
+    assert set(predictions(loop, key)["model_version"]) == {"1"}
+    [row] = version_table(loop.instance, [key])
+    assert row["retrained"] == "no: no degradation and no dataset drift"
+    assert row["promoted"] == "no"
+
+    assert_a_restart_does_nothing(loop)
+
+
+# --- 6. the cooldown holds a second trigger back -------------------------------------------------------------------
+
+
+def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, winter):
+    first, second = "2011-02a", "2011-02b"
+    loop = loop.reconfigure(retrain=RetrainSettings(cooldown_versions=1, degradation_margin=-1.0))
+
+    loop.land(first, stable(winter, last_day=42))
+    first_outcomes = loop.run()
+    loop.land(second, stable(winter, last_day=56))
+    second_outcomes = loop.run()
+
+    assert summary(first_outcomes) == [
+        ("dataset_version_sensor", f"ingest:{first}", "success"),
+        ("retraining_sensor", f"retrain:{first}", "success"),
+    ]
+    assert summary(second_outcomes) == [("dataset_version_sensor", f"ingest:{second}", "success")]
+    assert metadata(loop.instance, "retraining_decision", first)["retrain"] is True
+
+    held = metadata(loop.instance, "retraining_decision", second)
+    assert held["degraded"] is True
+    assert held["triggered"] is True, "the policy voted to retrain ..."
+    assert held["retrain"] is False, "... and the cooldown held it back"
+    assert f"cooldown: {first} retrained 1 version ago (cooldown 1)" in held["reasons"]
+    assert f"retrain:{second}" not in run_keys(loop.instance)
+    [row] = version_table(loop.instance, [second])
+    assert row["retrained"] == f"no: cooldown: {first} retrained 1 version ago (cooldown 1)"
+
+    assert_a_restart_does_nothing(loop)
