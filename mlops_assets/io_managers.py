@@ -22,7 +22,7 @@ from mlops_assets.faults import fault_point
 class AtomicFilesystemIOManager(dg.ConfigurableIOManager):
     base_dir: str = Field(
         default_factory=lambda: str(Path(default_state_dir()) / "assets"),
-        description="One file per asset and partition: <base_dir>/<asset>/<partition>; base_dir is state/assets by default.",
+        description="One file per asset and partition: <base_dir>/<asset>/<partition> (default state/assets).",
     )
 
     def _path(self, context: dg.InputContext | dg.OutputContext) -> Path:

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from mlops_assets.config import PROJECT_ROOT
 from mlops_assets.deployment import CHAMPION, PREVIOUS
 from mlops_assets.resources import MLflowTracking
