@@ -216,6 +216,19 @@ def _upstream_data_version(context: dg.AssetExecutionContext, asset: str) -> str
     return records[0].asset_materialization.tags.get("dagster/data_version")
 
 
+def _use_project_store(mlflow_tracking: MLflowTracking) -> None:
+    """Point MLflow's process-wide tracking URI at the project's store before loading models or artifacts.
+
+    `mlflow.sklearn.load_model("models:/...")` and `mlflow.artifacts` resolve through it, and in a fresh run process
+    (every run the daemon or `dagster dev` launches) nothing has set it yet: MLflow's default is ./mlflow.db in the
+    working directory, where the champion is "not found". Only `asset_run` set it, and a scoring or monitoring run
+    loads the champion before any asset_run.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_tracking.uri)
+
+
 def _image_markdown(plots: dict[str, bytes]) -> dg.MetadataValue:
     """PNG plots inline in the asset's metadata (the Dagster UI renders Markdown images from data URIs)."""
     parts = [
@@ -259,6 +272,7 @@ def model_evaluation(
         if holdout.empty:
             raise dg.Failure(f"no holdout rows left that champion version {champion.version} did not train on")
     rows = holdout[MODEL_INPUT_COLUMNS]
+    _use_project_store(mlflow_tracking)
     candidate = mlflow.sklearn.load_model(candidate_model.model_uri)
     champion_predictions = None
     if champion and champion.run_id != candidate_model.run_id:
@@ -391,6 +405,7 @@ def batch_predictions(
     mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult:
     path = settings.predictions_dir / f"{context.partition_key}.parquet"
+    _use_project_store(mlflow_tracking)
     scored = deployment.score_batch(mlflow_tracking, settings, raw_dataset, path)
     return dg.MaterializeResult(
         metadata={
@@ -429,6 +444,7 @@ def model_monitoring(
     new_rows = deployment.rows_not_trained_on(raw_dataset, champion, settings)
     if new_rows.empty:
         raise dg.Failure(f"every row of {context.partition_key} was in champion version {champion.version}'s training")
+    _use_project_store(mlflow_tracking)
     model = mlflow.sklearn.load_model(champion.model_uri)
     predictions = training.predict(model, new_rows[MODEL_INPUT_COLUMNS], settings.task)
     profile = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/reference_profile.json")

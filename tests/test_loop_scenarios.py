@@ -17,6 +17,8 @@ days copied four weeks later (the same weekdays, hours, weather and counts), "sh
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,12 +123,34 @@ class Loop:
         return run_until_quiet(self.driver, SENSORS)
 
 
+@contextlib.contextmanager
+def like_a_fresh_run_process(working_dir: Path) -> Iterator[None]:
+    """No MLflow tracking URI set in this process, and a working directory of its own: as in a run process.
+
+    The daemon and `dagster dev` start every run in a new process, where MLflow's process-wide tracking URI is not
+    set (its default is ./mlflow.db in the working directory). Here earlier tests of this pytest process may have
+    set it (`mlflow.set_tracking_uri` also exports it as MLFLOW_TRACKING_URI): it is cleared, so the assets reach
+    the project's store through the resource or not at all, and a stray default store lands in `working_dir`.
+    """
+    import mlflow
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    cwd = Path.cwd()
+    mlflow.set_tracking_uri(None)
+    os.chdir(working_dir)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        mlflow.set_tracking_uri(previous)
+
+
 @pytest.fixture(scope="module")
 def champion_template(tmp_path_factory, winter) -> Path:
     """A project where version 2011-01 was picked up by the sensor, trained and promoted as champion version 1."""
     root = tmp_path_factory.mktemp("loop_template")
     (root / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+    with like_a_fresh_run_process(root), dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
         loop = Loop.open(root, instance)
         loop.land(BASE, winter)
         outcomes = loop.run()
@@ -139,24 +163,8 @@ def champion_template(tmp_path_factory, winter) -> Path:
 def loop(champion_template: Path, tmp_path: Path) -> Iterator[Loop]:
     root = tmp_path / "project"
     shutil.copytree(champion_template, root, ignore=shutil.ignore_patterns("mlartifacts"))
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+    with like_a_fresh_run_process(tmp_path), dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
         yield Loop.open(root, instance)
-
-
-@pytest.fixture(autouse=True)
-def mlflow_points_elsewhere(tmp_path: Path) -> Iterator[None]:
-    """MLflow's process-wide tracking URI points at an unrelated store, as in a fresh run process.
-
-    A run launched by the daemon or `dagster dev` starts in a new process where nothing has set it (MLflow's
-    default is ./mlflow.db in the working directory): the assets must reach the project's store through the
-    resource, not through whatever an earlier run in the same process left behind.
-    """
-    import mlflow
-
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'not_the_project_store.db'}")
-    yield
-    mlflow.set_tracking_uri(previous)
 
 
 # --- reading the instance and the registry back ------------------------------------------------------------------

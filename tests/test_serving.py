@@ -1,0 +1,170 @@
+"""Online scoring end to end: `python -m mlops_assets.serving` in front of a champion trained here.
+
+The real MLflow server (`mlflow models serve --env-manager local`) runs in its own process group on a free port of
+127.0.0.1, against a temporary tracking store; it is always killed with its group at teardown. Every wait is
+bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from mlops_assets.features import MODEL_INPUT_COLUMNS
+from mlops_assets.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
+from tests.test_deployment import GOOD, PIPELINE, land, make_project, run, step_error
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((DEFAULT_HOST, 0))
+        return sock.getsockname()[1]
+
+
+def post(url: str, payload: dict) -> tuple[int, dict]:
+    """POST JSON; (status, decoded body) for 2xx and error statuses alike."""
+    body = json.dumps(payload, default=lambda value: value.item()).encode()  # numpy scalars, exactly
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def records(frame) -> list[dict]:
+    return frame.to_dict(orient="records")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (mlflow and its uvicorn), SIGKILL when it lingers."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, _empty_dagster_home, bikeshare):
+    project = make_project(tmp_path_factory.mktemp("serving_project"))
+    home = project.root / "dagster_home"
+    shutil.copytree(_empty_dagster_home, home)
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        land(project, instance, bikeshare, GOOD)
+        result = run(project, instance, GOOD, PIPELINE)
+        assert result.success, step_error(result, "model_evaluation") + step_error(result, "deployed_model")
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    env["MLOPS_STATE_DIR"] = project.settings.state_dir  # the CLI uses the default MLflowTracking()
+    log_path = project.root / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlops_assets.serving", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole below
+        )
+    try:
+        url = f"http://{DEFAULT_HOST}:{port}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no answer on {url}/ping within {START_TIMEOUT:.0f} s:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield SimpleNamespace(project=project, url=url, log=log_path, rows=bikeshare[MODEL_INPUT_COLUMNS])
+    finally:
+        stop(process)
+
+
+def test_the_command_serves_the_champion_locally_with_this_environment():
+    command = serve_command("models:/bike_rentals@champion")
+    assert command[1:] == [
+        "models",
+        "serve",
+        "-m",
+        "models:/bike_rentals@champion",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5001",
+    ]
+    assert command[0] == str(scripts_dir() / "mlflow")
+    env = serving_env("sqlite:////tmp/x/mlflow.db", base={"PATH": "/usr/bin:/bin"})
+    assert env["MLFLOW_TRACKING_URI"] == "sqlite:////tmp/x/mlflow.db"
+    assert env["PATH"].split(os.pathsep) == [str(scripts_dir()), "/usr/bin", "/bin"]
+
+
+def test_one_row_gets_one_prediction(server):
+    status, body = post(f"{server.url}/invocations", {"dataframe_records": records(server.rows.head(1))})
+    assert status == 200, body
+    assert len(body["predictions"]) == 1 and isinstance(body["predictions"][0], float)
+    assert "version 1" in server.log.read_text()  # the CLI says which version @champion resolved to
+
+
+def test_a_thousand_rows_match_the_model_scored_in_process(server):
+    import mlflow
+
+    rows = server.rows.iloc[:1000]
+    payload = {"dataframe_split": {"columns": list(rows.columns), "data": rows.to_numpy(dtype=object).tolist()}}
+    status, body = post(f"{server.url}/invocations", payload)
+    assert status == 200, body
+    served = np.asarray(body["predictions"], dtype=float)
+    assert served.shape == (1000,)
+
+    mlflow.set_tracking_uri(server.project.tracking.uri)
+    model = mlflow.sklearn.load_model(f"models:/{server.project.settings.model_name}/1")
+    np.testing.assert_allclose(served, model.predict(rows), rtol=0, atol=1e-6)
+
+
+def test_a_missing_column_is_a_client_error_naming_the_column(server):
+    row = records(server.rows.head(1))[0]
+    del row["windspeed"]
+    status, body = post(f"{server.url}/invocations", {"dataframe_records": [row]})
+    assert 400 <= status < 500, body
+    assert "windspeed" in body["message"] and "missing" in body["message"]
+
+
+@pytest.mark.parametrize(("column", "value"), [("hr", "noon"), ("temp", "warm"), ("hr", None)])
+def test_a_value_of_the_wrong_type_is_a_client_error_naming_the_column(server, column, value):
+    row = {**records(server.rows.head(1))[0], column: value}
+    status, body = post(f"{server.url}/invocations", {"dataframe_records": [row]})
+    assert 400 <= status < 500, body
+    assert f"column {column}" in body["message"]
