@@ -30,6 +30,8 @@ from types import EllipsisType
 
 import pandas as pd
 
+from mlops_assets.faults import fault_point
+
 CHAMPION = "champion"
 PREVIOUS = "previous_champion"
 # Version tags written when a version becomes champion (by promote or by `rollback --to`).
@@ -189,6 +191,7 @@ def _make_champion(client, model_name: str, version: str, current: str | None) -
     client.set_model_version_tag(model_name, version, REPLACED_VERSION, current or "")
     if current:
         client.set_registered_model_alias(model_name, PREVIOUS, current)
+        fault_point("deployment.after_previous_alias")  # the reliability tests kill the process here
     client.set_registered_model_alias(model_name, CHAMPION, version)
     client.set_model_version_tag(model_name, version, PROMOTED_AT, _now())
 
@@ -339,6 +342,7 @@ def score_batch(tracking, settings, raw: pd.DataFrame, path: Path) -> BatchScore
             f"RawRentals contract is {contract_hash(RawRentals)}: retrain before scoring with it"
         )
     rows = RawRentals.validate(raw, lazy=True)
+    mlflow.set_tracking_uri(tracking.uri)  # models:/ URIs resolve through the process-wide URI
     model = mlflow.sklearn.load_model(champion.model_uri)  # the version pinned above, not the alias again
     scored = pd.DataFrame(
         {

@@ -72,16 +72,32 @@ def winter(bikeshare: pd.DataFrame) -> pd.DataFrame:
     return bikeshare[bikeshare["day"] <= 28].reset_index(drop=True)
 
 
-def four_weeks_later(rows: pd.DataFrame, first_day: int, last_day: int) -> pd.DataFrame:
-    """Days first_day..last_day made of the rows 28 days earlier: same weekdays, hours, weather and counts."""
+def four_weeks_later(rows: pd.DataFrame, first_day: int, last_day: int, seed: int) -> pd.DataFrame:
+    """New days first_day..last_day drawn from the same process as the rows 28 days earlier.
+
+    Each new hour takes the calendar and weather of the same weekday and hour four weeks before, with the
+    measurements jittered a little, and new counts drawn around the old ones (Poisson): the same distribution of
+    weather, hours and rentals, but not the same rows.
+    """
+    rng = np.random.default_rng(seed)
     source = rows[rows["day"].between(first_day - 28, last_day - 28)]
-    later = source.assign(day=source["day"] + 28)
-    return later.assign(mnth=np.where(later["day"] <= 31, "Jan", "Feb"))
+    later = source.assign(day=source["day"] + 28, mnth=np.where(source["day"] + 28 <= 31, "Jan", "Feb"))
+    for column, scale in [("temp", 0.01), ("atemp", 0.01), ("hum", 0.02), ("windspeed", 0.01)]:
+        later[column] = (later[column] + rng.normal(0, scale, len(later))).clip(0, 1).round(4)
+    later["casual"] = rng.poisson(later["casual"])
+    later["registered"] = rng.poisson(later["registered"])
+    later["bikers"] = later["casual"] + later["registered"]
+    return later
 
 
-def stable(winter: pd.DataFrame, last_day: int = 56) -> pd.DataFrame:
+def stable(winter: pd.DataFrame, last_day: int = 56, seed: int = 0) -> pd.DataFrame:
     """The winter version and the same winter again, four weeks later (days 29..last_day)."""
-    return pd.concat([winter, four_weeks_later(winter, 29, last_day)], ignore_index=True)
+    return pd.concat([winter, four_weeks_later(winter, 29, last_day, seed)], ignore_index=True)
+
+
+def through_day(bikeshare: pd.DataFrame, last_day: int) -> pd.DataFrame:
+    """The real rows of 2011 up to day `last_day`: a cumulative snapshot."""
+    return bikeshare[bikeshare["day"] <= last_day].reset_index(drop=True)
 
 
 # --- the loop ---------------------------------------------------------------------------------------------------
@@ -143,6 +159,7 @@ def like_a_fresh_run_process(working_dir: Path) -> Iterator[None]:
     finally:
         os.chdir(cwd)
         mlflow.set_tracking_uri(previous)
+    assert not (working_dir / "mlflow.db").exists(), "something used MLflow's default store instead of the project's"
 
 
 @pytest.fixture(scope="module")
@@ -329,10 +346,12 @@ def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(lo
         "not_worse_than_champion",
         "no_slice_worse_than_champion",
     }
+    [evaluation_record] = records(loop.instance, "model_evaluation", key)
     for check in checks.values():
         assert check.asset_key == dg.AssetKey("model_evaluation")
-        assert check.partition == key
         assert check.blocking is True
+        # Checks declared with check_specs carry no partition of their own: they evaluate the materialization.
+        assert check.target_materialization_data.storage_id == evaluation_record.storage_id
     failed = {name for name, check in checks.items() if not check.passed}
     assert {"absolute_thresholds", "beats_baseline", "not_worse_than_champion"} <= failed
     # The run stopped at the gates and nowhere else; the evaluation itself is stored for the UI.
@@ -449,13 +468,13 @@ def test_the_same_distribution_later_in_time_does_not_retrain(loop, winter):
 # --- 6. the cooldown holds a second trigger back -------------------------------------------------------------------
 
 
-def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, winter):
+def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, bikeshare):
     first, second = "2011-02a", "2011-02b"
     loop = loop.reconfigure(retrain=RetrainSettings(cooldown_versions=1, degradation_margin=-1.0))
 
-    loop.land(first, stable(winter, last_day=42))
+    loop.land(first, through_day(bikeshare, 42))
     first_outcomes = loop.run()
-    loop.land(second, stable(winter, last_day=56))
+    loop.land(second, through_day(bikeshare, 56))
     second_outcomes = loop.run()
 
     assert summary(first_outcomes) == [
@@ -464,6 +483,8 @@ def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, winter):
     ]
     assert summary(second_outcomes) == [("dataset_version_sensor", f"ingest:{second}", "success")]
     assert metadata(loop.instance, "retraining_decision", first)["retrain"] is True
+    assert metadata(loop.instance, "deployed_model", first)["champion_version"] == "2"
+    assert metadata(loop.instance, "model_monitoring", second)["champion_version"] == "2"
 
     held = metadata(loop.instance, "retraining_decision", second)
     assert held["degraded"] is True
@@ -471,6 +492,7 @@ def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, winter):
     assert held["retrain"] is False, "... and the cooldown held it back"
     assert f"cooldown: {first} retrained 1 version ago (cooldown 1)" in held["reasons"]
     assert f"retrain:{second}" not in run_keys(loop.instance)
+    assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}
     [row] = version_table(loop.instance, [second])
     assert row["retrained"] == f"no: cooldown: {first} retrained 1 version ago (cooldown 1)"
 

@@ -168,3 +168,19 @@ def test_a_value_of_the_wrong_type_is_a_client_error_naming_the_column(server, c
     status, body = post(f"{server.url}/invocations", {"dataframe_records": [row]})
     assert 400 <= status < 500, body
     assert f"column {column}" in body["message"]
+
+
+def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    env["MLOPS_STATE_DIR"] = str(tmp_path / "state")  # an empty tracking store
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_assets.serving", "--port", str(free_port())],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "no model is registered as bike_rentals@champion" in result.stderr
