@@ -130,6 +130,10 @@ def dataset_split(
 ) -> dg.MaterializeResult[Split]:
     champion = deployment.current_champion(mlflow_tracking, settings.model_name)
     trained_until = champion.train_until_time if champion else None
+    if trained_until is not None and trained_until >= row_time(raw_dataset).max():
+        # A champion trained on newer data than this whole version (versions run out of order, or concurrently):
+        # it cannot be compared on these rows, and deployment never replaces it with a model of older data.
+        trained_until = None
     split = split_rows(
         raw_dataset, settings.split.method, settings.split.holdout_fraction, settings.row_key, trained_until
     )
@@ -265,17 +269,23 @@ def model_evaluation(
     from mlops_assets.evaluation import PRIMARY_METRIC, evaluate_candidate
 
     champion = deployment.current_champion(mlflow_tracking, settings.model_name)
+    if champion and champion.run_id == candidate_model.run_id:
+        champion = None  # a rerun after this candidate was promoted: there is no other model to compare with
     holdout = dataset_split.holdout
-    if champion and champion.train_until_time is not None and champion.run_id != candidate_model.run_id:
-        # The split was made against this champion; if another one was promoted since, keep the rows it never saw.
-        holdout = holdout[row_time(holdout) > champion.train_until_time]
-        if holdout.empty:
-            raise dg.Failure(f"no holdout rows left that champion version {champion.version} did not train on")
+    if champion and champion.train_until_time is not None:
+        # Score the champion only on rows it never saw. If it trained on all of them (it was promoted from newer
+        # data after this split was made), it cannot be compared here, and deployment will not replace it.
+        unseen = holdout[row_time(holdout) > champion.train_until_time]
+        if unseen.empty:
+            context.log.warning(f"champion version {champion.version} trained on every holdout row: not compared")
+            champion = None
+        else:
+            holdout = unseen
     rows = holdout[MODEL_INPUT_COLUMNS]
     _use_project_store(mlflow_tracking)
     candidate = mlflow.sklearn.load_model(candidate_model.model_uri)
     champion_predictions = None
-    if champion and champion.run_id != candidate_model.run_id:
+    if champion:
         champion_predictions = training.predict(mlflow.sklearn.load_model(champion.model_uri), rows, settings.task)
     report = evaluate_candidate(
         task=settings.task,

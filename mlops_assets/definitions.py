@@ -11,7 +11,7 @@ from mlops_assets import assets
 from mlops_assets.alerts import Notifier, notifier_from_env
 from mlops_assets.config import ProjectSettings
 from mlops_assets.io_managers import AtomicFilesystemIOManager
-from mlops_assets.jobs import version_pipeline_job
+from mlops_assets.jobs import train_and_deploy_multiprocess_job, version_pipeline_job
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sensors import dataset_version_sensor, retraining_sensor, run_failure_alert_sensor
 
@@ -25,7 +25,7 @@ def build_definitions(
     settings = settings or ProjectSettings()
     return dg.Definitions(
         assets=dg.load_assets_from_modules([assets]),
-        jobs=[version_pipeline_job],
+        jobs=[version_pipeline_job, train_and_deploy_multiprocess_job],
         sensors=[dataset_version_sensor, retraining_sensor, run_failure_alert_sensor],
         resources={
             "settings": settings,

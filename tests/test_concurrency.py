@@ -1,0 +1,98 @@
+"""Four dataset versions trained at once: queued runs, the daemon, the multiprocess executor.
+
+The runs are launched through the instance's run queue (`dagster job launch`) and executed by a real
+`dagster-daemon`, one process per step. Nothing may be lost: every run succeeds, every asset step that logs to
+MLflow has exactly one MLflow run, every candidate is registered, and the aliases follow the project's rule
+(the champion is the passing candidate trained on the newest data, whatever order the runs finish in).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.deployment import CHAMPION
+from mlops_assets.resources import MLflowTracking
+
+pytestmark = pytest.mark.slow
+
+KEYS = ["2011-01", "2011-02", "2011-03", "2011-04"]
+JOB = "train_and_deploy_multiprocess"
+MLFLOW_ASSETS = ["candidate_model", "model_evaluation"]
+
+
+def test_four_versions_at_once_lose_nothing(tmp_path):
+    home, data = tmp_path / "state", tmp_path / "data"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "concurrency:\n  runs:\n    max_concurrent_runs: 4\ntelemetry:\n  enabled: false\n"
+    )
+    source = pd.read_csv(PROJECT_ROOT / "data" / "bikeshare_2011.csv")
+    for key in KEYS:
+        land_version(data / "versions", key, monthly_snapshot(source, key))
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MLOPS_DATA_DIR": str(data),
+        "MLOPS_STATE_DIR": str(home),
+    }
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("dataset_version", KEYS)
+    MLflowTracking(state_dir=str(home)).ensure_experiment()  # as the project does before parallel work
+
+    bin_dir = Path(sys.executable).parent
+    daemon = subprocess.Popen(
+        [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for key in KEYS:
+            subprocess.run(
+                [str(bin_dir / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", JOB,
+                 "--tags", json.dumps({"dagster/partition": key})],
+                cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                runs = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(job_name=JOB))]
+                if len(runs) == len(KEYS) and all(run.is_finished for run in runs):
+                    break
+                assert daemon.poll() is None, "the daemon exited"
+                time.sleep(2)
+            runs = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(job_name=JOB))]
+            assert sorted(run.tags["dagster/partition"] for run in runs) == KEYS
+            assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(KEYS)
+            # They really overlapped: some run started before another one ended.
+            stats = sorted((instance.get_run_stats(run.run_id) for run in runs), key=lambda s: s.start_time)
+            assert any(later.start_time < earlier.end_time for earlier, later in zip(stats, stats[1:], strict=False))
+    finally:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(timeout=30)
+
+    tracking = MLflowTracking(state_dir=str(home))
+    client = tracking.client()
+    experiment = client.get_experiment_by_name("mlops_assets").experiment_id
+    for run in runs:
+        logged = client.search_runs([experiment], filter_string=f"tags.`dagster.run_id` = '{run.run_id}'")
+        assert sorted(r.data.tags["dagster.asset"] for r in logged) == MLFLOW_ASSETS, run.tags["dagster/partition"]
+        assert all(r.info.status == "FINISHED" for r in logged)
+    versions = client.search_model_versions("name = 'bike_rentals'")
+    assert len(versions) == len(KEYS)  # no lost registration
+    assert all(version.status == "READY" for version in versions)
+    champion = client.get_model_version_by_alias("bike_rentals", CHAMPION)
+    newest = max(versions, key=lambda v: float(v.tags["train_until_time"]))
+    assert champion.version == newest.version
