@@ -130,8 +130,14 @@ def promote(
     the champion has changed since, the candidate was never compared with the model it would replace, and the
     promotion is refused (DeploymentRefused). Leave it out to skip that check.
 
-    A candidate that was champion before and has since been replaced (superseded or rolled back) is not promoted
-    again by a rerun: going back to it is `rollback --to VERSION`, a decision of its own.
+    A candidate that was champion before and was replaced since is not made champion again by a rerun: when the
+    champion trained on newer data the rerun changes nothing, otherwise (after a rollback) it is refused. Going
+    back to it is `rollback --to VERSION`, a decision of its own.
+
+    The champion is never replaced by a model trained on older data (an older `train_until_time`: versions run out
+    of order, or concurrently): such a candidate is registered, so nothing is lost, and the aliases stay.
+    Returns the candidate's registry `version`, the `champion_version` and `previous_version` after the call,
+    whether the aliases `changed`, and the `reason` when they did not.
     """
     from mlflow.exceptions import MlflowException
 
@@ -144,27 +150,24 @@ def promote(
                 raise
             client.create_registered_model(model_name, description="Promoted by mlops_assets' deployed_model asset.")
         current = current_champion(tracking, model_name)
+        current_version = current.version if current else None
         existing = client.search_model_versions(f"name = '{model_name}' and run_id = '{candidate.run_id}'")
         version = existing[0] if existing else None
         if version is not None:
             _wait_until_ready(client, model_name, version.version)
-            if current and current.version == str(version.version):
+            if current_version == str(version.version):
                 if PROMOTED_AT not in version.tags:  # a promotion interrupted between the alias and this tag
                     client.set_model_version_tag(model_name, version.version, PROMOTED_AT, _now())
-                return {
-                    "version": str(version.version),
-                    "previous_version": _alias_version(client, model_name, PREVIOUS),
-                    "changed": False,
-                }
-            if PROMOTED_AT in version.tags:
-                raise DeploymentRefused(
-                    f"{model_name} version {version.version} (run {candidate.run_id}) was champion before "
-                    f"(promoted {version.tags[PROMOTED_AT]}) and has been replaced since; the champion is version "
-                    f"{current.version if current else 'none'}. Not promoting it again from a rerun: to go back to "
-                    f"it, run `python -m mlops_assets.deployment rollback --to {version.version}`"
-                )
-        current_version = current.version if current else None
-        if expected_champion is not ... and current_version != expected_champion:
+                return _outcome(client, model_name, version.version, current_version, "already the champion")
+        older = _trained_on_older_data(candidate, current)
+        if version is not None and not older and PROMOTED_AT in version.tags:
+            raise DeploymentRefused(
+                f"{model_name} version {version.version} (run {candidate.run_id}) was champion before "
+                f"(promoted {version.tags[PROMOTED_AT]}) and has been replaced since; the champion is version "
+                f"{current_version or 'none'}. Not promoting it again from a rerun: to go back to it, run "
+                f"`python -m mlops_assets.deployment rollback --to {version.version}`"
+            )
+        if not older and expected_champion is not ... and current_version != expected_champion:
             raise DeploymentRefused(
                 f"the candidate (run {candidate.run_id}) was evaluated against champion version "
                 f"{expected_champion or 'none'}, but the champion is now version {current_version or 'none'}: "
@@ -178,12 +181,48 @@ def promote(
                 **{f"manifest.{k}": str(v) for k, v in candidate.manifest.items()},
             }
             model_id = candidate.model_uri.removeprefix("models:/")  # a logged model's URI: models:/<model id>
+            # Given a models:/ source, MLflow's SQL registry looks the logged model up through the process-wide
+            # tracking URI (a TODO in MLflow 3.17), which a fresh step process has not set ("Logged model ... not
+            # found"): hand it the model's artifact location, looked up through this client's URI.
+            source = client.get_logged_model(model_id).artifact_location
             version = client.create_model_version(
-                model_name, source=candidate.model_uri, run_id=candidate.run_id, tags=version_tags, model_id=model_id
+                model_name, source=source, run_id=candidate.run_id, tags=version_tags, model_id=model_id
             )
             _wait_until_ready(client, model_name, version.version)
+        if older:
+            return _outcome(client, model_name, version.version, current_version, older)
         _make_champion(client, model_name, str(version.version), current_version)
-    return {"version": str(version.version), "previous_version": current_version, "changed": True}
+    return {
+        "version": str(version.version),
+        "champion_version": str(version.version),
+        "previous_version": current_version,
+        "changed": True,
+        "reason": None,
+    }
+
+
+def _outcome(client, model_name: str, version, champion: str | None, reason: str) -> dict:
+    """promote's answer when the aliases stay where they are."""
+    return {
+        "version": str(version),
+        "champion_version": champion,
+        "previous_version": _alias_version(client, model_name, PREVIOUS),
+        "changed": False,
+        "reason": reason,
+    }
+
+
+def _trained_on_older_data(candidate, champion: Champion | None) -> str | None:
+    """Why the champion stays, when it trained on newer rows than the candidate (time split); else None."""
+    until = candidate.manifest.get("train_until_time")
+    if champion is None or champion.train_until_time is None or until in (None, "", "None"):
+        return None
+    if float(until) >= champion.train_until_time:
+        return None
+    return (
+        f"champion version {champion.version} trained on newer data (rows up to time {champion.train_until_time:g}) "
+        f"than the candidate (up to {float(until):g}): registered, not promoted"
+    )
 
 
 def _make_champion(client, model_name: str, version: str, current: str | None) -> None:

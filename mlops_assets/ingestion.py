@@ -105,7 +105,7 @@ def read_version(version_dir: Path) -> VersionData:
     validated = None
     if frames:  # when no file could be read, "every column is missing" would only bury the real reason
         try:
-            validated = RawRentals.validate(frame, lazy=True)
+            validated = RawRentals.validate(frame, lazy=True, inplace=True)  # frame is ours: no copy
         except pa.errors.SchemaErrors as error:
             failures = pd.concat([failures, _locate(contract_failures(error), origin, files)], ignore_index=True)
     if len(failures):

@@ -2,7 +2,8 @@
 
 One story per module, trained once (small search budget): `2011-01` and `2011-02` are good versions and are
 promoted in turn; `2011-03` is trained with a search space that cannot fit and fails the gates. The tests read
-what each step left behind; a test that moves an alias puts it back before it ends.
+what each step left behind; a test that moves an alias puts it back before it ends, and a test that adds a version
+uses a version key of its own.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def make_project(root: Path) -> SimpleNamespace:
     return SimpleNamespace(root=root, settings=settings, tracking=tracking, client=tracking.client())
 
 
-def land(project: SimpleNamespace, instance: dg.DagsterInstance, source: pd.DataFrame, key: str) -> None:
-    land_version(project.settings.versions_dir, key, monthly_snapshot(source, key))
+def land(project, instance: dg.DagsterInstance, source: pd.DataFrame, key: str, month: str | None = None) -> None:
+    """Land demo version `key` (the snapshot up to `month`, default the key's own) and add its partition."""
+    land_version(project.settings.versions_dir, key, monthly_snapshot(source, month or key))
     instance.add_dynamic_partitions("dataset_version", [key])
 
 
@@ -143,7 +145,11 @@ def story(tmp_path_factory, module_instance, bikeshare):
 
     def step(name: str, key: str, selection: list[str], settings: ProjectSettings | None = None) -> None:
         results[name] = run(project, instance, key, selection, settings)
-        snapshots[name] = {"aliases": aliases(project), "statuses": alias_statuses(project)}
+        snapshots[name] = {
+            "aliases": aliases(project),
+            "statuses": alias_statuses(project),
+            "versions": version_count(project),
+        }
 
     step("good", GOOD, PIPELINE)
     step("better", BETTER, PIPELINE)
@@ -194,7 +200,7 @@ def test_a_later_deployment_only_run_for_the_failed_candidate_fails_and_moves_no
     assert not result.success
     assert "not deploying: the candidate failed the gate(s) absolute_thresholds" in step_error(result, "deployed_model")
     assert story.snapshots["worse deploy only"]["aliases"] == {"champion": "2", "previous_champion": "1"}
-    assert version_count(story.project) == 2
+    assert story.snapshots["worse deploy only"]["versions"] == 2
 
 
 def test_rerunning_the_champions_deployment_is_idempotent(story):
@@ -207,14 +213,45 @@ def test_rerunning_the_champions_deployment_is_idempotent(story):
     assert (aliases(story.project), version_count(story.project)) == before
 
 
-def test_rerunning_a_superseded_candidates_deployment_is_refused(story):
-    # Version 1 was champion and was replaced by version 2: a rerun of its deployment must not silently roll back.
+def test_rerunning_a_superseded_candidates_deployment_changes_nothing(story):
+    # Version 1 was champion and was replaced by version 2, trained on newer data: a rerun of version 1's deployment
+    # succeeds and moves nothing (after a rollback, the same rerun is refused: see the rollback test).
     before = (aliases(story.project), version_count(story.project))
     result = run(story.project, story.instance, GOOD, ["deployed_model"])
-    assert not result.success
-    message = step_error(result, "deployed_model")
-    assert "version 1" in message and "was champion before" in message and "rollback --to 1" in message
+    assert result.success, step_error(result, "deployed_model")
+    promotion = result.output_for_node("deployed_model")
+    assert (promotion["version"], promotion["champion_version"], promotion["changed"]) == ("1", "2", False)
+    assert "champion version 2 trained on newer data" in promotion["reason"]
     assert (aliases(story.project), version_count(story.project)) == before
+
+
+def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_champion(story, bikeshare):
+    # January again, under another version key (e.g. a late or re-landed version): it passes its gates (the
+    # champion trained on every one of its rows, so it cannot be compared), and is registered but not promoted.
+    import mlflow
+
+    key = "2011-01-relanded"
+    land(story.project, story.instance, bikeshare, key, month=GOOD)
+    before = version_count(story.project)
+    trained = run(story.project, story.instance, key, PIPELINE[:-2])
+    assert trained.success, step_error(trained, "model_evaluation")
+    # Deployment in a run of its own, as in a fresh step process: MLflow's process-wide URI points elsewhere.
+    mlflow.set_tracking_uri(f"sqlite:///{story.project.root / 'elsewhere.db'}")
+    try:
+        result = run(story.project, story.instance, key, PIPELINE[-2:])
+    finally:
+        mlflow.set_tracking_uri(story.project.tracking.uri)
+    assert result.success, step_error(result, "deployed_model") + step_error(result, "batch_predictions")
+    promotion = result.output_for_node("deployed_model")
+    assert promotion["changed"] is False and promotion["champion_version"] == "2"
+    assert "trained on newer data" in promotion["reason"] and "registered, not promoted" in promotion["reason"]
+    assert version_count(story.project) == before + 1
+    registered = story.project.client.get_model_version(story.project.settings.model_name, promotion["version"])
+    assert registered.status == "READY" and not registered.aliases
+    assert deployment.PROMOTED_AT not in registered.tags
+    assert aliases(story.project) == {"champion": "2", "previous_champion": "1"}
+    scored = pd.read_parquet(story.project.settings.predictions_dir / f"{key}.parquet")
+    assert set(scored["model_version"]) == {"2"}  # scored by the champion, not by the candidate
 
 
 def test_a_candidate_evaluated_against_another_champion_is_not_promoted(story):

@@ -11,8 +11,9 @@ requests and asset events applied, run requests run in-process and tagged with t
 scenario ends by starting a second driver with a fresh cursor over the same instance and checking that it runs
 nothing: the instance, not the driver's memory, says what was done.
 
-The versions are small (600 to 1,300 rows) and derived from the real 2011 rows: "stable" rows are the version's own
-days copied four weeks later (the same weekdays, hours, weather and counts), "shifted" rows are real July days.
+The versions are small (600 to 1,300 rows) and derived from the real 2011 rows: "stable" rows are the champion's
+January four weeks later (the same weekdays, hours and weather, counts drawn around the old ones), "shifted" rows are
+real July days, and the cooldown scenario lands real February days.
 """
 
 from __future__ import annotations
@@ -89,9 +90,9 @@ def four_weeks_later(rows: pd.DataFrame, first_day: int, last_day: int, seed: in
     return later
 
 
-def stable(winter: pd.DataFrame, last_day: int = 56, seed: int = 0) -> pd.DataFrame:
+def stable(winter: pd.DataFrame, last_day: int = 56) -> pd.DataFrame:
     """The winter version and the same winter again, four weeks later (days 29..last_day)."""
-    return pd.concat([winter, four_weeks_later(winter, 29, last_day, seed)], ignore_index=True)
+    return pd.concat([winter, four_weeks_later(winter, 29, last_day, seed=0)], ignore_index=True)
 
 
 def through_day(bikeshare: pd.DataFrame, last_day: int) -> pd.DataFrame:
@@ -258,7 +259,7 @@ def assert_a_restart_does_nothing(loop: Loop) -> None:
 
 def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_promoted(loop, winter, bikeshare):
     key = "2011-07"
-    july = bikeshare[bikeshare["day"].between(182, 209)]  # the same 28 days of the week pattern, in summer
+    july = bikeshare[bikeshare["day"].between(182, 209)]  # four weeks of July
     loop.land(key, pd.concat([winter, july], ignore_index=True))
 
     outcomes = loop.run()
@@ -286,14 +287,13 @@ def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_pr
     assert evaluation["champion_version"] == "1"
     assert evaluation["candidate_rmse"] < evaluation["champion_rmse"]
     deployed = metadata(loop.instance, "deployed_model", key)
-    assert (deployed["champion_version"], deployed["previous_champion_version"], deployed["changed"]) == (
-        "2",
-        "1",
-        True,
-    )
+    assert deployed["changed"] is True
+    assert deployed["champion_version"] == "2"
+    assert deployed["previous_champion_version"] == "1"
     assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}
     assert registered_versions(loop) == ["1", "2"]
-    # Scored once by the old champion when ingested, then again by the new one after the retraining.
+    # Ingested once; scored once by the old champion when ingested, then again by the new one after the retraining.
+    assert len(records(loop.instance, "raw_dataset", key)) == 1
     assert len(records(loop.instance, "batch_predictions", key)) == 2
     assert set(predictions(loop, key)["model_version"]) == {"2"}
 
@@ -444,7 +444,7 @@ def test_the_same_distribution_later_in_time_does_not_retrain(loop, winter):
     assert monitoring["degraded"] is False
     assert monitoring["relative_change"] <= loop.settings.retrain.degradation_margin
     assert monitoring["dataset_drift"] is False
-    assert monitoring["drifted_share"] < loop.settings.drift.dataset_drift_share
+    assert monitoring["drifted_features"] == []
 
     decision = metadata(loop.instance, "retraining_decision", key)
     assert decision["retrain"] is False

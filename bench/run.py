@@ -1,0 +1,533 @@
+"""The benchmark suite: one command measures everything and writes docs/benchmarks.md and docs/benchmarks/*.png.
+
+    .venv/bin/python bench/run.py              # full: every figure the median of >= 5 runs (about 1.5 hours)
+    .venv/bin/python bench/run.py --smoke      # one run each, tiny sizes: proves the suite still runs (< 1 min)
+    .venv/bin/python bench/run.py --out DIR    # write DIR/benchmarks.md and DIR/benchmarks/*.png instead of docs/
+    .venv/bin/python bench/run.py --only scale # run some sections again, keep the others from the last results.json
+
+Sections (each budget comes from the performance issue):
+
+- overhead: one dataset version through the whole pipeline from the CLI (`dagster asset materialize`, the project's
+  in-process executor and a copy of its state/dagster.yaml instance) against bench/plain_script.py, which calls the
+  same stage functions in the same order with the same MLflow logging. Pipeline and script runs alternate (which one
+  goes first alternates too), each from a fresh copy of the same starting state: a champion trained on an earlier
+  version, so that the measured run does everything (ingest, features, split, monitor, train, evaluate, deploy, score).
+  Also: where the pipeline's extra time goes (from its event log), Dagster's default multiprocess executor, and the
+  cost of importing dagster and of loading the definitions.
+- startup: `dagster definitions validate -w workspace.yaml` against the same command on bench/one_asset/.
+- scale: bigger versions (bench/generate.py) of 100k, 1M and 5M rows through the pipeline (bench/scale_definitions.py)
+  and the plain script (--replicated): wall time and peak memory.
+- sensors: one tick of each sensor with 1,000 and 10,000 existing versions (bench/sensor_ticks.py).
+- scoring: contract validation of 1M rows, batch scoring against a bare model.predict, the HTTP server
+  (bench/scoring.py); and the IO manager's format (bench/io_formats.py).
+
+Times are wall-clock seconds of whole processes (interpreter start to exit) unless a section says otherwise; peak
+memory is the maximum resident set size of the command's largest process (`wait4` rusage, what /usr/bin/time -v
+reports). The machine's load average is recorded before every timed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = sys.executable
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+PARTITIONS = "dataset_version"
+# The assets a first version materializes when there is no champion yet (the dataset-version sensor's selection).
+FIRST_VERSION_SELECTION = (
+    "raw_dataset,feature_table,dataset_split,candidate_model,model_evaluation,deployed_model,batch_predictions"
+)
+SECTIONS = ["environment", "scale", "overhead", "startup", "sensors", "scoring", "io"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    smoke: bool
+    reps: int
+    scale_sizes: list[int]
+    base_rows: int  # rows of the version the starting champion is trained on (replicated data)
+    sensor_existing: list[int]
+    scoring_rows: int
+    http_requests: int
+    multiprocess_reps: int
+    io_rows: int
+
+
+FULL = Plan(
+    smoke=False,
+    reps=5,
+    scale_sizes=[100_000, 1_000_000, 5_000_000],
+    base_rows=20_000,
+    sensor_existing=[100, 1_000, 10_000],
+    scoring_rows=1_000_000,
+    http_requests=500,
+    multiprocess_reps=5,
+    io_rows=1_000_000,
+)
+SMOKE = Plan(
+    smoke=True,
+    reps=1,
+    scale_sizes=[10_000],
+    base_rows=2_000,
+    sensor_existing=[10],
+    scoring_rows=5_000,
+    http_requests=20,
+    multiprocess_reps=0,
+    io_rows=5_000,
+)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Processes, workspaces, statistics
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0]) if Path("/proc/loadavg").exists() else math.nan
+
+
+@dataclass
+class Proc:
+    wall_s: float
+    max_rss_mb: float
+    started: float  # epoch seconds
+    load: float  # 1-minute load average just before the run
+
+
+def measure(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT) -> Proc:
+    """Run `cmd` to completion; its wall time and the peak RSS of its largest process (wait4, like GNU time)."""
+    load = load_average()
+    with open(log, "ab") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n".encode())
+        out.flush()
+        started = time.time()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise BenchError(f"`{' '.join(cmd)}` failed with exit code {proc.returncode}; see {log}")
+    return Proc(wall_s=wall, max_rss_mb=usage.ru_maxrss / 1024, started=started, load=load)
+
+
+def median(values) -> float:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.median(values) if values else math.nan
+
+
+def clean_env() -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", "MLOPS_STATE_DIR", "MLOPS_DATA_DIR", "MLFLOW_TRACKING_URI", "MLOPS_ALERT_WEBHOOK_URL")
+        and not k.startswith("PYTEST")
+    }
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+class Workspace:
+    """A project state (Dagster home, MLflow store, data folder) under `live/`, restorable from a snapshot.
+
+    The paths inside the state (MLflow's artifact locations) are absolute, so a snapshot is restored into the same
+    `live/` folder rather than copied elsewhere. Version files never change: they are hard-linked, not copied.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.live = root / "live"
+        self.home = self.live / "home"
+        self.data = self.live / "data"
+        self.snapshot_dir = root / "snapshot"
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.data / "versions").mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "state" / "dagster.yaml", self.home / "dagster.yaml")
+
+    def env(self, **extra: str) -> dict:
+        return {**clean_env(), "DAGSTER_HOME": str(self.home), "MLOPS_DATA_DIR": str(self.data), **extra}
+
+    @staticmethod
+    def _copy(src: Path, dst: Path) -> None:
+        def copy(a, b):
+            if f"{os.sep}versions{os.sep}" in a:
+                os.link(a, b)
+            else:
+                shutil.copy2(a, b)
+
+        shutil.copytree(src, dst, copy_function=copy)
+
+    def snapshot(self) -> None:
+        shutil.rmtree(self.snapshot_dir, ignore_errors=True)
+        self._copy(self.live, self.snapshot_dir)
+
+    def restore(self) -> None:
+        shutil.rmtree(self.live)
+        self._copy(self.snapshot_dir, self.live)
+
+    def add_partitions(self, keys: list[str], log: Path) -> Proc:
+        code = f"import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions({PARTITIONS!r}, {keys!r})"
+        return measure([PYTHON, "-c", code], self.env(), log)
+
+
+def materialize_cmd(location: list[str], key: str, selection: str = "*") -> list[str]:
+    return [DAGSTER, "asset", "materialize", *location, "--select", selection, "--partition", key]
+
+
+def run_events(home: Path) -> dict:
+    """Timestamps of the latest run in `home`: run start and end, and each step's start and end (epoch seconds)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        phases: dict = {"steps": {}}
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type
+            if kind == dg.DagsterEventType.RUN_START:
+                phases["run_start"] = entry.timestamp
+            elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+                phases["run_end"] = entry.timestamp
+            elif kind == dg.DagsterEventType.STEP_START:
+                phases["steps"].setdefault(entry.step_key, {})["start"] = entry.timestamp
+            elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                phases["steps"].setdefault(entry.step_key, {})["end"] = entry.timestamp
+        phases["first_event"] = min(e.timestamp for e in instance.all_logs(run.run_id))
+        phases["status"] = str(run.status)
+    return phases
+
+
+def alternate(reps: int, runs: dict, before=None) -> dict[str, list]:
+    """Run each named callable `reps` times, alternating, the first one alternating too (ABBA...)."""
+    names = list(runs)
+    results: dict[str, list] = {name: [] for name in names}
+    for i in range(reps):
+        order = names if i % 2 == 0 else names[::-1]
+        for name in order:
+            if before:
+                before()
+            results[name].append(runs[name]())
+    return results
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Sections
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def environment() -> dict:
+    from importlib.metadata import version
+
+    cpu = "unknown"
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    if Path("/proc/meminfo").exists():
+        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        memory = f"{kb / 1024 / 1024:.1f} GiB"
+    packages = [
+        "dagster",
+        "dagster-pandera",
+        "pandera",
+        "pandas",
+        "numpy",
+        "pyarrow",
+        "scikit-learn",
+        "scipy",
+        "mlflow",
+        "skops",
+        "matplotlib",
+    ]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "packages": {name: version(name) for name in packages},
+        "commit": commit or "unknown",
+        "load_at_start": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else [],
+    }
+
+
+def _demo_versions(ws: Workspace, keys: list[str]) -> None:
+    code = (
+        "import sys, pandas as pd; from mlops_assets.demo_data import land_version, monthly_snapshot, SOURCE_CSV; "
+        "s = pd.read_csv(SOURCE_CSV); "
+        "[land_version(sys.argv[1], k, monthly_snapshot(s, k)) for k in sys.argv[2:]]"
+    )
+    subprocess.run([PYTHON, "-c", code, str(ws.data / "versions"), *keys], check=True, env=clean_env())
+
+
+def _replicated_versions(ws: Workspace, versions: dict[str, tuple[int, int, int]]) -> None:
+    """Generated versions (bench/generate.py), key -> (rows, months of the demo year, seed), in one process."""
+    code = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); import generate; from pathlib import Path; "
+        "source = {m: generate.demo_rows(m) for m in {v[1] for v in json.loads(sys.argv[3]).values()}}; "
+        "[generate.write_version(Path(sys.argv[2]) / k, generate.replicated_rows(source[m], n, seed)) "
+        "for k, (n, m, seed) in json.loads(sys.argv[3]).items()]"
+    )
+    cmd = [PYTHON, "-c", code, str(BENCH), str(ws.data / "versions"), json.dumps(versions)]
+    subprocess.run(cmd, check=True, env=clean_env(), stdout=subprocess.DEVNULL)
+
+
+def _pipeline_vs_plain(
+    ws: Workspace, location: list[str], plain_args: list[str], key: str, reps: int, log: Path, env: dict
+) -> dict:
+    """Alternate the pipeline (CLI) and the plain script on `key`, each from the same snapshot."""
+    timings = ws.root / "plain_timings.json"
+    prediction = ws.data / "predictions" / f"{key}.parquet"
+
+    def pipeline():
+        proc = measure(materialize_cmd(location, key), env, log)
+        if not prediction.exists():
+            raise BenchError(f"the pipeline run wrote no {prediction}; see {log}")
+        return {**asdict(proc), "events": run_events(ws.home)}
+
+    def plain():
+        proc = measure([PYTHON, str(BENCH / "plain_script.py"), key, "--timings", str(timings), *plain_args], env, log)
+        if not prediction.exists():
+            raise BenchError(f"the plain script wrote no {prediction}; see {log}")
+        return {**asdict(proc), "stages": json.loads(timings.read_text())}
+
+    return alternate(reps, {"pipeline": pipeline, "plain": plain}, before=ws.restore)
+
+
+def overhead(plan: Plan, work: Path, logs: Path, results: dict) -> dict:
+    """The whole pipeline of one version from the CLI against the plain script (see the module docstring)."""
+    log = logs / "overhead.log"
+    if plan.smoke:  # the scale section's tiny version stands in: the same code, measured once
+        size = str(plan.scale_sizes[0])
+        measured = results["scale"]["sizes"][size]
+        return {
+            "data": f"generated: {int(size):,} rows (smoke mode: the scale section's run)",
+            "add_partition": measured["add_partition"],
+            "commands": results["scale"]["commands"],
+            "runs": measured["runs"],
+        }
+    ws = Workspace(work / "overhead")
+    result: dict = {}
+    # The demo: a champion trained on January-March, then the whole year through the whole pipeline.
+    location, plain_args = ["-m", "mlops_assets.definitions"], []
+    base, key = "2011-03", "2011-12"
+    _demo_versions(ws, [base, key])
+    result["data"] = "demo versions 2011-03 (the starting champion) and 2011-12 (measured, 8,645 rows)"
+    result["add_partition"] = asdict(ws.add_partitions([base, key], log))
+    result["base_training"] = asdict(measure(materialize_cmd(location, base, FIRST_VERSION_SELECTION), ws.env(), log))
+    ws.snapshot()
+    result["commands"] = {
+        "pipeline": " ".join(["dagster", *materialize_cmd(location, key)[1:]]),
+        "plain": " ".join(["python bench/plain_script.py", key, *plain_args]),
+    }
+    result["runs"] = _pipeline_vs_plain(ws, location, plain_args, key, plan.reps, log, ws.env())
+    # Where the time of the process goes before any asset code runs.
+    env = ws.env()
+    result["imports"] = alternate(
+        plan.reps,
+        {
+            "python": lambda: asdict(measure([PYTHON, "-c", "pass"], env, log)),
+            "import dagster": lambda: asdict(measure([PYTHON, "-c", "import dagster"], env, log)),
+            "import definitions": lambda: asdict(measure([PYTHON, "-c", "import mlops_assets.definitions"], env, log)),
+            "dagster --version": lambda: asdict(measure([DAGSTER, "--version"], env, log)),
+        },
+    )
+    if plan.multiprocess_reps:
+        mp_location = ["-f", str(BENCH / "multiprocess_definitions.py")]
+        runs = []
+        for _ in range(plan.multiprocess_reps):
+            ws.restore()
+            runs.append(asdict(measure(materialize_cmd(mp_location, key), env, log)))
+        result["multiprocess"] = runs
+    shutil.rmtree(ws.root, ignore_errors=True)
+    return result
+
+
+def startup(plan: Plan, work: Path, logs: Path) -> dict:
+    log = logs / "startup.log"
+    home = work / "startup_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "state" / "dagster.yaml", home / "dagster.yaml")
+    env = {**clean_env(), "DAGSTER_HOME": str(home), "MLOPS_DATA_DIR": str(work / "startup_data")}
+    validate = [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"]
+    runs = alternate(
+        max(plan.reps, 5) if not plan.smoke else 1,
+        {
+            "project": lambda: asdict(measure(validate, env, log, cwd=ROOT)),
+            "one_asset": lambda: asdict(measure(validate, env, log, cwd=BENCH / "one_asset")),
+        },
+    )
+    return {"command": " ".join(["dagster", *validate[1:]]), "runs": runs}
+
+
+def scale(plan: Plan, work: Path, logs: Path) -> dict:
+    log = logs / "scale.log"
+    location, plain_args = ["-f", str(BENCH / "scale_definitions.py")], ["--replicated"]
+    sizes = {}
+    for rows in plan.scale_sizes:
+        ws = Workspace(work / f"scale-{rows}")
+        _replicated_versions(ws, {"base": (plan.base_rows, 3, 1), "big": (rows, 12, 2)})
+        added = ws.add_partitions(["base", "big"], log)
+        measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(), log)
+        ws.snapshot()
+        sizes[str(rows)] = {
+            "file_mb": sum(p.stat().st_size for p in (ws.data / "versions" / "big").iterdir()) / 1e6,
+            "add_partition": asdict(added),
+            "runs": _pipeline_vs_plain(ws, location, plain_args, "big", plan.reps, log, ws.env()),
+        }
+        if not plan.smoke:  # smoke mode: the scoring section reuses this state's champion
+            shutil.rmtree(ws.root, ignore_errors=True)
+    return {
+        "sizes": sizes,
+        "commands": {
+            "pipeline": "dagster asset materialize -f bench/scale_definitions.py --select '*' --partition big",
+            "plain": "python bench/plain_script.py big --replicated",
+        },
+    }
+
+
+def sensors(plan: Plan, work: Path, logs: Path) -> dict:
+    out = work / "ticks.json"
+    cmd = [PYTHON, str(BENCH / "sensor_ticks.py"), "--existing", *map(str, plan.sensor_existing)]
+    cmd += ["--reps", str(max(plan.reps, 5)), "--out", str(out)]
+    measure(cmd, clean_env(), logs / "sensors.log")
+    return json.loads(out.read_text())
+
+
+def scoring(plan: Plan, work: Path, logs: Path) -> dict:
+    """A champion trained (project search budget, replicated contract) on replicated rows, then bench/scoring.py.
+
+    Smoke mode reuses the champion of the scale section's state and leaves the HTTP server out.
+    """
+    log = logs / "scoring.log"
+    if plan.smoke:
+        ws = Workspace(work / f"scale-{plan.scale_sizes[0]}")
+        trained = "the scale section's search budget (smoke mode)"
+    else:
+        ws = Workspace(work / "scoring")
+        _replicated_versions(ws, {"base": (plan.base_rows, 12, 3)})
+        ws.add_partitions(["base"], log)
+        location = ["-f", str(BENCH / "scale_definitions.py")]
+        measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(MLOPS_BENCH_SEARCH="project"), log)
+        trained = f"project's search budget on a {plan.base_rows:,}-row replicated version of the year"
+    out = work / "scoring.json"
+    cmd = [PYTHON, str(BENCH / "scoring.py"), "--state-dir", str(ws.home), "--data-dir", str(ws.data)]
+    cmd += ["--rows", str(plan.scoring_rows), "--reps", str(plan.reps), "--requests", str(plan.http_requests)]
+    cmd += ["--out", str(out), *(["--no-server"] if plan.smoke else [])]
+    measure(cmd, clean_env(), log)
+    result = json.loads(out.read_text())
+    result["champion_training"] = trained
+    shutil.rmtree(ws.root, ignore_errors=True)
+    return result
+
+
+def io_formats(plan: Plan, work: Path, logs: Path) -> dict:
+    out = work / "io.json"
+    cmd = [PYTHON, str(BENCH / "io_formats.py"), "--rows", str(plan.io_rows), "--reps", str(plan.reps)]
+    measure([*cmd, "--out", str(out)], clean_env(), logs / "io.log")
+    return json.loads(out.read_text())
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Main
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one run each, tiny sizes (the test suite runs this)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for benchmarks.md (default docs/)")
+    parser.add_argument("--only", help=f"comma-separated sections to run again ({', '.join(SECTIONS)})")
+    parser.add_argument("--workdir", type=Path, help="where the temporary states go (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder (logs, states)")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(BENCH))
+    from report import write_report
+
+    plan = SMOKE if args.smoke else FULL
+    out = args.out.resolve()
+    figures = out / "benchmarks"
+    figures.mkdir(parents=True, exist_ok=True)
+    results_file = figures / ("results-smoke.json" if plan.smoke else "results.json")
+    results: dict = {}
+    only = SECTIONS
+    if args.only:
+        only = [s.strip() for s in args.only.split(",")]
+        unknown = sorted(set(only) - set(SECTIONS))
+        if unknown:
+            parser.error(f"unknown sections {unknown}; choose from {SECTIONS}")
+        if results_file.exists():
+            results = json.loads(results_file.read_text())
+    work = Path(tempfile.mkdtemp(prefix="mlops-bench-", dir=args.workdir))
+    logs = work / "logs"
+    logs.mkdir()
+    sections = {
+        "environment": lambda: environment(),
+        "overhead": lambda: overhead(plan, work, logs, results),
+        "startup": lambda: startup(plan, work, logs),
+        "scale": lambda: scale(plan, work, logs),
+        "sensors": lambda: sensors(plan, work, logs),
+        "scoring": lambda: scoring(plan, work, logs),
+        "io": lambda: io_formats(plan, work, logs),
+    }
+    started = time.perf_counter()
+    try:
+        for name in SECTIONS:
+            if name not in only:
+                continue
+            print(f"[{time.perf_counter() - started:7.1f} s] {name} (load {load_average():.2f})", flush=True)
+            t0 = time.perf_counter()
+            results[name] = sections[name]()
+            results[name]["_section"] = {
+                "seconds": time.perf_counter() - t0,
+                "load_after": load_average(),
+                "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            }
+            results["plan"] = asdict(plan)
+            results_file.write_text(json.dumps(results, indent=1))
+    except BaseException:
+        print(f"benchmark failed; logs kept in {logs}", file=sys.stderr)
+        raise
+    results["plan"] = asdict(plan)
+    results_file.write_text(json.dumps(results, indent=1))
+    report = write_report(results, out / "benchmarks.md", figures)
+    print(f"[{time.perf_counter() - started:7.1f} s] wrote {report} and {figures}/*.png")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

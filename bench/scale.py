@@ -1,0 +1,68 @@
+"""The scale benchmark's variant of the project: the replicated raw contract and a small search budget.
+
+`ReplicatedRawRentals` is `RawRentals` plus one integer column `replica`, with the row key `(replica, day, hr)`
+(see bench/generate.py for why). `install()` makes it the project's raw contract in this process; it must run
+before any other `mlops_assets` module is imported, because they bind `RawRentals` when they are imported.
+The scale benchmark's code location (bench/scale_definitions.py) and `bench/plain_script.py --replicated` both
+call it, and both use `scale_settings()`, so the pipeline and the plain script do the same work.
+
+The search budget is one parameter set, two folds and 30 boosting iterations (three fits) instead of the
+project's six sets, three folds and 100-200 iterations (19 fits): at 5M rows the project's budget would take
+most of an hour per run, and a smaller model makes the orchestration's share of the time larger, not smaller.
+The naive baseline of the gates is the mean per hour of the day instead of per hour of the week: against the
+hour-of-week means, a 30-iteration model ties on November-December and the run would stop at deployment, so the
+benchmark would no longer measure deployment and batch scoring.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from mlops_assets import contracts
+
+SCALE_SEARCH = {
+    "n_iter": 1,
+    "cv_folds": 2,
+    "max_iter": [30],
+    "learning_rate": [0.2],
+    "max_leaf_nodes": [31],
+    "min_samples_leaf": [20],
+    "l2_regularization": [0.0],
+}
+
+
+ProjectRawRentals = contracts.RawRentals  # the project's own contract, before install() replaces it
+
+
+class ReplicatedRawRentals(contracts.RawRentals):
+    """RawRentals with one row per (replica, day, hr): every rule of the demo contract, on many replicas."""
+
+    replica: Series[int] = pa.Field(ge=0, description="which noisy replica of the demo year (bench/generate.py)")
+
+    class Config:
+        unique = ["replica", "day", "hr"]
+        name = "ReplicatedRawRentals"
+
+
+def install() -> None:
+    """Make ReplicatedRawRentals the raw contract of the mlops_assets modules imported after this call."""
+    bound = [name for name in sys.modules if name.startswith("mlops_assets.") and name != "mlops_assets.contracts"]
+    if bound and contracts.RawRentals is not ReplicatedRawRentals:
+        raise RuntimeError(f"install() must run before these modules are imported: {sorted(bound)}")
+    contracts.RawRentals = ReplicatedRawRentals
+
+
+def scale_settings(**overrides):
+    """ProjectSettings (folders from the environment, as usual) with the scale benchmark's search budget.
+
+    MLOPS_BENCH_SEARCH=project keeps the project's own budget (the scoring benchmark's champion uses it).
+    """
+    from mlops_assets.config import ProjectSettings, SearchSettings
+
+    if os.environ.get("MLOPS_BENCH_SEARCH", "scale") == "project":
+        return ProjectSettings(**overrides)
+    return ProjectSettings(search=SearchSettings(**SCALE_SEARCH), baseline_group_columns=["hr"], **overrides)

@@ -1,0 +1,19 @@
+"""The scale benchmark's code location: the project's definitions with the replicated contract and search budget.
+
+    dagster asset materialize -f bench/scale_definitions.py --select '*' --partition KEY
+
+Everything else is the project's: `build_definitions` (assets, IO manager, in-process executor, resources).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale  # noqa: E402
+
+scale.install()
+
+from mlops_assets.definitions import build_definitions  # noqa: E402
+
+defs = build_definitions(settings=scale.scale_settings())

@@ -1,0 +1,211 @@
+"""Scoring: raw contract validation, batch scoring against a bare `model.predict`, and the HTTP server.
+
+    .venv/bin/python bench/scoring.py --state-dir S --data-dir D --rows 1000000 --reps 5 --out scoring.json
+
+S must hold an MLflow store whose `bike_rentals@champion` was trained under the replicated contract
+(bench/scale.py); bench/run.py makes one. On `--rows` generated rows (bench/generate.py):
+
+- validation: `ReplicatedRawRentals.validate(rows, lazy=True)` as the project calls it, alternating with pandera's
+  own `DataFrameSchema.validate` of the same schema (what a straightforward Pandera model costs);
+- batch scoring: `deployment.score_batch` (champion lookup, contract check, validation, model load, predict on one
+  OpenMP thread, Predictions contract, atomic Parquet write) alternating with a bare `model.predict` of the same
+  rows on one OpenMP thread (model loaded beforehand); the ratio is bare time / score_batch time (throughput);
+- the HTTP server: `python -m mlops_assets.serving --port P` against S; after warm-up, `--requests` one-row
+  requests on one keep-alive connection (median and p99 latency) and `--reps` requests of 10,000 rows (rows/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import scale  # noqa: E402
+
+scale.install()
+
+
+def _timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def validation(rows, reps: int) -> dict:
+    from mlops_assets.contracts import RawRentals
+
+    schema = RawRentals.to_schema()
+    project, pandera_only = [], []
+    for _ in range(reps):
+        project.append(_timed(lambda: RawRentals.validate(rows, lazy=True)))
+        pandera_only.append(_timed(lambda: schema.validate(rows, lazy=True)))
+    return {"contract": RawRentals.__name__, "rows": len(rows), "project_s": project, "pandera_s": pandera_only}
+
+
+def demo_validation(reps: int) -> dict:
+    """The real demo contract on the demo year, for reference."""
+    import pandas as pd
+
+    from mlops_assets.demo_data import SOURCE_CSV
+
+    demo = pd.read_csv(SOURCE_CSV)
+    base = scale.ProjectRawRentals
+    return {
+        "rows": len(demo),
+        "project_s": [_timed(lambda: base.validate(demo, lazy=True)) for _ in range(reps)],
+        "pandera_s": [_timed(lambda: base.to_schema().validate(demo, lazy=True)) for _ in range(reps)],
+    }
+
+
+def batch_scoring(rows, state_dir: Path, data_dir: Path, reps: int) -> dict:
+    import mlflow
+
+    from mlops_assets import deployment
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
+    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.training import single_threaded
+
+    settings = ProjectSettings(data_dir=str(data_dir), state_dir=str(state_dir))
+    tracking = MLflowTracking(state_dir=str(state_dir), tracking_uri=f"sqlite:///{state_dir.resolve() / 'mlflow.db'}")
+    mlflow.set_tracking_uri(tracking.uri)
+    champion = deployment.current_champion(tracking, settings.model_name)
+    model = mlflow.sklearn.load_model(champion.model_uri)
+    path = data_dir / "predictions" / "bench.parquet"
+
+    def bare():
+        with single_threaded():
+            model.predict(rows[MODEL_INPUT_COLUMNS])
+
+    bare_s, score_s = [], []
+    bare()  # warm-up of both paths (first predict, first parquet write)
+    deployment.score_batch(tracking, settings, rows, path)
+    for _ in range(reps):
+        bare_s.append(_timed(bare))
+        score_s.append(_timed(lambda: deployment.score_batch(tracking, settings, rows, path)))
+    return {"rows": len(rows), "champion_version": champion.version, "bare_predict_s": bare_s, "score_batch_s": score_s}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_server(rows, state_dir: Path, requests: int, reps: int, log: Path) -> dict:
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DAGSTER_HOME")}
+    env["MLOPS_STATE_DIR"] = str(state_dir)
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlops_assets.serving", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited with {server.returncode}; see {log}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no answer on port {port}; see {log}") from None
+                time.sleep(0.2)
+        startup = time.perf_counter() - started
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+        def body(frame) -> str:
+            return json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
+
+        def post(payload: str, expected: int) -> None:
+            connection.request("POST", "/invocations", payload, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200 or len(json.loads(answer)["predictions"]) != expected:
+                raise RuntimeError(f"bad answer {response.status}: {answer[:300]!r}")
+
+        one = body(rows[MODEL_INPUT_COLUMNS].iloc[:1])
+        batch_rows = rows[MODEL_INPUT_COLUMNS].iloc[:10_000]
+        batch = body(batch_rows)
+        for _ in range(20):
+            post(one, 1)
+        post(batch, len(batch_rows))
+        one_row = [_timed(lambda: post(one, 1)) for _ in range(requests)]
+        batch_s = [_timed(lambda: post(batch, len(batch_rows))) for _ in range(reps)]
+        connection.close()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(server.pid, sig)
+                server.wait(timeout=20)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    return {
+        "startup_s": startup,
+        "one_row_s": one_row,
+        "batch_rows": len(batch_rows),
+        "batch_body_mb": len(batch) / 1e6,
+        "batch_s": batch_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=500, help="one-row requests to the server")
+    parser.add_argument("--no-server", action="store_true")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+
+    from generate import demo_rows, replicated_rows
+
+    rows = replicated_rows(demo_rows(), args.rows, seed=1)
+    results = {
+        "validation": validation(rows, args.reps),
+        "demo_validation": demo_validation(args.reps),
+        "batch_scoring": batch_scoring(rows, args.state_dir, args.data_dir, args.reps),
+    }
+    print("validation and batch scoring done", flush=True)
+    if args.no_server:
+        results["http"] = None
+    else:
+        log = (args.out.parent if args.out else Path.cwd()) / "serving.log"
+        results["http"] = http_server(rows, args.state_dir, args.requests, max(args.reps, 5), log)
+    text = json.dumps(results, indent=1)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""One tick of each sensor with many existing dataset versions: the time of the sensor's evaluation.
+
+    .venv/bin/python bench/sensor_ticks.py --existing 1000 10000 --new 5 --reps 5 --out ticks.json
+
+For each number of existing versions, in a temporary folder: that many version folders (one small CSV each) that
+are already partitions and already in the sensor's cursor, then `--new` folders landed since. `dataset_version_sensor`
+is evaluated with `build_sensor_context` (which does not apply its partition requests, so every repetition sees the
+same new folders), once cold (first call in the process: imports MLflow to ask for a champion) and `--reps` times
+warm, as the daemon's long-lived code server evaluates it; and `--reps` times with nothing new. `retraining_sensor`
+likewise: that many `model_monitoring` materializations already read (its cursor is after them) and `--new` new
+ones. Results are JSON seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PARTITIONS = "dataset_version"
+
+
+def _timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
+    import dagster as dg
+
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.sensors import dataset_version_sensor, scan_versions
+
+    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(store))
+    tracking = MLflowTracking(state_dir=str(store), tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    versions = settings.versions_dir
+    row = "season,mnth,day,hr\n1,Jan,1,0\n"  # the sensor only looks at names, sizes and times
+    started = time.perf_counter()
+    keys = [f"v{i:06d}" for i in range(existing)]
+    for key in keys:
+        (versions / key).mkdir(parents=True)
+        (versions / key / "rentals.csv").write_text(row)
+    cursor = json.dumps(scan_versions(versions, {}, set()).cursor)
+    for i in range(new):
+        (versions / f"new{i:03d}").mkdir(parents=True)
+        (versions / f"new{i:03d}" / "rentals.csv").write_text(row)
+    (root / "dagster_home").mkdir(parents=True, exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+        instance.add_dynamic_partitions(PARTITIONS, keys)
+        setup = time.perf_counter() - started
+        resources = {"settings": settings, "mlflow_tracking": tracking}
+
+        def tick(cursor=cursor):
+            result = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            assert len(result.run_requests) == (new if cursor == cursor_with_new else 0), result
+            return result
+
+        cursor_with_new = cursor
+        cold = _timed(tick)
+        warm = [_timed(tick) for _ in range(reps)]
+        # The cursor after the new ones were seen: a tick with nothing new.
+        after = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+        instance.add_dynamic_partitions(PARTITIONS, [f"new{i:03d}" for i in range(new)])
+        idle = [_timed(lambda: tick(after.cursor)) for _ in range(reps)]
+    return {"setup_s": setup, "cold_s": cold, "warm_s": warm, "idle_s": idle}
+
+
+def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
+    import dagster as dg
+
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.sensors import retraining_sensor
+
+    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"))
+
+    def monitoring_result(key: str, i: int) -> dg.AssetMaterialization:
+        degraded = i % 7 == 0
+        return dg.AssetMaterialization(
+            asset_key="model_monitoring",
+            partition=key,
+            metadata={
+                "metric": "rmse",
+                "realized_metric": 100.0 + i % 13,
+                "evaluated_metric": 95.0,
+                "relative_change": 0.2 if degraded else 0.05,
+                "degraded": degraded,
+                "dataset_drift": False,
+                "drifted_share": 0.1,
+            },
+        )
+
+    started = time.perf_counter()
+    (root / "dagster_home").mkdir(parents=True, exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+        keys = [f"v{i:06d}" for i in range(existing)]
+        instance.add_dynamic_partitions(PARTITIONS, keys)
+        for i, key in enumerate(keys):
+            instance.report_runless_asset_event(monitoring_result(key, i))
+        last = instance.fetch_materializations(dg.AssetKey("model_monitoring"), limit=1).records[0].storage_id
+        history = [
+            {"version": key, "degraded": False, "dataset_drift": False, "retrained": False, "at": 0.0}
+            for key in keys[-51:]
+        ]
+        cursor = json.dumps({"after_storage_id": last, "history": history})
+        new_keys = [f"new{i:03d}" for i in range(new)]
+        instance.add_dynamic_partitions(PARTITIONS, new_keys)
+        for i, key in enumerate(new_keys):
+            instance.report_runless_asset_event(monitoring_result(key, i))
+        setup = time.perf_counter() - started
+        resources = {"settings": settings}
+
+        def tick(cursor=cursor, expected=new):
+            result = retraining_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            assert len(result.asset_events) == expected, result
+            return result
+
+        cold = _timed(tick)
+        warm = [_timed(tick) for _ in range(reps)]
+        after = tick().cursor
+        idle = [_timed(lambda: tick(after, 0)) for _ in range(reps)]
+    return {"setup_s": setup, "cold_s": cold, "warm_s": warm, "idle_s": idle}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--existing", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--new", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    results = {"new": args.new, "reps": args.reps, "dataset_version_sensor": {}, "retraining_sensor": {}}
+    store = Path(tempfile.mkdtemp(prefix="ticks-mlflow-"))
+    # The MLflow store the sensor asks for a champion exists before any tick, as in a project that has run. It is
+    # made by another process, so the first tick here pays for importing MLflow as the daemon's first tick would.
+    code = (
+        "import sys; from mlops_assets.resources import MLflowTracking as T; "
+        "T(state_dir=sys.argv[1], tracking_uri=f'sqlite:///{sys.argv[1]}/mlflow.db').ensure_experiment()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(store)], check=True, capture_output=True)
+    for existing in args.existing:
+        for name, case in [("dataset_version_sensor", version_sensor_case), ("retraining_sensor", retraining_sensor_case)]:
+            with tempfile.TemporaryDirectory(prefix=f"ticks-{existing}-") as folder:
+                measured = case(Path(folder), existing, args.new, args.reps, store)
+            results[name][str(existing)] = measured
+            print(
+                f"{name} with {existing} existing: warm {statistics.median(measured['warm_s']) * 1000:.1f} ms, "
+                f"idle {statistics.median(measured['idle_s']) * 1000:.1f} ms, cold {measured['cold_s'] * 1000:.0f} ms "
+                f"(setup {measured['setup_s']:.1f} s)",
+                flush=True,
+            )
+    shutil.rmtree(store, ignore_errors=True)
+    text = json.dumps(results, indent=1)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
