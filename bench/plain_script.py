@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     with mlflow_run("model_monitoring", {"champion_version": champion.version}):
         mlflow.log_metrics({f"realized_{k}": v for k, v in report.realized.items() if v == v})
-        mlflow.log_metrics({"drifted_share": report.summary["drifted_share"], "relative_change": report.relative_change})
+        mlflow.log_metrics(
+            {"drifted_share": report.summary["drifted_share"], "relative_change": report.relative_change}
+        )
         mlflow.log_table(report.drift, artifact_file="feature_drift.json")
         log_pngs(report.plots, "plots")
     if report.summary["dataset_drift"]:
@@ -165,8 +167,12 @@ def main(argv: list[str] | None = None) -> int:
             categorical=settings.categorical_columns,
             bins=settings.drift.psi_bins,
         )
-        model_uri = training.log_candidate(pipeline, trained, train[MODEL_INPUT_COLUMNS], settings.task, manifest, profile)
-    candidate = training.Candidate(model_uri=model_uri, run_id=run.info.run_id, manifest=manifest, cv_score=trained.cv_score)
+        model_uri = training.log_candidate(
+            pipeline, trained, train[MODEL_INPUT_COLUMNS], settings.task, manifest, profile
+        )
+    candidate = training.Candidate(
+        model_uri=model_uri, run_id=run.info.run_id, manifest=manifest, cv_score=trained.cv_score
+    )
     lap("candidate_model")
 
     # model_evaluation

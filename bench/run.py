@@ -139,8 +139,10 @@ def clean_env() -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DAGSTER_HOME", "MLOPS_STATE_DIR", "MLOPS_DATA_DIR", "MLFLOW_TRACKING_URI", "MLOPS_ALERT_WEBHOOK_URL")
+        if k
+        not in ("DAGSTER_HOME", "MLOPS_STATE_DIR", "MLOPS_DATA_DIR", "MLFLOW_TRACKING_URI", "MLOPS_ALERT_WEBHOOK_URL")
         and not k.startswith("PYTEST")
+        and k != "PYTHONDONTWRITEBYTECODE"  # a usual machine caches bytecode; this sandbox turned it off
     }
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["PYTHONWARNINGS"] = "ignore"

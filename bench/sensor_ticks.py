@@ -59,7 +59,9 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         resources = {"settings": settings, "mlflow_tracking": tracking}
 
         def tick(cursor=cursor):
-            result = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            result = dataset_version_sensor(
+                dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            )
             assert len(result.run_requests) == (new if cursor == cursor_with_new else 0), result
             return result
 
@@ -146,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     subprocess.run([sys.executable, "-c", code, str(store)], check=True, capture_output=True)
     for existing in args.existing:
-        for name, case in [("dataset_version_sensor", version_sensor_case), ("retraining_sensor", retraining_sensor_case)]:
+        for name, case in [
+            ("dataset_version_sensor", version_sensor_case),
+            ("retraining_sensor", retraining_sensor_case),
+        ]:
             with tempfile.TemporaryDirectory(prefix=f"ticks-{existing}-") as folder:
                 measured = case(Path(folder), existing, args.new, args.reps, store)
             results[name][str(existing)] = measured

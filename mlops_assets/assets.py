@@ -390,8 +390,10 @@ def deployed_model(
         value=promotion,
         metadata={
             "model_name": settings.model_name,
-            "champion_version": promotion["version"],
+            "candidate_version": promotion["version"],
+            "champion_version": promotion["champion_version"],
             "previous_champion_version": promotion["previous_version"] or "none",
+            "outcome": promotion.get("reason") or ("promoted" if promotion["changed"] else "already champion"),
             "model_uri": f"models:/{settings.model_name}@{deployment.CHAMPION}",
             "changed": promotion["changed"],
         },

@@ -7,6 +7,8 @@ A forker rewrites `make_features` (and `RentalFeatures` in contracts.py) for the
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -67,3 +69,32 @@ def row_time(raw: pd.DataFrame) -> pd.Series:
     without time, return None here and set `split.method = "hash"` in config.py.
     """
     return (raw["day"].astype("int64") - 1) * 24 + raw["hr"].astype("int64")
+
+
+def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """The first step of every logged model: the raw contract, restricted to the model's input columns.
+
+    The model signature checks column names and types at the HTTP server; this checks what the signature cannot:
+    ranges (hr 0-23), categories, nulls. A violation raises MLflow's invalid-parameter error, which the model
+    server answers with 400 and this message.
+    """
+    import pandera.pandas as pa
+
+    try:
+        return _model_input_schema().validate(rows, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        from mlflow.exceptions import MlflowException
+
+        cases = error.failure_cases.head(10)
+        found = "; ".join(f"{c.column}: {c.check} (value {c.failure_case!r})" for c in cases.itertuples())
+        raise MlflowException.invalid_parameter_value(f"input rows break the model's contract: {found}") from None
+
+
+@functools.cache
+def _model_input_schema():
+    import pandera.pandas as pa
+
+    from mlops_assets.contracts import RawRentals
+
+    columns = RawRentals.to_schema().columns
+    return pa.DataFrameSchema({name: columns[name] for name in MODEL_INPUT_COLUMNS}, coerce=True, strict=False)

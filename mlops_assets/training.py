@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.config import PROJECT_ROOT, SearchSettings
-from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features
+from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features, validate_model_input
 
 # Pinned like the lock file: the environment a logged model needs to load and predict.
 MODEL_PIP_PACKAGES = ["scikit-learn", "skops", "pandas", "numpy", "scipy", "pandera", "mlflow"]
@@ -41,17 +41,26 @@ def build_estimator(task: str, seed: int):
     return HistGradientBoostingClassifier(random_state=seed, early_stopping=False)
 
 
-def serving_pipeline(estimator, raw_train: pd.DataFrame, feature_fn: Callable = make_features, input_columns=None):
-    """The model that is logged and served: raw contract rows -> `feature_fn` -> the fitted estimator.
+def serving_pipeline(
+    estimator,
+    raw_train: pd.DataFrame,
+    feature_fn: Callable = make_features,
+    input_columns: list[str] | None = None,
+    input_check: Callable | None = validate_model_input,
+):
+    """The model that is logged and served: raw contract rows -> input check -> `feature_fn` -> the estimator.
 
     The estimator was fitted on the feature table that the same `feature_fn` made, so training, batch scoring
-    and the HTTP server share one implementation of the features.
+    and the HTTP server share one implementation of the features; `input_check` (the contract of the model's
+    input columns) travels with the model and refuses rows it cannot score honestly.
     """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    features = FunctionTransformer(feature_fn).fit(raw_train[input_columns or MODEL_INPUT_COLUMNS])
-    return Pipeline([("features", features), ("model", estimator)])
+    rows = raw_train[input_columns or MODEL_INPUT_COLUMNS]
+    steps = [("contract", FunctionTransformer(input_check).fit(rows))] if input_check else []
+    steps.append(("features", FunctionTransformer(feature_fn).fit(rows)))
+    return Pipeline([*steps, ("model", estimator)])
 
 
 def _cv_splitter(task: str, split_method: str, folds: int, seed: int):

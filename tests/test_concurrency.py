@@ -6,6 +6,7 @@ MLflow has exactly one MLflow run, every candidate is registered, and the aliase
 (the champion is the passing candidate trained on the newest data, whatever order the runs finish in).
 """
 
+import itertools
 import json
 import os
 import signal
@@ -78,7 +79,7 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
             assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(KEYS)
             # They really overlapped: some run started before another one ended.
             stats = sorted((instance.get_run_stats(run.run_id) for run in runs), key=lambda s: s.start_time)
-            assert any(later.start_time < earlier.end_time for earlier, later in zip(stats, stats[1:], strict=False))
+            assert any(later.start_time < earlier.end_time for earlier, later in itertools.pairwise(stats))
     finally:
         os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait(timeout=30)

@@ -149,8 +149,11 @@ def like_a_fresh_run_process(working_dir: Path) -> Iterator[None]:
     the project's store through the resource or not at all, and a stray default store lands in `working_dir`.
     """
     import mlflow
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    # Both halves of MLflow's state are put back exactly as they were: the module global and the variable (other
+    # test files set one and remove the other with monkeypatch).
+    previous_global, previous_env = tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
     cwd = Path.cwd()
     mlflow.set_tracking_uri(None)
     os.chdir(working_dir)
@@ -158,7 +161,11 @@ def like_a_fresh_run_process(working_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(cwd)
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous_global)
+        if previous_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
     assert not (working_dir / "mlflow.db").exists(), "something used MLflow's default store instead of the project's"
 
 

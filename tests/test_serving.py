@@ -170,6 +170,18 @@ def test_a_value_of_the_wrong_type_is_a_client_error_naming_the_column(server, c
     assert f"column {column}" in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [("hr", 99, "less_than_or_equal_to"), ("weathersit", "fog", "isin"), ("temp", None, "not_nullable")],
+)
+def test_a_value_the_contract_forbids_is_a_client_error_naming_column_and_rule(server, column, value, check):
+    """The signature checks names and types; the contract logged with the model checks ranges, categories, nulls."""
+    row = {**records(server.rows.head(1))[0], column: value}
+    status, body = post(f"{server.url}/invocations", {"dataframe_records": [row]})
+    assert status == 400, body
+    assert "contract" in body["message"] and column in body["message"] and check in body["message"]
+
+
 def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
     env["MLOPS_STATE_DIR"] = str(tmp_path / "state")  # an empty tracking store

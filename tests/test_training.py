@@ -292,7 +292,11 @@ def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp
         select_cancer_features(split.train), split.train["malignant"], "classification", SMALL_SEARCH, 42, "hash"
     )
     pipeline = training.serving_pipeline(
-        trained.estimator, split.train, feature_fn=select_cancer_features, input_columns=CANCER_FEATURES
+        trained.estimator,
+        split.train,
+        feature_fn=select_cancer_features,
+        input_columns=CANCER_FEATURES,
+        input_check=None,  # the bike contract does not describe this data set
     )
     proba = training.predict(pipeline, split.holdout, "classification")
     metrics = classification_metrics(split.holdout["malignant"], proba)
