@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -473,12 +473,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated sections to run again ({', '.join(SECTIONS)})")
     parser.add_argument("--workdir", type=Path, help="where the temporary states go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (logs, states)")
+    parser.add_argument("--reps", type=int, help="repetitions instead of the mode's (5 full, 1 smoke): quick checks")
+    parser.add_argument("--sizes", help="comma-separated row counts for the scale section instead of the mode's")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(BENCH))
     from report import write_report
 
     plan = SMOKE if args.smoke else FULL
+    if args.reps:
+        plan = replace(plan, reps=args.reps, multiprocess_reps=min(plan.multiprocess_reps, args.reps))
+    if args.sizes:
+        plan = replace(plan, scale_sizes=[int(n) for n in args.sizes.split(",")])
     out = args.out.resolve()
     figures = out / "benchmarks"
     figures.mkdir(parents=True, exist_ok=True)

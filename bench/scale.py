@@ -59,10 +59,13 @@ def install() -> None:
 def scale_settings(**overrides):
     """ProjectSettings (folders from the environment, as usual) with the scale benchmark's search budget.
 
-    MLOPS_BENCH_SEARCH=project keeps the project's own budget (the scoring benchmark's champion uses it).
+    MLOPS_BENCH_SEARCH=project keeps the project's own search budget (the scoring benchmark's champion uses it).
     """
     from mlops_assets.config import ProjectSettings, SearchSettings
 
-    if os.environ.get("MLOPS_BENCH_SEARCH", "scale") == "project":
-        return ProjectSettings(**overrides)
-    return ProjectSettings(search=SearchSettings(**SCALE_SEARCH), baseline_group_columns=["hr"], **overrides)
+    search = (
+        SearchSettings()
+        if os.environ.get("MLOPS_BENCH_SEARCH", "scale") == "project"
+        else SearchSettings(**SCALE_SEARCH)
+    )
+    return ProjectSettings(search=search, baseline_group_columns=["hr"], **overrides)

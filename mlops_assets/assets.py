@@ -34,6 +34,12 @@ DEPLOYMENT_CODE_VERSION = "1"
 BATCH_CODE_VERSION = "1"
 MONITORING_CODE_VERSION = "1"
 
+# Partitioned check specs are a Dagster 1.13 preview; the project relies on them deliberately (a gate result belongs
+# to one dataset version), so that one known warning is silenced.
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
+
 # The promotion gates (evaluation.evaluate_gates), run as blocking checks of model_evaluation.
 GATE_DESCRIPTIONS = {
     "absolute_thresholds": "The candidate meets the absolute metric thresholds of config.GateSettings.",
@@ -220,19 +226,6 @@ def _upstream_data_version(context: dg.AssetExecutionContext, asset: str) -> str
     return records[0].asset_materialization.tags.get("dagster/data_version")
 
 
-def _use_project_store(mlflow_tracking: MLflowTracking) -> None:
-    """Point MLflow's process-wide tracking URI at the project's store before loading models or artifacts.
-
-    `mlflow.sklearn.load_model("models:/...")` and `mlflow.artifacts` resolve through it, and in a fresh run process
-    (every run the daemon or `dagster dev` launches) nothing has set it yet: MLflow's default is ./mlflow.db in the
-    working directory, where the champion is "not found". Only `asset_run` set it, and a scoring or monitoring run
-    loads the champion before any asset_run.
-    """
-    import mlflow
-
-    mlflow.set_tracking_uri(mlflow_tracking.uri)
-
-
 def _image_markdown(plots: dict[str, bytes]) -> dg.MetadataValue:
     """PNG plots inline in the asset's metadata (the Dagster UI renders Markdown images from data URIs)."""
     parts = [
@@ -249,7 +242,13 @@ def _image_markdown(plots: dict[str, bytes]) -> dg.MetadataValue:
     kinds={"scikit-learn", "mlflow"},
     code_version=EVALUATION_CODE_VERSION,
     check_specs=[
-        dg.AssetCheckSpec(name, asset="model_evaluation", blocking=True, description=description)
+        dg.AssetCheckSpec(
+            name,
+            asset="model_evaluation",
+            blocking=True,
+            description=description,
+            partitions_def=dataset_version_partitions,  # each version's gates are recorded against that version
+        )
         for name, description in GATE_DESCRIPTIONS.items()
     ],
     description="The candidate, the current champion and a naive baseline scored on the same holdout rows: "
@@ -282,7 +281,7 @@ def model_evaluation(
         else:
             holdout = unseen
     rows = holdout[MODEL_INPUT_COLUMNS]
-    _use_project_store(mlflow_tracking)
+    mlflow_tracking.activate()
     candidate = mlflow.sklearn.load_model(candidate_model.model_uri)
     champion_predictions = None
     if champion:
@@ -417,7 +416,7 @@ def batch_predictions(
     mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult:
     path = settings.predictions_dir / f"{context.partition_key}.parquet"
-    _use_project_store(mlflow_tracking)
+    mlflow_tracking.activate()
     scored = deployment.score_batch(mlflow_tracking, settings, raw_dataset, path)
     return dg.MaterializeResult(
         metadata={
@@ -456,7 +455,7 @@ def model_monitoring(
     new_rows = deployment.rows_not_trained_on(raw_dataset, champion, settings)
     if new_rows.empty:
         raise dg.Failure(f"every row of {context.partition_key} was in champion version {champion.version}'s training")
-    _use_project_store(mlflow_tracking)
+    mlflow_tracking.activate()
     model = mlflow.sklearn.load_model(champion.model_uri)
     predictions = training.predict(model, new_rows[MODEL_INPUT_COLUMNS], settings.task)
     profile = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/reference_profile.json")

@@ -381,7 +381,7 @@ def score_batch(tracking, settings, raw: pd.DataFrame, path: Path) -> BatchScore
             f"RawRentals contract is {contract_hash(RawRentals)}: retrain before scoring with it"
         )
     rows = RawRentals.validate(raw, lazy=True)
-    mlflow.set_tracking_uri(tracking.uri)  # models:/ URIs resolve through the process-wide URI
+    tracking.activate()  # models:/ URIs resolve through the process-wide URI
     model = mlflow.sklearn.load_model(champion.model_uri)  # the version pinned above, not the alias again
     scored = pd.DataFrame(
         {

@@ -19,6 +19,8 @@ from pydantic import Field
 
 from mlops_assets.config import PROJECT_ROOT, default_state_dir
 
+_URIS_SET_HERE: set[str] = set()  # tracking URIs this process handed to mlflow.set_tracking_uri
+
 
 @functools.cache
 def git_commit() -> str | None:
@@ -58,9 +60,24 @@ class MLflowTracking(dg.ConfigurableResource):
     def uri(self) -> str:
         if self.tracking_uri:
             return self.tracking_uri
-        if os.environ.get("MLFLOW_TRACKING_URI"):
-            return os.environ["MLFLOW_TRACKING_URI"]
+        # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI into the environment: a value this process set
+        # itself is not the user's override, or the first store used would capture every later resource.
+        from_env = os.environ.get("MLFLOW_TRACKING_URI")
+        if from_env and from_env not in _URIS_SET_HERE:
+            return from_env
         return f"sqlite:///{Path(self.state_dir).resolve() / 'mlflow.db'}"
+
+    def activate(self) -> None:
+        """Point MLflow's process-wide tracking URI at this store.
+
+        `mlflow.start_run`, `mlflow.sklearn.load_model("models:/...")` and `mlflow.artifacts` resolve through it,
+        and in a fresh run process (every run the daemon or `dagster dev` launches) nothing has set it yet.
+        """
+        import mlflow
+
+        uri = self.uri
+        _URIS_SET_HERE.add(uri)
+        mlflow.set_tracking_uri(uri)
 
     @property
     def artifact_root(self) -> str | None:
@@ -100,7 +117,7 @@ class MLflowTracking(dg.ConfigurableResource):
         import mlflow
 
         experiment_id = self.ensure_experiment()
-        mlflow.set_tracking_uri(self.uri)
+        self.activate()
         asset = context.asset_key.to_user_string()
         partition = context.partition_key if context.has_partition_key else None
         run_tags = {
