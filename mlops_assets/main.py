@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mlops_assets.definitions import defs
     from mlops_assets.demo_data import DEMO_VERSIONS, land_demo_versions
+    from mlops_assets.sensors import failed_only_on_gates
 
     settings = defs.resources["settings"]  # the very settings the sensors and assets use
     keys = DEMO_VERSIONS[: args.months]
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.perf_counter() - started:6.1f}s] {key}: {'landed' if landed else 'already there'}")
             for outcome in run_until_quiet(driver, ["dataset_version_sensor", "retraining_sensor"]):
                 status = outcome["status"]
-                if status == "failure" and _failed_only_on_gates(instance, outcome["run_id"]):
+                if status == "failure" and failed_only_on_gates(instance, outcome["run_id"]):
                     status = "gates failed: the champion stays"
                 else:
                     unexpected += status == "failure"
@@ -264,24 +265,6 @@ def main(argv: list[str] | None = None) -> int:
         f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml"
     )
     return 1 if unexpected else 0
-
-
-def _failed_only_on_gates(instance, run_id: str) -> bool:
-    """A run that stopped at a failed blocking gate is the pipeline working as intended, not an error."""
-    import dagster as dg
-
-    failures = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-    return (
-        bool(failures)
-        and all(event.step_key == "model_evaluation" for event in failures)
-        and any(
-            not evaluation.passed
-            for evaluation in (
-                event.dagster_event.event_specific_data
-                for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-            )
-        )
-    )
 
 
 if __name__ == "__main__":
