@@ -50,17 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         stages[name] = now - mark[0]
         mark[0] = now
 
-    import mlflow
+    # What assets.py imports when it is imported; MLflow, evaluation and monitoring are imported below where the
+    # assets import them, so that each stage's time compares with the pipeline's step.
     import pandas as pd
 
     from mlops_assets import deployment, training
     from mlops_assets.alerts import notifier_from_env
     from mlops_assets.config import ProjectSettings
     from mlops_assets.contracts import RawRentals, RentalFeatures, contract_hash
-    from mlops_assets.evaluation import evaluate_candidate
     from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features, row_time
     from mlops_assets.ingestion import read_version
-    from mlops_assets.monitoring import build_reference_profile, monitor_champion
     from mlops_assets.resources import MLflowTracking, git_commit
     from mlops_assets.splitting import split_rows
 
@@ -74,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def mlflow_run(asset: str, tags: dict[str, str]):
         """One MLflow run per asset, named and tagged as MLflowTracking.asset_run names and tags it."""
+        import mlflow
+
         experiment_id = tracking.ensure_experiment()
         mlflow.set_tracking_uri(tracking.uri)
         run_tags = {
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return mlflow.start_run(experiment_id=experiment_id, run_name=f"{asset}[{key}]", tags=run_tags)
 
     def log_pngs(plots: dict[str, bytes], artifact_dir: str) -> None:
+        import mlflow
+
         with tempfile.TemporaryDirectory() as folder:
             for name, png in plots.items():
                 Path(folder, name).write_bytes(png)
@@ -113,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     lap("feature_table")
 
     # model_monitoring (the champion in force before this version's candidate, as in the pipeline's step order)
+    import mlflow
+
+    from mlops_assets.monitoring import build_reference_profile, monitor_champion
+
     champion = deployment.current_champion(tracking, settings.model_name)
     if champion is None:
         raise SystemExit(f"no {settings.model_name}@champion to monitor yet")
@@ -176,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     lap("candidate_model")
 
     # model_evaluation
+    from mlops_assets.evaluation import evaluate_candidate
+
     champion = deployment.current_champion(tracking, settings.model_name)
     holdout = split.holdout
     if champion and champion.train_until_time is not None and champion.run_id != candidate.run_id:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 # part -> (path suffix, function name) whose cumulative time is the part's
 PARTS = {
-    "load the code location (import the definitions)": [("_core/workspace/autodiscovery.py", "loadable_targets_from_python_module")],
+    "load the code location (import the definitions)": [
+        ("_core/workspace/autodiscovery.py", "loadable_targets_from_python_module")
+    ],
     "open the Dagster instance": [("_core/instance/factory.py", "create_instance_from_dagster_home")],
     "create the run": [("_core/instance/methods/run_methods.py", "create_run_for_job")],
     "store events (SQLite, a new engine per write)": [("event_log/sqlite/sqlite_event_log.py", "store_event")],
@@ -38,7 +40,9 @@ PARTS = {
         ("pandas/core/frame.py", "to_markdown"),
         ("mlops_assets/assets.py", "_image_markdown"),
     ],
-    "asset code (the stage functions and the assets)": [("dagster/_core/execution/plan/compute_generator.py", "invoke_compute_fn")],
+    "asset code (the stage functions and the assets)": [
+        ("dagster/_core/execution/plan/compute_generator.py", "invoke_compute_fn")
+    ],
 }
 
 

@@ -149,9 +149,32 @@ def _overhead_breakdown(result: dict) -> tuple[list[list], dict]:
         "steps": med([sum(v["end"] - v["start"] for v in r["events"]["steps"].values()) for r in pipeline_runs]),
         "plain_imports": med([r["stages"]["imports"] for r in plain_runs]),
         "plain_stages": med([r["stages"]["total"] - r["stages"]["imports"] for r in plain_runs]),
+        "plain_exit": med([r["wall_s"] - r["stages"]["total"] for r in plain_runs]),
+        "plain_wall": med([r["wall_s"] for r in plain_runs]),
+        "pipeline_wall": med([r["wall_s"] for r in pipeline_runs]),
     }
     phases["between_steps"] = phases["run"] - phases["steps"]
     return rows, phases
+
+
+def _profile_text(o: dict) -> str:
+    profiles = o.get("profiles")
+    if not profiles:
+        return "\nThe profile of the pipeline's parts is not measured in smoke mode.\n"
+    parts = list(profiles[0]["parts"])
+    total = med([p["profiled_total_s"] for p in profiles])
+    rows = [
+        [part, f"{med([p['parts'][part]['seconds'] for p in profiles]):.2f} s", profiles[0]["parts"][part]["calls"]]
+        for part in parts
+    ]
+    o["_profile"] = {part: med([p["parts"][part]["seconds"] for p in profiles]) for part in parts}
+    return (
+        "\n**What the orchestration is made of** (`bench/profile_pipeline.py`: the same CLI run in-process under "
+        f"cProfile, {len(profiles)} runs, medians of cumulative seconds; the profiled run takes {total:.1f} s, "
+        "cProfile slows Python-heavy code most, so read these as shares):\n\n"
+        + table(["part", "cumulative time", "calls"], rows)
+        + "\n"
+    )
 
 
 def write_report(results: dict, path: Path, figures: Path) -> Path:
@@ -199,8 +222,9 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
             "`state/dagster.yaml`, SQLite) and MLflow store in which the first version's champion was trained and "
             "promoted; the measured run then ingests, builds features, splits, monitors the champion, trains, "
             "evaluates, deploys and scores the version.\n\n"
-            f"- pipeline: `{o['commands']['pipeline']}` (the project's in-process executor; the partition was added "
-            f"beforehand: the CLI cannot add one; adding it took {s(o['add_partition']['wall_s'])} in its own process)\n"
+            f"- pipeline: `{o['commands']['pipeline']}` (the project's in-process executor; the partition was "
+            "added beforehand, since the CLI cannot add one: adding it took "
+            f"{s(o['add_partition']['wall_s'])} in its own process, not counted)\n"
             f"- plain script: `{o['commands']['plain']}` (the same stage functions, order and MLflow runs)\n\n"
             + table(
                 ["", "plain script", "pipeline", "pipeline / plain", "pipeline - plain"],
@@ -238,9 +262,24 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
                         s(phases["between_steps"]),
                         s(phases["between_steps"]),
                     ],
-                    ["after RUN_SUCCESS until the process exits", "", s(phases["after_run"]), s(phases["after_run"])],
+                    [
+                        "after the last stage (plain) / RUN_SUCCESS (pipeline) until the process exits",
+                        s(phases["plain_exit"]),
+                        s(phases["after_run"]),
+                        s(phases["after_run"] - phases["plain_exit"]),
+                    ],
+                    [
+                        "**whole process** (medians of the totals, so the parts do not add up exactly)",
+                        s(phases["plain_wall"]),
+                        s(phases["pipeline_wall"]),
+                        s(phases["pipeline_wall"] - phases["plain_wall"]),
+                    ],
                 ],
             )
+            + "\n\nExiting costs both sides most of a second: Python tears down the modules of dagster, MLflow, "
+            "scikit-learn and SciPy (measured here: `python -c 'import mlflow, sklearn.ensemble, dagster'` spends "
+            "about 0.9 s after its last statement).\n"
+            + _profile_text(o)
             + (
                 "\n\nStart-up costs in separate processes (medians of "
                 f"{len(next(iter(imports.values())))} alternating runs): "
@@ -497,7 +536,7 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
         body.append(
             "## 5. Scoring\n\n"
             f"`bench/scoring.py` on {v['rows']:,} generated rows (section 3's contract). The champion was trained "
-            f"with the {sco.get('champion_training', 'project search budget')} on a replicated version.\n\n"
+            f"with the {sco.get('champion_training', 'project search budget')}.\n\n"
             + table(
                 ["what", "median", "runs"],
                 [
@@ -586,8 +625,9 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
         "",
         "## Machine",
         "",
-        f"- {env.get('cpu', '?')}, {env.get('cores', '?')} cores, {env.get('memory', '?')} RAM, {env.get('system', '?')}, "
-        f"Python {env.get('python', '?')}; code at commit {env.get('commit', '?')} plus the working tree",
+        f"- {env.get('cpu', '?')}, {env.get('cores', '?')} cores, {env.get('memory', '?')} RAM, "
+        f"{env.get('system', '?')}, Python {env.get('python', '?')}; code at commit {env.get('commit', '?')} plus "
+        "the working tree",
         "- " + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()),
         f"- Load: the machine (2 cores) was shared with other work. 1-minute load average at the start "
         f"{' / '.join(env.get('load_at_start', []))} (1, 5, 15 min); after each section "

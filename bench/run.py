@@ -365,6 +365,14 @@ def overhead(plan: Plan, work: Path, logs: Path, results: dict) -> dict:
             "dagster --version": lambda: asdict(measure([DAGSTER, "--version"], env, log)),
         },
     )
+    # What the orchestration is made of: the same run under cProfile (bench/profile_pipeline.py).
+    profiles = []
+    for _ in range(plan.reps):
+        ws.restore()
+        out = ws.root / "profile.json"
+        measure([PYTHON, str(BENCH / "profile_pipeline.py"), key, "--out", str(out)], env, log)
+        profiles.append(json.loads(out.read_text()))
+    result["profiles"] = profiles
     if plan.multiprocess_reps:
         mp_location = ["-f", str(BENCH / "multiprocess_definitions.py")]
         runs = []
