@@ -12,8 +12,19 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.demo_data import SOURCE_CSV
+
+# A search budget that trains in about a second: tests check behaviour, not model quality.
+FAST_SEARCH = SearchSettings(
+    n_iter=2,
+    cv_folds=2,
+    max_iter=[50],
+    learning_rate=[0.1],
+    max_leaf_nodes=[15],
+    min_samples_leaf=[20],
+    l2_regularization=[0.0],
+)
 
 
 @pytest.fixture(scope="session")

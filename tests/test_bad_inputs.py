@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 
 from mlops_assets.alerts import Notifier
-from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo_data import land_version, monthly_snapshot
 from mlops_assets.deployment import CHAMPION, current_champion
 from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.resources import MLflowTracking
-from tests.conftest import write_version
+from tests.conftest import FAST_SEARCH, write_version
 
 GOOD = "2011-02"
 ASSETS = [
@@ -41,9 +41,7 @@ def world(tmp_path_factory, bikeshare):
     settings = ProjectSettings(
         data_dir=str(root / "data"),
         state_dir=str(root / "state"),
-        search=SearchSettings(
-            n_iter=1, cv_folds=2, max_iter=[50], learning_rate=[0.1], max_leaf_nodes=[15], min_samples_leaf=[20]
-        ),
+        search=FAST_SEARCH,
     )
     tracking = MLflowTracking(state_dir=settings.state_dir)
     defs = build_definitions(settings, tracking, Notifier())

@@ -25,6 +25,7 @@ from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.contracts import Predictions
 from mlops_assets.demo_data import land_version, monthly_snapshot
 from mlops_assets.resources import MLflowTracking
+from tests.conftest import FAST_SEARCH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOOD, BETTER, WORSE = "2011-01", "2011-02", "2011-03"
@@ -38,15 +39,6 @@ PIPELINE = [
     "deployed_model",
     "batch_predictions",
 ]
-FAST_SEARCH = SearchSettings(
-    n_iter=2,
-    cv_folds=2,
-    max_iter=[50],
-    learning_rate=[0.1],
-    max_leaf_nodes=[15],
-    min_samples_leaf=[20],
-    l2_regularization=[0.0],
-)
 # One boosting iteration at a tiny learning rate: predicts about the mean, so R² is about 0 and the baseline wins.
 HOPELESS_SEARCH = SearchSettings(**{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001]})
 

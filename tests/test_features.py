@@ -17,7 +17,7 @@ import pandera.pandas as pa
 import pytest
 
 from mlops_assets import training
-from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.config import ProjectSettings
 from mlops_assets.contracts import WEATHER_SITUATIONS, RawRentals, RentalFeatures
 from mlops_assets.demo_data import DEMO_VERSIONS, monthly_snapshot
 from mlops_assets.features import (
@@ -29,17 +29,9 @@ from mlops_assets.features import (
     row_time,
 )
 from mlops_assets.splitting import hash_buckets, split_rows
+from tests.conftest import FAST_SEARCH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SMALL_SEARCH = SearchSettings(
-    n_iter=2,
-    cv_folds=2,
-    max_iter=[50],
-    learning_rate=[0.1],
-    max_leaf_nodes=[15],
-    min_samples_leaf=[20],
-    l2_regularization=[0.0],
-)
 LEAKY = {"casual", "registered", "bikers"}
 
 
@@ -170,7 +162,7 @@ def january_model(year):
     """A tiny model of January through the training code: tune_and_train, then serving_pipeline."""
     split = split_rows(monthly_snapshot(year, "2011-01"), "time", 0.2, ["day", "hr"])
     trained = training.tune_and_train(
-        make_features(split.train), split.train["bikers"], "regression", SMALL_SEARCH, 42, "time"
+        make_features(split.train), split.train["bikers"], "regression", FAST_SEARCH, 42, "time"
     )
     return training.serving_pipeline(trained.estimator, split.train), split
 

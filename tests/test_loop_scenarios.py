@@ -35,21 +35,14 @@ from mlops_assets.config import ProjectSettings, RetrainSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo_data import land_version
 from mlops_assets.deployment import CHAMPION, PREVIOUS
-from mlops_assets.main import SensorDriver, _failed_only_on_gates, run_until_quiet, version_table
+from mlops_assets.main import SensorDriver, run_until_quiet, version_table
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.sensors import failed_only_on_gates
+from tests.conftest import FAST_SEARCH
 
 SENSORS = ["dataset_version_sensor", "retraining_sensor"]
 BASE = "2011-01"
 MODEL_NAME = "bike_rentals"
-SEARCH = SearchSettings(
-    n_iter=2,
-    cv_folds=2,
-    max_iter=[50],
-    learning_rate=[0.1],
-    max_leaf_nodes=[15],
-    min_samples_leaf=[20],
-    l2_regularization=[0.0],
-)
 # Assets with a materialization per partition (retraining_decision is recorded by the retraining sensor).
 PARTITIONED_ASSETS = [
     "raw_dataset",
@@ -105,7 +98,7 @@ def through_day(bikeshare: pd.DataFrame, last_day: int) -> pd.DataFrame:
 
 def project_settings(root: Path, **overrides) -> ProjectSettings:
     return ProjectSettings(
-        data_dir=str(root / "data"), state_dir=str(root / "state"), **{"search": SEARCH, **overrides}
+        data_dir=str(root / "data"), state_dir=str(root / "state"), **{"search": FAST_SEARCH, **overrides}
     )
 
 
@@ -361,7 +354,7 @@ def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(lo
     failed = {name for name, check in checks.items() if not check.passed}
     assert {"absolute_thresholds", "beats_baseline", "not_worse_than_champion"} <= failed
     # The run stopped at the gates and nowhere else; the evaluation itself is stored for the UI.
-    assert _failed_only_on_gates(loop.instance, retrain_run)
+    assert failed_only_on_gates(loop.instance, retrain_run)
     evaluation = metadata(loop.instance, "model_evaluation", key)
     assert evaluation["gates_passed"] is False
     assert set(evaluation["failed_gates"].split(", ")) == failed

@@ -18,22 +18,14 @@ from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 
 from mlops_assets.alerts import Notifier
 from mlops_assets.assets import candidate_model, dataset_split, feature_table, raw_dataset
-from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.config import ProjectSettings
 from mlops_assets.demo_data import land_version, monthly_snapshot
 from mlops_assets.partitions import dataset_version_partitions
 from mlops_assets.resources import MLflowTracking
+from tests.conftest import FAST_SEARCH
 
 KEY = "2011-01"
 EXPERIMENT = "mlops_assets"
-SMALL_SEARCH = SearchSettings(
-    n_iter=2,
-    cv_folds=2,
-    max_iter=[50],
-    learning_rate=[0.1],
-    max_leaf_nodes=[15],
-    min_samples_leaf=[20],
-    l2_regularization=[0.0],
-)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -73,7 +65,7 @@ def multiprocess_job() -> dg.JobDefinition:
             )
         ],
         resources={
-            "settings": ProjectSettings(search=SMALL_SEARCH),
+            "settings": ProjectSettings(search=FAST_SEARCH),
             "mlflow_tracking": MLflowTracking(),
             "notifier": Notifier(),
         },

@@ -24,7 +24,7 @@ from sklearn.datasets import load_breast_cancer
 from mlops_assets import training
 from mlops_assets.alerts import Notifier
 from mlops_assets.assets import TRAINING_CODE_VERSION, candidate_model, dataset_split, feature_table, raw_dataset
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings, SearchSettings
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
 from mlops_assets.contracts import RawRentals, contract_hash
 from mlops_assets.demo_data import land_version, monthly_snapshot
 from mlops_assets.evaluation import classification_metrics, regression_metrics
@@ -32,18 +32,10 @@ from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.ingestion import content_hash, version_files
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.splitting import split_rows
+from tests.conftest import FAST_SEARCH
 
 KEY = "2011-01"
 LEAKY = ["casual", "registered", "bikers"]
-SMALL_SEARCH = SearchSettings(
-    n_iter=2,
-    cv_folds=2,
-    max_iter=[50],
-    learning_rate=[0.1],
-    max_leaf_nodes=[15],
-    min_samples_leaf=[20],
-    l2_regularization=[0.0],
-)
 CV_METRIC = "cv_neg_root_mean_squared_error"
 
 
@@ -74,7 +66,7 @@ def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking) 
 def trained(tmp_path_factory, bikeshare):
     """January 2011 materialized twice, in two Dagster runs, against one instance and one MLflow store."""
     tmp = tmp_path_factory.mktemp("training")
-    settings = ProjectSettings(data_dir=str(tmp / "data"), state_dir=str(tmp / "state"), search=SMALL_SEARCH)
+    settings = ProjectSettings(data_dir=str(tmp / "data"), state_dir=str(tmp / "state"), search=FAST_SEARCH)
     tracking = MLflowTracking(state_dir=settings.state_dir)
     land_version(settings.versions_dir, KEY, monthly_snapshot(bikeshare, KEY))
     (tmp / "dagster_home").mkdir()
@@ -289,7 +281,7 @@ def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp
     assert 0 < split.holdout["malignant"].mean() < 1
 
     trained = training.tune_and_train(
-        select_cancer_features(split.train), split.train["malignant"], "classification", SMALL_SEARCH, 42, "hash"
+        select_cancer_features(split.train), split.train["malignant"], "classification", FAST_SEARCH, 42, "hash"
     )
     pipeline = training.serving_pipeline(
         trained.estimator,
