@@ -137,16 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=5)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--mlflow-db", type=Path, help="copy this empty MLflow database instead of making one")
     args = parser.parse_args(argv)
     results = {"new": args.new, "reps": args.reps, "dataset_version_sensor": {}, "retraining_sensor": {}}
     store = Path(tempfile.mkdtemp(prefix="ticks-mlflow-"))
     # The MLflow store the sensor asks for a champion exists before any tick, as in a project that has run. It is
-    # made by another process, so the first tick here pays for importing MLflow as the daemon's first tick would.
-    code = (
-        "import sys; from mlops_assets.resources import MLflowTracking as T; "
-        "T(state_dir=sys.argv[1], tracking_uri=f'sqlite:///{sys.argv[1]}/mlflow.db').ensure_experiment()"
-    )
-    subprocess.run([sys.executable, "-c", code, str(store)], check=True, capture_output=True)
+    # made by another process (or copied), so the first tick here pays for importing MLflow as the daemon's would.
+    if args.mlflow_db:
+        shutil.copy(args.mlflow_db, store / "mlflow.db")
+    else:
+        code = (
+            "import sys; from mlops_assets.resources import MLflowTracking as T; "
+            "T(state_dir=sys.argv[1], tracking_uri=f'sqlite:///{sys.argv[1]}/mlflow.db').ensure_experiment()"
+        )
+        subprocess.run([sys.executable, "-c", code, str(store)], check=True, capture_output=True)
     for existing in args.existing:
         for name, case in [
             ("dataset_version_sensor", version_sensor_case),

@@ -5,6 +5,7 @@ reports what a user needs to see in the UI as metadata. The logic lives in the s
 """
 
 import base64
+import functools
 import tempfile
 import warnings
 from pathlib import Path
@@ -51,6 +52,7 @@ GATE_DESCRIPTIONS = {
 }
 
 
+@functools.cache
 def column_schema(contract) -> dg.TableSchema:
     """The contract's columns, types and checks, for the asset's Columns panel.
 
@@ -295,7 +297,7 @@ def model_evaluation(
         champion_predictions=champion_predictions,
         baseline_group_columns=settings.baseline_group_columns,
         slice_columns=settings.slice_columns,
-        hour_column="hr" if "hr" in holdout else None,
+        hour_column=settings.hour_column,
         gates=settings.gates,
         seed=settings.seed,
     )

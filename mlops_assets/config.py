@@ -99,6 +99,8 @@ class ProjectSettings(dg.ConfigurableResource):
     leakage_columns: list[str] = ["casual", "registered"]
     # Model input columns monitored as categories (the others are numerical).
     categorical_columns: list[str] = ["weathersit", "holiday", "workingday", "hr", "weekday"]
+    # The hour-of-day column (0-23) for the error-by-hour plot of the evaluation; None: no such plot.
+    hour_column: str | None = "hr"
     # Columns to report metrics per slice on.
     slice_columns: list[str] = ["weathersit", "workingday"]
     model_name: str = "bike_rentals"
