@@ -431,8 +431,7 @@ def scale(plan: Plan, work: Path, logs: Path) -> dict:
             "file_mb": sum(p.stat().st_size for p in (ws.data / "versions" / "big").iterdir()) / 1e6,
             "runs": _pipeline_vs_plain(ws, location, plain_args, "big", plan.reps, log, ws.env()),
         }
-        if not plan.smoke:  # smoke mode: the scoring section reuses this state's champion
-            shutil.rmtree(ws.root, ignore_errors=True)
+        shutil.rmtree(ws.root, ignore_errors=True)
     return {
         "sizes": sizes,
         "commands": {
@@ -451,27 +450,27 @@ def sensors(plan: Plan, work: Path, logs: Path) -> dict:
 
 
 def scoring(plan: Plan, work: Path, logs: Path) -> dict:
-    """A champion trained (project search budget, replicated contract) on replicated rows, then bench/scoring.py.
+    """A champion trained (replicated contract) on a replicated version of the year, then bench/scoring.py.
 
-    Smoke mode reuses the champion of the scale section's state and leaves the HTTP server out.
+    Full mode trains it with the project's search budget; smoke mode with the scale section's and without the
+    HTTP server.
     """
     log = logs / "scoring.log"
-    if plan.smoke:
-        ws = Workspace(work / f"scale-{plan.scale_sizes[0]}")
-        trained = "the scale section's search budget (smoke mode)"
-    else:
-        ws = Workspace(work / "scoring")
-        _replicated_versions(ws, {"base": (plan.base_rows, 12, 3)})
-        location = ["-f", str(BENCH / "scale_definitions.py")]
-        measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(MLOPS_BENCH_SEARCH="project"), log)
-        trained = f"project's search budget on a {plan.base_rows:,}-row replicated version of the year"
+    ws = Workspace(work / "scoring")
+    _replicated_versions(ws, {"base": (plan.base_rows, 12, 3)})
+    budget = "scale" if plan.smoke else "project"
+    location = ["-f", str(BENCH / "scale_definitions.py")]
+    measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(MLOPS_BENCH_SEARCH=budget), log)
     out = work / "scoring.json"
     cmd = [PYTHON, str(BENCH / "scoring.py"), "--state-dir", str(ws.home), "--data-dir", str(ws.data)]
     cmd += ["--rows", str(plan.scoring_rows), "--reps", str(plan.reps), "--requests", str(plan.http_requests)]
     cmd += ["--out", str(out), *(["--no-server"] if plan.smoke else [])]
     measure(cmd, clean_env(), log)
     result = json.loads(out.read_text())
-    result["champion_training"] = trained
+    result["champion_training"] = (
+        f"{'scale benchmark' if plan.smoke else 'project'}'s search budget on a {plan.base_rows:,}-row replicated "
+        "version of the year"
+    )
     shutil.rmtree(ws.root, ignore_errors=True)
     return result
 
@@ -560,8 +559,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with ThreadPoolExecutor(2) as pool:
                 chains = [
-                    pool.submit(run_sections, ["environment", "scale", "overhead", "scoring"]),
-                    pool.submit(run_sections, ["startup", "sensors", "io"]),
+                    pool.submit(run_sections, ["environment", "scale", "overhead"]),
+                    pool.submit(run_sections, ["scoring", "startup", "sensors", "io"]),
                 ]
                 for chain in chains:
                     chain.result()

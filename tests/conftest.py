@@ -5,6 +5,7 @@ Nothing here writes into the repository's data/ or state/ folders.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -68,3 +69,13 @@ def write_version(versions_dir: Path, key: str, files: dict[str, pd.DataFrame | 
         else:
             content.to_csv(folder / name, index=False)
     return folder
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """This process's environment for a child process, without the project's, Dagster's and MLflow's variables.
+
+    `mlflow.set_tracking_uri` exports MLFLOW_TRACKING_URI to the environment, so after one test used a store,
+    every child process started later would otherwise inherit that test's store.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    return {**env, **overrides}

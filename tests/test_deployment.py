@@ -8,7 +8,6 @@ uses a version key of its own.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.contracts import Predictions
 from mlops_assets.demo_data import land_version, monthly_snapshot
 from mlops_assets.resources import MLflowTracking
-from tests.conftest import FAST_SEARCH
+from tests.conftest import FAST_SEARCH, subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOOD, BETTER, WORSE = "2011-01", "2011-02", "2011-03"
@@ -302,7 +301,7 @@ def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, 
 def cli(project, *args: str) -> subprocess.CompletedProcess:
     """`python -m mlops_assets.deployment ...` with the project's default MLflowTracking(), pointed at the tests'
     state folder by MLOPS_STATE_DIR."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    env = subprocess_env()
     env["MLOPS_STATE_DIR"] = project.settings.state_dir
     return subprocess.run(
         [sys.executable, "-m", "mlops_assets.deployment", *args],

@@ -6,7 +6,6 @@ half-written may be read: the MLflow database passes SQLite's integrity check, a
 versions, and every stored asset value loads.
 """
 
-import os
 import pickle
 import shutil
 import signal
@@ -21,6 +20,7 @@ import pytest
 from mlops_assets.config import PROJECT_ROOT
 from mlops_assets.deployment import CHAMPION, PREVIOUS
 from mlops_assets.resources import MLflowTracking
+from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +33,9 @@ FAULT_POINTS = [
 
 
 def run_main(root: Path, months: int, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(root / "state"),
-        "MLOPS_DATA_DIR": str(root / "data"),
-        "MLOPS_STATE_DIR": str(root / "state"),
-    }
-    env.pop("MLOPS_KILL_AT", None)
+    env = subprocess_env(
+        DAGSTER_HOME=str(root / "state"), MLOPS_DATA_DIR=str(root / "data"), MLOPS_STATE_DIR=str(root / "state")
+    )
     if kill_at:
         env["MLOPS_KILL_AT"] = kill_at
     return subprocess.run(

@@ -18,6 +18,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.demo_data import monthly_snapshot
+from tests.conftest import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KEYS = ["2011-01", "2011-02"]
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_main(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "MLOPS_", "MLFLOW_"))}
+    env = subprocess_env()
     env.update(
         DAGSTER_HOME=str(tmp / "dagster_home"),
         MLOPS_DATA_DIR=str(tmp / "data"),

@@ -15,6 +15,7 @@ import yaml
 
 from mlops_assets.alerts import Notifier, notifier_from_env
 from mlops_assets.config import PROJECT_ROOT
+from tests.conftest import subprocess_env
 
 
 def free_port() -> int:
@@ -51,7 +52,7 @@ def test_servers_started_without_a_host_listen_on_loopback_only(tmp_path, comman
     port = free_port()
     args = [Path(sys.executable).with_name(command[0]).as_posix()]
     args += [part.format(port=port, tmp=tmp_path) for part in command[1:]]
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = subprocess_env(DAGSTER_HOME=str(tmp_path), MLFLOW_DISABLE_TELEMETRY="true")
     server = subprocess.Popen(
         args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

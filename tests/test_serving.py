@@ -26,6 +26,7 @@ import pytest
 
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
+from tests.conftest import subprocess_env
 from tests.test_deployment import GOOD, PIPELINE, land, make_project, run, step_error
 
 pytestmark = pytest.mark.slow
@@ -81,7 +82,7 @@ def server(tmp_path_factory, _empty_dagster_home, bikeshare):
         assert result.success, step_error(result, "model_evaluation") + step_error(result, "deployed_model")
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    env = subprocess_env()
     env["MLOPS_STATE_DIR"] = project.settings.state_dir  # the CLI uses the default MLflowTracking()
     log_path = project.root / "server.log"
     with open(log_path, "wb") as log:
@@ -183,7 +184,7 @@ def test_a_value_the_contract_forbids_is_a_client_error_naming_column_and_rule(s
 
 
 def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
+    env = subprocess_env()
     env["MLOPS_STATE_DIR"] = str(tmp_path / "state")  # an empty tracking store
     result = subprocess.run(
         [sys.executable, "-m", "mlops_assets.serving", "--port", str(free_port())],
