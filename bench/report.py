@@ -636,7 +636,9 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
         "",
         "Commands: `bench/run.py` runs each section in fresh temporary folders and subprocesses (see its docstring); "
         "`bench/plain_script.py`, `bench/generate.py`, `bench/sensor_ticks.py`, `bench/scoring.py` and "
-        "`bench/io_formats.py` can be run on their own. Raw measurements: `benchmarks/results.json`.",
+        "`bench/io_formats.py` can be run on their own. Raw measurements: `benchmarks/"
+        + ("results-smoke.json" if smoke else "results.json")
+        + "`.",
         "",
     ]
     closing = _closing_note(results, met)
