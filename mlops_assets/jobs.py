@@ -9,24 +9,6 @@ version_pipeline_job = dg.define_asset_job(
     description="The whole pipeline for one dataset version; sensors run subsets of it.",
 )
 
-# Ingest, train, gate, deploy and score one version with one process per step (the multiprocess executor): a
-# crashing step cannot take the others down, and several versions can train at once on a bigger machine. Each step
-# pays a process start and an import of the code (4-6 s here), so the in-process default is faster on one laptop.
-train_and_deploy_multiprocess_job = dg.define_asset_job(
-    name="train_and_deploy_multiprocess",
-    selection=dg.AssetSelection.assets(
-        "raw_dataset",
-        "feature_table",
-        "dataset_split",
-        "candidate_model",
-        "model_evaluation",
-        "deployed_model",
-        "batch_predictions",
-    ),
-    executor_def=dg.multiprocess_executor,
-    description="Ingest, train, gate, deploy and score one dataset version, one process per step.",
-)
-
 INGESTION_ASSETS = [dg.AssetKey("raw_dataset"), dg.AssetKey("feature_table")]
 # Train, gate and deploy a candidate, then score the version with whichever model is champion afterwards.
 TRAINING_ASSETS = [
@@ -39,3 +21,13 @@ TRAINING_ASSETS = [
 
 # With a champion in place, a new version is scored and monitored; the retraining sensor decides the rest.
 MONITORING_ASSETS = [dg.AssetKey("batch_predictions"), dg.AssetKey("model_monitoring")]
+
+# Ingest, train, gate, deploy and score one version with one process per step (the multiprocess executor): a
+# crashing step cannot take the others down, and several versions can train at once on a bigger machine. Each step
+# pays a process start and an import of the code (4-6 s here), so the in-process default is faster on one laptop.
+train_and_deploy_multiprocess_job = dg.define_asset_job(
+    name="train_and_deploy_multiprocess",
+    selection=dg.AssetSelection.assets(*INGESTION_ASSETS, *TRAINING_ASSETS),
+    executor_def=dg.multiprocess_executor,
+    description="Ingest, train, gate, deploy and score one dataset version, one process per step.",
+)

@@ -23,15 +23,7 @@ from mlops_assets.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH, write_version
 
 GOOD = "2011-02"
-ASSETS = [
-    "raw_dataset",
-    "feature_table",
-    "dataset_split",
-    "candidate_model",
-    "model_evaluation",
-    "deployed_model",
-    "batch_predictions",
-]
+ASSETS = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
 
 
 @pytest.fixture(scope="module")

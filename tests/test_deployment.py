@@ -23,21 +23,14 @@ from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.contracts import Predictions
 from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH, subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOOD, BETTER, WORSE = "2011-01", "2011-02", "2011-03"
 ALL_ASSETS = [a for a in vars(assets).values() if isinstance(a, dg.AssetsDefinition)]
-PIPELINE = [
-    "raw_dataset",
-    "feature_table",
-    "dataset_split",
-    "candidate_model",
-    "model_evaluation",
-    "deployed_model",
-    "batch_predictions",
-]
+PIPELINE = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
 # One boosting iteration at a tiny learning rate: predicts about the mean, so R² is about 0 and the baseline wins.
 HOPELESS_SEARCH = SearchSettings(**{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001]})
 

@@ -35,6 +35,7 @@ from mlops_assets.config import ProjectSettings, RetrainSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo_data import land_version
 from mlops_assets.deployment import CHAMPION, PREVIOUS
+from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.main import SensorDriver, run_until_quiet, version_table
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sensors import failed_only_on_gates
@@ -45,13 +46,7 @@ BASE = "2011-01"
 MODEL_NAME = "bike_rentals"
 # Assets with a materialization per partition (retraining_decision is recorded by the retraining sensor).
 PARTITIONED_ASSETS = [
-    "raw_dataset",
-    "feature_table",
-    "dataset_split",
-    "candidate_model",
-    "model_evaluation",
-    "deployed_model",
-    "batch_predictions",
+    *(key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS),
     "model_monitoring",
     "retraining_decision",
 ]
