@@ -329,6 +329,20 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
             + "\n"
         )
         st["_ratio"] = r
+        imports = st.get("imports_after_dagster") or []
+        if imports:
+            shares = {k: med([run.get(k, 0.0) for run in imports]) for k in {k for run in imports for k in run}}
+            names = sorted(shares, key=lambda k: -shares[k])
+            total = med([sum(run.values()) for run in imports])
+            top = [k for k in names if shares[k] >= 0.01]
+            st["_imports"] = {"total": total, **{k: shares[k] for k in top}}
+            body[-1] += (
+                f'\nWhat loading the definitions imports beyond dagster (`python -X importtime -c "import dagster; '
+                f'import mlops_assets.definitions"`, self times summed by package, medians of {len(imports)} runs): '
+                f"{total:.2f} s in all; "
+                + ", ".join(f"{k} {shares[k]:.2f} s" for k in top)
+                + ". The one-asset project imports none of these.\n"
+            )
 
     # --- scale ------------------------------------------------------------------------------------------------
     if "scale" in results:
@@ -468,6 +482,27 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
                     verdict(worst <= 0.5, smoke),
                 ]
             )
+        growth_rows = []
+        if "1000" in se["dataset_version_sensor"] and "10000" in se["dataset_version_sensor"]:
+            growth = {
+                name: med(se[name]["10000"]["idle_s"]) / med(se[name]["1000"]["idle_s"])
+                for name in ["dataset_version_sensor", "retraining_sensor"]
+            }
+            worst_name = max(growth, key=growth.get)
+            summary.append(
+                [
+                    "Many versions: a tick's work does not grow with what exists (idle tick, 10,000 / 1,000 existing)",
+                    "about 1x",
+                    ", ".join(f"`{k}` {v:.1f}x" for k, v in growth.items()),
+                    verdict(max(growth.values()) <= 1.5, smoke),
+                ]
+            )
+            parts = se["dataset_version_sensor"]["10000"].get("idle_parts_s") or {}
+            growth_rows = [[part, ms(seconds)] for part, seconds in parts.items()]
+            se["_growth"] = {"growth": growth, "parts": parts, "sensor": worst_name}
+        elif "idle_parts_s" in se["dataset_version_sensor"][str(existing[-1])]:
+            parts = se["dataset_version_sensor"][str(existing[-1])]["idle_parts_s"]
+            growth_rows = [[part, ms(seconds)] for part, seconds in parts.items()]
         body.append(
             "## 4. Many versions\n\n"
             f"`bench/sensor_ticks.py`: that many version folders that are already partitions and already in the "
@@ -484,6 +519,12 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
                 rows_out,
             )
             + "\n\n![sensors](benchmarks/sensors.png)\n"
+            + (
+                f"\nThe parts of `dataset_version_sensor`'s idle tick that depend on the versions that exist, with "
+                f"{existing[-1]:,} existing (medians):\n\n" + table(["part", "time"], growth_rows) + "\n"
+                if growth_rows
+                else ""
+            )
         )
 
     # --- scoring ----------------------------------------------------------------------------------------------
@@ -712,10 +753,13 @@ def _cost_of(budget: str, results: dict) -> str:
             )
         return text
     if budget.startswith("Start-up"):
+        imports = results.get("startup", {}).get("_imports", {})
+        detail = ", ".join(f"{k} {v:.2f} s" for k, v in imports.items() if k != "total")
         return (
-            "loading the project's definitions imports pandas, pandera and dagster-pandera (the contracts are "
-            "Pandera models, and the assets' column schemas are built at import), which a one-asset project does "
-            "not; see the import times in section 1."
+            "loading the project's definitions imports the data stack that a one-asset project does not: "
+            f"{imports.get('total', float('nan')):.2f} s of imports beyond dagster ({detail}). The contracts are "
+            "Pandera models and the assets' column schemas are built from them when the definitions load, so "
+            "pandas, NumPy and Pandera cannot be imported lazily; the project's own modules are the small part."
         )
     if budget.startswith("Scale"):
         return (
@@ -731,5 +775,14 @@ def _cost_of(budget: str, results: dict) -> str:
     if budget.startswith("Scoring: raw"):
         return "see the validation table in section 5."
     if budget.startswith("Many versions"):
-        return "the dataset-version sensor stats every version folder on every tick; see section 4."
+        g = results.get("sensors", {}).get("_growth", {})
+        parts = "; ".join(f"{k} {v * 1000:.0f} ms" for k, v in g.get("parts", {}).items())
+        return (
+            "`dataset_version_sensor` (mlops_assets/sensors.py) lists and stats every version folder on every tick "
+            "to notice changed versions, reads every partition key, and keeps every seen key and fingerprint in its "
+            f"cursor; with 10,000 versions: {parts}. It stays far inside the time budgets (section 4). Making it "
+            "grow with what is new only would mean noticing changes without looking at every folder (for example "
+            "from the folders' modification times, or a landing log); the retraining sensor already reads only "
+            "the monitoring results after its cursor."
+        )
     return "see its section."

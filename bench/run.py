@@ -1,7 +1,7 @@
 """The benchmark suite: one command measures everything and writes docs/benchmarks.md and docs/benchmarks/*.png.
 
-    .venv/bin/python bench/run.py              # full: every figure the median of >= 5 runs (about 1.5 hours)
-    .venv/bin/python bench/run.py --smoke      # one run each, tiny sizes: proves the suite still runs (< 1 min)
+    .venv/bin/python bench/run.py              # full: every figure the median of >= 5 runs (about 45 min on 2 cores)
+    .venv/bin/python bench/run.py --smoke      # one run each, tiny sizes: proves the suite still runs (~40 s)
     .venv/bin/python bench/run.py --out DIR    # write DIR/benchmarks.md and DIR/benchmarks/*.png instead of docs/
     .venv/bin/python bench/run.py --only scale # run some sections again, keep the others from the last results.json
 
@@ -12,12 +12,14 @@ Sections (each budget comes from the performance issue):
   same stage functions in the same order with the same MLflow logging. Pipeline and script runs alternate (which one
   goes first alternates too), each from a fresh copy of the same starting state: a champion trained on an earlier
   version, so that the measured run does everything (ingest, features, split, monitor, train, evaluate, deploy, score).
-  Also: where the pipeline's extra time goes (from its event log), Dagster's default multiprocess executor, and the
+  Also: where the pipeline's extra time goes (its event log, and the same run under cProfile:
+  bench/profile_pipeline.py), Dagster's default multiprocess executor (bench/multiprocess_definitions.py), and the
   cost of importing dagster and of loading the definitions.
-- startup: `dagster definitions validate -w workspace.yaml` against the same command on bench/one_asset/.
+- startup: `dagster definitions validate -w workspace.yaml` against the same command on bench/one_asset/, and what
+  loading the definitions imports beyond dagster.
 - scale: bigger versions (bench/generate.py) of 100k, 1M and 5M rows through the pipeline (bench/scale_definitions.py)
   and the plain script (--replicated): wall time and peak memory.
-- sensors: one tick of each sensor with 1,000 and 10,000 existing versions (bench/sensor_ticks.py).
+- sensors: one tick of each sensor with 100, 1,000 and 10,000 existing versions (bench/sensor_ticks.py).
 - scoring: contract validation of 1M rows, batch scoring against a bare model.predict, the HTTP server
   (bench/scoring.py); and the IO manager's format (bench/io_formats.py).
 
@@ -415,7 +417,29 @@ def startup(plan: Plan, work: Path, logs: Path) -> dict:
             "one_asset": lambda: asdict(measure(validate, env, log, cwd=BENCH / "one_asset")),
         },
     )
-    return {"command": " ".join(["dagster", *validate[1:]]), "runs": runs}
+    imports = [import_breakdown(env) for _ in range(1 if plan.smoke else max(plan.reps, 5))]
+    return {"command": " ".join(["dagster", *validate[1:]]), "runs": runs, "imports_after_dagster": imports}
+
+
+def import_breakdown(env: dict) -> dict[str, float]:
+    """Seconds spent importing each top-level package that loading the definitions adds to `import dagster`.
+
+    From `python -X importtime -c "import dagster; import mlops_assets.definitions"`: the self times of every module
+    imported after dagster, summed by top-level package.
+    """
+    cmd = [PYTHON, "-X", "importtime", "-c", "import dagster; import mlops_assets.definitions"]
+    err = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stderr
+    modules = []
+    for line in err.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2 and "self [us]" not in line:
+            self_us, _, name = line.removeprefix("import time:").split("|")
+            modules.append((int(self_us), name.strip()))
+    done = max(i for i, (_, name) in enumerate(modules) if name == "dagster")
+    packages: dict[str, float] = {}
+    for self_us, name in modules[done + 1 :]:
+        top = name.split(".")[0]
+        packages[top] = packages.get(top, 0.0) + self_us / 1e6
+    return packages
 
 
 def scale(plan: Plan, work: Path, logs: Path) -> dict:

@@ -72,7 +72,17 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         after = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
         instance.add_dynamic_partitions(PARTITIONS, [f"new{i:03d}" for i in range(new)])
         idle = [_timed(lambda: tick(after.cursor)) for _ in range(reps)]
-    return {"setup_s": setup, "cold_s": cold, "warm_s": warm, "idle_s": idle}
+        # The parts of an idle tick that depend on how many versions exist.
+        parts = {
+            "scan the version folders (scan_versions)": lambda: scan_versions(
+                versions, json.loads(after.cursor), known
+            ),
+            "read every partition key": lambda: instance.get_dynamic_partitions(PARTITIONS),
+            "read and write the cursor (JSON)": lambda: json.dumps(json.loads(after.cursor)),
+        }
+        known = set(instance.get_dynamic_partitions(PARTITIONS))
+        idle_parts = {name: statistics.median(_timed(part) for _ in range(reps)) for name, part in parts.items()}
+    return {"setup_s": setup, "cold_s": cold, "warm_s": warm, "idle_s": idle, "idle_parts_s": idle_parts}
 
 
 def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
