@@ -2,11 +2,11 @@
 
     DAGSTER_HOME=<state> MLOPS_DATA_DIR=<data> .venv/bin/python bench/profile_pipeline.py KEY --out profile.json
 
-Runs `dagster asset materialize -m mlops_assets.definitions --select '*' --partition KEY` in this process (the CLI's
-own entry point) under cProfile and reports the cumulative time of the parts that the plain script does not have:
-Dagster's instance, run and event handling, the IO manager, and the asset code that only exists for Dagster
-(metadata, the upstream data version, the monitoring history, the MLflow orphan-run search). cProfile slows
-Python-heavy code more than C-heavy code, so read the seconds as shares of the profiled total.
+Runs `dagster asset materialize -m mlops_assets.definitions --select '*' --partition KEY` (or `-f FILE`) in this
+process (the CLI's own entry point) under cProfile and reports the cumulative time of the parts that the plain
+script does not have: Dagster's instance, run and event handling, the IO manager, and the asset code that only
+exists for Dagster (metadata, the upstream data version, the monitoring history, the MLflow orphan-run search).
+cProfile slows Python-heavy code more than C-heavy code, so read the seconds as shares of the profiled total.
 """
 
 from __future__ import annotations
@@ -62,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("key")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--file", help="a code location file (-f) instead of -m mlops_assets.definitions")
     args = parser.parse_args(argv)
     from dagster._cli import main as dagster_main
 
-    sys.argv = ["dagster", "asset", "materialize", "-m", "mlops_assets.definitions", "--select", "*"]
+    location = ["-f", args.file] if args.file else ["-m", "mlops_assets.definitions"]
+    sys.argv = ["dagster", "asset", "materialize", *location, "--select", "*"]
     sys.argv += ["--partition", args.key]
     profile = cProfile.Profile()
     started = time.perf_counter()

@@ -54,7 +54,7 @@ PARTITIONS = "dataset_version"
 FIRST_VERSION_SELECTION = (
     "raw_dataset,feature_table,dataset_split,candidate_model,model_evaluation,deployed_model,batch_predictions"
 )
-SECTIONS = ["environment", "scale", "overhead", "startup", "sensors", "scoring", "io"]
+SECTIONS = ["environment", "scale", "scale_profile", "overhead", "startup", "sensors", "scoring", "io"]
 
 
 @dataclass(frozen=True)
@@ -465,6 +465,26 @@ def scale(plan: Plan, work: Path, logs: Path) -> dict:
     }
 
 
+def scale_profile(plan: Plan, work: Path, logs: Path) -> dict:
+    """The scale section's 1M-row pipeline run under cProfile (bench/profile_pipeline.py), `reps` times."""
+    log = logs / "scale_profile.log"
+    rows = 1_000_000 if 1_000_000 in plan.scale_sizes else plan.scale_sizes[0]
+    ws = Workspace(work / "scale-profile")
+    _replicated_versions(ws, {"base": (plan.base_rows, 3, 1), "big": (rows, 12, 2)})
+    location = ["-f", str(BENCH / "scale_definitions.py")]
+    measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(), log)
+    ws.snapshot()
+    profiles = []
+    for _ in range(plan.reps):
+        ws.restore()
+        out = ws.root / "profile.json"
+        cmd = [PYTHON, str(BENCH / "profile_pipeline.py"), "big", "--file", location[1], "--out", str(out)]
+        measure(cmd, ws.env(), log)
+        profiles.append(json.loads(out.read_text()))
+    shutil.rmtree(ws.root, ignore_errors=True)
+    return {"rows": rows, "profiles": profiles}
+
+
 def sensors(plan: Plan, work: Path, logs: Path) -> dict:
     out = work / "ticks.json"
     cmd = [PYTHON, str(BENCH / "sensor_ticks.py"), "--existing", *map(str, plan.sensor_existing)]
@@ -553,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         "overhead": lambda: overhead(plan, work, logs, results),
         "startup": lambda: startup(plan, work, logs),
         "scale": lambda: scale(plan, work, logs),
+        "scale_profile": lambda: scale_profile(plan, work, logs),
         "sensors": lambda: sensors(plan, work, logs),
         "scoring": lambda: scoring(plan, work, logs),
         "io": lambda: io_formats(plan, work, logs),
@@ -578,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if plan.smoke:
             # Nothing is judged in smoke mode: the sections that do not depend on the scale section's state run
-            # alongside it, so that the test suite's smoke run stays short.
+            # alongside it, so that the test suite's smoke run stays short. The profiles are left out.
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(2) as pool:
