@@ -515,7 +515,9 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
             "`dg.build_sensor_context` (which does not apply the tick's requests, so every repetition sees the same "
             "new folders). *Warm*: the median of "
             f"{se['reps']} evaluations after the first, as the daemon's long-lived code server evaluates a sensor; "
-            "*idle*: nothing new; *first*: the first evaluation in the process (it imports MLflow to ask for a "
+            "*idle*: nothing new, the last landing a minute old (the sensor lists the folder again only when its "
+            "mtime moved, and re-checks a fixed number of versions per tick for changed files, in turn); *first*: "
+            "the first evaluation in the process (it imports MLflow to ask for a "
             "champion when something is new). `retraining_sensor`: that many `model_monitoring` results already "
             f"read (the cursor is after them) and {se['new']} new ones. Launching the requested runs is the "
             "daemon's work and not included.\n\n"
@@ -525,7 +527,7 @@ def write_report(results: dict, path: Path, figures: Path) -> Path:
             )
             + "\n\n![sensors](benchmarks/sensors.png)\n"
             + (
-                f"\nThe parts of `dataset_version_sensor`'s idle tick that depend on the versions that exist, with "
+                f"\nThe parts of `dataset_version_sensor`'s tick that depend on the versions that exist, with "
                 f"{existing[-1]:,} existing (medians):\n\n" + table(["part", "time"], growth_rows) + "\n"
                 if growth_rows
                 else ""
@@ -803,11 +805,7 @@ def _cost_of(budget: str, results: dict) -> str:
         g = results.get("sensors", {}).get("_growth", {})
         parts = "; ".join(f"{k} {v * 1000:.0f} ms" for k, v in g.get("parts", {}).items())
         return (
-            "`dataset_version_sensor` (mlops_assets/sensors.py) lists and stats every version folder on every tick "
-            "to notice changed versions, reads every partition key, and keeps every seen key and fingerprint in its "
-            f"cursor; with 10,000 versions: {parts}. It stays far inside the time budgets (section 4). Making it "
-            "grow with what is new only would mean noticing changes without looking at every folder (for example "
-            "from the folders' modification times, or a landing log); the retraining sensor already reads only "
-            "the monitoring results after its cursor."
+            f"with 10,000 versions: {parts}. The cursor (every seen key and its fingerprint, read and written as "
+            "JSON on every tick) is the part that still grows with what exists."
         )
     return "see its section."

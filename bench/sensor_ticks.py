@@ -6,7 +6,8 @@ For each number of existing versions, in a temporary folder: that many version f
 are already partitions and already in the sensor's cursor, then `--new` folders landed since. `dataset_version_sensor`
 is evaluated with `build_sensor_context` (which does not apply its partition requests, so every repetition sees the
 same new folders), once cold (first call in the process: imports MLflow to ask for a champion) and `--reps` times
-warm, as the daemon's long-lived code server evaluates it; and `--reps` times with nothing new. `retraining_sensor`
+warm, as the daemon's long-lived code server evaluates it; and `--reps` times with nothing new, the last landing a
+minute old (the folder's mtime is set back a minute, so that the sensor trusts its last listing). `retraining_sensor`
 likewise: that many `model_monitoring` materializations already read (its cursor is after them) and `--new` new
 ones. Results are JSON seconds.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -35,6 +37,7 @@ def _timed(call) -> float:
 def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
     import dagster as dg
 
+    from mlops_assets import sensors
     from mlops_assets.config import ProjectSettings
     from mlops_assets.resources import MLflowTracking
     from mlops_assets.sensors import dataset_version_sensor, scan_versions
@@ -48,7 +51,7 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
     for key in keys:
         (versions / key).mkdir(parents=True)
         (versions / key / "rentals.csv").write_text(row)
-    cursor = json.dumps(scan_versions(versions, {}, set()).cursor)
+    cursor = json.dumps(scan_versions(versions, {}).cursor)
     for i in range(new):
         (versions / f"new{i:03d}").mkdir(parents=True)
         (versions / f"new{i:03d}" / "rentals.csv").write_text(row)
@@ -68,19 +71,23 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         cursor_with_new = cursor
         cold = _timed(tick)
         warm = [_timed(tick) for _ in range(reps)]
-        # The cursor after the new ones were seen: a tick with nothing new.
+        # A tick with nothing new, in the steady state: the last version landed a minute ago, so the sensor trusts
+        # its last listing of the folder for as long as the folder's mtime stays put (sensors.RACY_MTIME_NS).
+        minute_ago = time.time_ns() - 60 * 1_000_000_000
+        os.utime(versions, ns=(minute_ago, minute_ago))
         after = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
         instance.add_dynamic_partitions(PARTITIONS, [f"new{i:03d}" for i in range(new)])
         idle = [_timed(lambda: tick(after.cursor)) for _ in range(reps)]
-        # The parts of an idle tick that depend on how many versions exist.
+        # The parts of an idle tick, and what a tick costs when the folder's mtime moved (a landing): a listing.
+        idle_cursor = json.loads(after.cursor)
+        relisted = {**idle_cursor, "listed_mtime": None}
         parts = {
-            "scan the version folders (scan_versions)": lambda: scan_versions(
-                versions, json.loads(after.cursor), known
-            ),
-            "read every partition key": lambda: instance.get_dynamic_partitions(PARTITIONS),
             "read and write the cursor (JSON)": lambda: json.dumps(json.loads(after.cursor)),
+            f"re-check {sensors.CHANGE_CHECKS_PER_TICK} versions for changed files": lambda: scan_versions(
+                versions, idle_cursor
+            ),
+            "after a landing: list the folder as well": lambda: scan_versions(versions, relisted),
         }
-        known = set(instance.get_dynamic_partitions(PARTITIONS))
         idle_parts = {name: statistics.median(_timed(part) for _ in range(reps)) for name, part in parts.items()}
     return {"setup_s": setup, "cold_s": cold, "warm_s": warm, "idle_s": idle, "idle_parts_s": idle_parts}
 

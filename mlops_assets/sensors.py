@@ -6,6 +6,8 @@ The scanning logic is a plain function (`scan_versions`) so that tests and bench
 import hashlib
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,15 @@ def folder_fingerprint(folder: Path) -> str:
     return hashlib.sha256(repr(entries).encode()).hexdigest()[:16]
 
 
+# Existing versions whose files are re-fingerprinted per tick, in turn. A tick's work then grows with what is new
+# (plus this constant), not with how many versions exist; with 10,000 versions and a 15 s interval every version
+# is looked at again every 12.5 minutes.
+CHANGE_CHECKS_PER_TICK = 200
+# A folder listing is trusted to be unchanged while the folder's mtime is; an mtime this recent may still change
+# within the same timestamp tick of a coarse filesystem clock, so such a listing is not trusted (git's "racy" rule).
+RACY_MTIME_NS = 2_000_000_000
+
+
 @dataclass
 class VersionScan:
     new: list[str] = field(default_factory=list)
@@ -44,40 +55,64 @@ class VersionScan:
     cursor: dict = field(default_factory=dict)
 
 
-def scan_versions(versions_dir: Path, cursor: dict, known_partitions: set[str]) -> VersionScan:
+def scan_versions(
+    versions_dir: Path, cursor: dict, existing_partitions: Callable[[list[str]], set[str]] = lambda keys: set()
+) -> VersionScan:
     """Compare the version folders on disk with what the cursor has seen.
 
-    cursor = {"seen": {key: fingerprint}, "refused": [names], "changed": {key: fingerprint}}. A key is new when it
-    is neither in the cursor nor already a partition (so a lost cursor never re-requests old versions). Refusals
-    and changes are reported once each.
+    cursor = {"seen": {key: fingerprint}, "refused": [names], "changed": {key: fingerprint}, "listed_mtime": ns,
+    "next_check": i}. The folder is listed only when its mtime moved since the last listing (a version landed,
+    was renamed or removed); then a key is new when it is neither in the cursor nor already a partition
+    (`existing_partitions(candidates)` says which are, so a lost cursor never re-requests old versions). Each
+    tick also re-fingerprints the next CHANGE_CHECKS_PER_TICK seen versions, round-robin, to notice files changed
+    after ingestion. Refusals and changes are reported once each.
     """
     seen: dict[str, str] = dict(cursor.get("seen", {}))
     refused_before = set(cursor.get("refused", []))
     changed_before: dict[str, str] = dict(cursor.get("changed", {}))
+    listed_mtime = cursor.get("listed_mtime")
     scan = VersionScan()
-    if not Path(versions_dir).is_dir():
-        scan.cursor = {"seen": seen, "refused": sorted(refused_before), "changed": changed_before}
-        return scan
+    try:
+        mtime = os.stat(versions_dir).st_mtime_ns
+    except FileNotFoundError:
+        mtime = None
 
-    for entry in sorted(os.scandir(versions_dir), key=lambda e: e.name):
-        name = entry.name
-        if not entry.is_dir() or name.startswith(LANDING_PREFIX):
-            continue
-        problem = version_key_problem(name)
-        if problem:
-            if name not in refused_before:
+    if mtime is not None and mtime != listed_mtime:
+        candidates = []
+        for entry in sorted(os.scandir(versions_dir), key=lambda e: e.name):
+            name = entry.name
+            if name in seen or name in refused_before or name.startswith(LANDING_PREFIX) or not entry.is_dir():
+                continue
+            problem = version_key_problem(name)
+            if problem:
                 scan.refused[name] = problem
                 refused_before.add(name)
-            continue
-        fingerprint = folder_fingerprint(Path(entry.path))
-        if name not in seen:
-            seen[name] = fingerprint
-            if name not in known_partitions:
+            else:
+                candidates.append(name)
+        partitions = existing_partitions(candidates) if candidates else set()
+        for name in candidates:
+            seen[name] = folder_fingerprint(Path(versions_dir) / name)
+            if name not in partitions:
                 scan.new.append(name)
-        elif fingerprint != seen[name] and changed_before.get(name) != fingerprint:
+        listed_mtime = mtime if time.time_ns() - mtime > RACY_MTIME_NS else None
+
+    keys = list(seen)
+    start = cursor.get("next_check", 0) % len(keys) if keys else 0
+    window = (keys[start:] + keys[:start])[:CHANGE_CHECKS_PER_TICK]
+    for name in window:
+        if name in scan.new or not (Path(versions_dir) / name).is_dir():
+            continue
+        fingerprint = folder_fingerprint(Path(versions_dir) / name)
+        if fingerprint != seen[name] and changed_before.get(name) != fingerprint:
             scan.changed.append(name)
             changed_before[name] = fingerprint
-    scan.cursor = {"seen": seen, "refused": sorted(refused_before), "changed": changed_before}
+    scan.cursor = {
+        "seen": seen,
+        "refused": sorted(refused_before),
+        "changed": changed_before,
+        "listed_mtime": listed_mtime,
+        "next_check": (start + len(window)) % len(keys) if keys else 0,
+    }
     return scan
 
 
@@ -103,8 +138,11 @@ def dataset_version_sensor(
     context: dg.SensorEvaluationContext, settings: ProjectSettings, mlflow_tracking: MLflowTracking
 ) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
-    known = set(context.instance.get_dynamic_partitions(dataset_version_partitions.name))
-    scan = scan_versions(settings.versions_dir, cursor, known)
+    scan = scan_versions(
+        settings.versions_dir,
+        cursor,
+        lambda keys: set(context.instance.get_existing_dynamic_partitions(dataset_version_partitions.name, keys)),
+    )
 
     for name, reason in scan.refused.items():
         context.log.error(f"Refused dataset version folder {name!r}: {reason}. It was not added.")

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets import sensors
 from mlops_assets.demo_data import LANDING_PREFIX, land_version, monthly_snapshot
 from mlops_assets.partitions import version_key_problem
 from mlops_assets.resources import MLflowTracking
@@ -248,7 +250,8 @@ def test_in_progress_landing_folders_are_ignored(instance, resources, settings, 
     assert first.run_requests == []
     assert instance.get_dynamic_partitions(PARTITIONS) == []
     assert refusals(caplog) == [], "a landing folder is not a refused version"
-    assert json.loads(first.cursor) == {"seen": {}, "refused": [], "changed": {}}
+    assert json.loads(first.cursor)["seen"] == {}
+    assert json.loads(first.cursor)["refused"] == []
 
     # Landing finishes with a rename: now it is a version.
     staging.rename(settings.versions_dir / "2011-01")
@@ -271,11 +274,58 @@ def test_scan_versions_is_plain_and_remembers_what_it_reported(tmp_path, bikesha
     land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
     (versions / "-dash").mkdir()
 
-    first = scan_versions(versions, {}, known_partitions=set())
-    second = scan_versions(versions, first.cursor, known_partitions={"2011-01"})
+    first = scan_versions(versions, {}, existing_partitions=lambda keys: set())
+    second = scan_versions(versions, first.cursor, existing_partitions=lambda keys: {"2011-01"})
 
     assert first.new == ["2011-01"]
     assert first.refused == {"-dash": version_key_problem("-dash")}
     assert second.new == second.changed == []
     assert second.refused == {}
     assert second.cursor == first.cursor
+
+
+def test_every_seen_version_is_checked_for_changes_in_turn(tmp_path, bikeshare, monkeypatch):
+    """A tick re-fingerprints a bounded window of seen versions, so its work does not grow with what exists."""
+    monkeypatch.setattr(sensors, "CHANGE_CHECKS_PER_TICK", 2)
+    versions = tmp_path / "versions"
+    keys = [f"2011-0{month}" for month in range(1, 6)]
+    for key in keys:
+        land_version(versions, key, monthly_snapshot(bikeshare, key))
+    cursor = scan_versions(versions, {}).cursor
+    assert sorted(cursor["seen"]) == keys
+    append_a_row(versions / "2011-05")
+
+    reported, ticks = [], 0
+    while not reported:
+        ticks += 1
+        scan = scan_versions(versions, cursor)
+        reported, cursor = scan.changed, scan.cursor
+
+    assert reported == ["2011-05"]
+    # Two per tick: the first scan's turn covered 2011-01 and -02, then -03 and -04, then -05.
+    assert ticks == 2
+    for _ in range(3):  # a whole round more: reported once only
+        scan = scan_versions(versions, cursor)
+        assert scan.changed == []
+        cursor = scan.cursor
+
+
+def test_an_unchanged_versions_folder_is_not_listed_again_and_a_landing_is_still_seen(tmp_path, bikeshare):
+    versions = tmp_path / "versions"
+    land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    old = time.time_ns() - 60 * 1_000_000_000
+    os.utime(versions, ns=(old, old))  # landed a minute ago: the listing can be trusted
+    first = scan_versions(versions, {})
+    assert first.new == ["2011-01"]
+    assert first.cursor["listed_mtime"] == old
+
+    (versions / "not a key").mkdir()
+    os.utime(versions, ns=(old, old))  # a folder whose mtime did not move is not listed again
+    assert scan_versions(versions, first.cursor).refused == {}
+
+    land_version(versions, "2011-02", monthly_snapshot(bikeshare, "2011-02"))  # landing moves the mtime
+    second = scan_versions(versions, first.cursor)
+
+    assert second.new == ["2011-02"]
+    assert second.refused == {"not a key": version_key_problem("not a key")}
+    assert second.cursor["listed_mtime"] is None, "a listing of a folder changed just now is not trusted"
