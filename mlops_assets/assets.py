@@ -2,28 +2,30 @@
 
 Each asset is partitioned by dataset version, carries a description, a group, kinds and a code_version, and
 reports what a user needs to see in the UI as metadata. The logic lives in the stage modules.
+
+Dagster imports this module whenever it loads the code location (the UI, the daemon, every run), so the stage
+modules, and with them pandas, Pandera, scikit-learn and MLflow, are imported inside the assets that use them; the
+contracts' columns come from column_schemas.py. Loading the definitions then costs about what an empty project
+costs (docs/benchmarks.md, section 2).
 """
 
 import base64
-import functools
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
-from dagster_pandera import pandera_schema_to_dagster_type
 
-from mlops_assets import deployment, training
 from mlops_assets.alerts import Notifier
+from mlops_assets.column_schemas import column_schema
 from mlops_assets.config import ProjectSettings
-from mlops_assets.contracts import Predictions, RawRentals, RentalFeatures, contract_hash
 from mlops_assets.faults import fault_point
-from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features, row_time
-from mlops_assets.ingestion import ContractViolation, read_version
 from mlops_assets.partitions import dataset_version_partitions
 from mlops_assets.resources import MLflowTracking
-from mlops_assets.splitting import Split, split_rows
+
+if TYPE_CHECKING:
+    from mlops_assets.ingestion import ContractViolation
 
 # Bump a code_version when the logic behind an asset changes; Dagster then shows its outputs as stale.
 INGESTION_CODE_VERSION = "1"
@@ -52,19 +54,7 @@ GATE_DESCRIPTIONS = {
 }
 
 
-@functools.cache
-def column_schema(contract) -> dg.TableSchema:
-    """The contract's columns, types and checks, for the asset's Columns panel.
-
-    dagster-pandera puts this TableSchema on the Dagster type only; it is copied into `dagster/column_schema`.
-    The function is marked beta; that one known warning is silenced here.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return pandera_schema_to_dagster_type(contract).metadata["schema"].schema
-
-
-def failure_report(violation: ContractViolation, limit: int = 50) -> dg.Failure:
+def failure_report(violation: "ContractViolation", limit: int = 50) -> dg.Failure:
     table = violation.failures.head(limit)
     return dg.Failure(
         description=str(violation),
@@ -81,11 +71,13 @@ def failure_report(violation: ContractViolation, limit: int = 50) -> dg.Failure:
     group_name="ingestion",
     kinds={"pandas", "pandera"},
     code_version=INGESTION_CODE_VERSION,
-    metadata={"dagster/column_schema": column_schema(RawRentals)},
+    metadata={"dagster/column_schema": column_schema("RawRentals")},
     description="The rows of one dataset version (every CSV and Parquet file in `data/versions/<key>/`), "
     "validated against the RawRentals contract. Its data_version is the SHA-256 of the files.",
 )
-def raw_dataset(context: dg.AssetExecutionContext, settings: ProjectSettings) -> dg.MaterializeResult[pd.DataFrame]:
+def raw_dataset(context: dg.AssetExecutionContext, settings: ProjectSettings) -> dg.MaterializeResult:
+    from mlops_assets.ingestion import ContractViolation, read_version
+
     version_dir = Path(settings.versions_dir) / context.partition_key
     try:
         version = read_version(version_dir)
@@ -96,7 +88,7 @@ def raw_dataset(context: dg.AssetExecutionContext, settings: ProjectSettings) ->
         data_version=dg.DataVersion(version.content_hash),
         metadata={
             "dagster/row_count": len(version.frame),
-            "dagster/column_schema": column_schema(RawRentals),
+            "dagster/column_schema": column_schema("RawRentals"),
             "files": dg.MetadataValue.json(version.files),
             "content_hash": version.content_hash,
             "path": dg.MetadataValue.path(str(version_dir)),
@@ -109,17 +101,20 @@ def raw_dataset(context: dg.AssetExecutionContext, settings: ProjectSettings) ->
     group_name="features",
     kinds={"pandas", "pandera"},
     code_version=FEATURES_CODE_VERSION,
-    metadata={"dagster/column_schema": column_schema(RentalFeatures)},
+    metadata={"dagster/column_schema": column_schema("RentalFeatures")},
     description="Engineered features of every row (features.make_features, the same code the logged model runs "
     "at serving time), validated against the RentalFeatures contract. The target's parts are never features.",
 )
-def feature_table(raw_dataset: pd.DataFrame) -> dg.MaterializeResult[pd.DataFrame]:
+def feature_table(raw_dataset) -> dg.MaterializeResult:
+    from mlops_assets.contracts import RentalFeatures
+    from mlops_assets.features import make_features
+
     features = RentalFeatures.validate(make_features(raw_dataset), lazy=True)
     return dg.MaterializeResult(
         value=features,
         metadata={
             "dagster/row_count": len(features),
-            "dagster/column_schema": column_schema(RentalFeatures),
+            "dagster/column_schema": column_schema("RentalFeatures"),
             "preview": dg.MetadataValue.md(features.head(5).round(3).to_markdown()),
         },
     )
@@ -133,9 +128,11 @@ def feature_table(raw_dataset: pd.DataFrame) -> dg.MaterializeResult[pd.DataFram
     description="Deterministic train/holdout split of the version's rows. Time split: the newest rows, and never "
     "rows the current champion trained on; hash split: a stable hash of the row key.",
 )
-def dataset_split(
-    raw_dataset: pd.DataFrame, settings: ProjectSettings, mlflow_tracking: MLflowTracking
-) -> dg.MaterializeResult[Split]:
+def dataset_split(raw_dataset, settings: ProjectSettings, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
+    from mlops_assets import deployment
+    from mlops_assets.features import row_time
+    from mlops_assets.splitting import split_rows
+
     champion = deployment.current_champion(mlflow_tracking, settings.model_name)
     trained_until = champion.train_until_time if champion else None
     if trained_until is not None and trained_until >= row_time(raw_dataset).max():
@@ -162,11 +159,14 @@ def dataset_split(
 )
 def candidate_model(
     context: dg.AssetExecutionContext,
-    dataset_split: Split,
-    feature_table: pd.DataFrame,
+    dataset_split,
+    feature_table,
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
-) -> dg.MaterializeResult[training.Candidate]:
+) -> dg.MaterializeResult:
+    from mlops_assets import training
+    from mlops_assets.contracts import RawRentals, contract_hash
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.monitoring import build_reference_profile
 
     train = dataset_split.train
@@ -259,15 +259,18 @@ def _image_markdown(plots: dict[str, bytes]) -> dg.MetadataValue:
 )
 def model_evaluation(
     context: dg.AssetExecutionContext,
-    dataset_split: Split,
-    candidate_model: training.Candidate,
+    dataset_split,
+    candidate_model,
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
     notifier: Notifier,
 ):  # no return annotation: with check specs Dagster would read it as several outputs
     import mlflow
+    import pandas as pd
 
+    from mlops_assets import deployment, training
     from mlops_assets.evaluation import PRIMARY_METRIC, evaluate_candidate
+    from mlops_assets.features import MODEL_INPUT_COLUMNS, row_time
 
     champion = deployment.current_champion(mlflow_tracking, settings.model_name)
     if champion and champion.run_id == candidate_model.run_id:
@@ -372,10 +375,12 @@ def _log_pngs(plots: dict[str, bytes], artifact_dir: str) -> None:
 )
 def deployed_model(
     model_evaluation: dict,
-    candidate_model: training.Candidate,
+    candidate_model,
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult[dict]:
+    from mlops_assets import deployment
+
     if not model_evaluation["passed"]:
         raise dg.Failure(
             f"not deploying: the candidate failed the gate(s) {', '.join(model_evaluation['failed_gates'])}",
@@ -407,23 +412,25 @@ def deployed_model(
     kinds={"pandas", "parquet"},
     code_version=BATCH_CODE_VERSION,
     deps=[deployed_model],
-    metadata={"dagster/column_schema": column_schema(Predictions)},
+    metadata={"dagster/column_schema": column_schema("Predictions")},
     description="The champion scores every row of the version (inputs checked against the contract it was trained "
     "with); rows, prediction, model name and version are written to `data/predictions/<version>.parquet`.",
 )
 def batch_predictions(
     context: dg.AssetExecutionContext,
-    raw_dataset: pd.DataFrame,
+    raw_dataset,
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult:
+    from mlops_assets import deployment
+
     path = settings.predictions_dir / f"{context.partition_key}.parquet"
     mlflow_tracking.activate()
     scored = deployment.score_batch(mlflow_tracking, settings, raw_dataset, path)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": scored.rows,
-            "dagster/column_schema": column_schema(Predictions),
+            "dagster/column_schema": column_schema("Predictions"),
             "path": dg.MetadataValue.path(str(path)),
             "model_version": scored.model_version,
             "mean_prediction": scored.mean_prediction,
@@ -442,13 +449,15 @@ def batch_predictions(
 )
 def model_monitoring(
     context: dg.AssetExecutionContext,
-    raw_dataset: pd.DataFrame,
+    raw_dataset,
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
     notifier: Notifier,
 ) -> dg.MaterializeResult:
     import mlflow
 
+    from mlops_assets import deployment, training
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.monitoring import monitor_champion
 
     champion = deployment.current_champion(mlflow_tracking, settings.model_name)
@@ -509,8 +518,10 @@ def model_monitoring(
     )
 
 
-def _monitoring_history(context: dg.AssetExecutionContext) -> pd.DataFrame:
-    """The champion's realized metric per version from earlier model_monitoring materializations."""
+def _monitoring_history(context: dg.AssetExecutionContext):
+    """The champion's realized metric per version from earlier model_monitoring materializations (a DataFrame)."""
+    import pandas as pd
+
     records = context.instance.fetch_materializations(dg.AssetKey("model_monitoring"), limit=1000).records
     latest: dict[str, dict] = {}
     for record in sorted(records, key=lambda r: r.storage_id):

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from mlops_assets.contracts import MONTHS
+from mlops_assets.partitions import LANDING_PREFIX
 
 SOURCE_CSV = Path(__file__).resolve().parent.parent / "data" / "bikeshare_2011.csv"
 DEMO_VERSIONS = [f"2011-{month:02d}" for month in range(1, 13)]
-LANDING_PREFIX = ".landing-"  # in-progress folders; the sensor skips them
 
 
 def monthly_snapshot(source: pd.DataFrame, key: str) -> pd.DataFrame:

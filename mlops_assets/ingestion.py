@@ -13,8 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from mlops_assets.contracts import RawRentals, contract_failures
-
-DATA_SUFFIXES = (".csv", ".parquet")
+from mlops_assets.partitions import DATA_SUFFIXES
 
 
 class ContractViolation(Exception):

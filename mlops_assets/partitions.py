@@ -8,6 +8,9 @@ import dagster as dg
 
 dataset_version_partitions = dg.DynamicPartitionsDefinition(name="dataset_version")
 
+DATA_SUFFIXES = (".csv", ".parquet")  # the files of a version folder that hold its rows
+LANDING_PREFIX = ".landing-"  # a version being landed (written, then renamed to its key); the sensor skips these
+
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

@@ -1,6 +1,8 @@
 """Sensors: new dataset-version folders become partitions and runs.
 
 The scanning logic is a plain function (`scan_versions`) so that tests and benchmarks call it without Dagster.
+Like assets.py, this module imports the stage modules (pandas, MLflow) inside the functions that use them, so that
+loading the definitions stays light.
 """
 
 import hashlib
@@ -10,18 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
-from mlops_assets.demo_data import LANDING_PREFIX
-from mlops_assets.deployment import current_champion
-from mlops_assets.ingestion import DATA_SUFFIXES
 from mlops_assets.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS, version_pipeline_job
-from mlops_assets.monitoring import MonitoringSignal, decide_retraining
-from mlops_assets.partitions import dataset_version_partitions, version_key_problem
+from mlops_assets.partitions import DATA_SUFFIXES, LANDING_PREFIX, dataset_version_partitions, version_key_problem
 from mlops_assets.resources import MLflowTracking
+
+if TYPE_CHECKING:
+    from mlops_assets.monitoring import MonitoringSignal
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -155,7 +157,11 @@ def dataset_version_sensor(
         context.log.error(message)
         events.append(dg.AssetObservation(asset_key="raw_dataset", partition=key, metadata={"error": message}))
 
-    has_champion = bool(scan.new) and current_champion(mlflow_tracking, settings.model_name) is not None
+    has_champion = False
+    if scan.new:
+        from mlops_assets.deployment import current_champion
+
+        has_champion = current_champion(mlflow_tracking, settings.model_name) is not None
     return dg.SensorResult(
         run_requests=[ingest_run_request(key, has_champion) for key in scan.new],
         dynamic_partitions_requests=[dataset_version_partitions.build_add_request(scan.new)] if scan.new else [],
@@ -165,12 +171,14 @@ def dataset_version_sensor(
     )
 
 
-def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tuple[list, list[dg.RunRequest]]:
+def retraining_decisions(records, history: "list[MonitoringSignal]", policy) -> tuple[list, list[dg.RunRequest]]:
     """Apply the retraining policy to new model_monitoring materializations, oldest first.
 
     Returns the `retraining_decision` materializations (every decision, with its reasons, visible in the UI)
     and the run requests for the versions that retrain. `history` is extended in place.
     """
+    from mlops_assets.monitoring import MonitoringSignal, decide_retraining
+
     events, requests = [], []
     for record in records:
         event = record.asset_materialization
@@ -242,6 +250,8 @@ def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSett
         limit=100,
         ascending=True,
     ).records
+    from mlops_assets.monitoring import MonitoringSignal
+
     history = [MonitoringSignal(**signal) for signal in cursor["history"]]
     events, requests = retraining_decisions(records, history, settings.retrain)
     after = records[-1].storage_id if records else cursor["after_storage_id"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets import column_schemas, contracts
 from mlops_assets.contracts import RawRentals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +57,12 @@ def test_dataset_version_sensor_targets_a_job_that_materializes_raw_dataset(defs
     assert dg.AssetKey("raw_dataset") in job.asset_layer.selected_asset_keys
 
 
-def test_importing_the_definitions_does_not_import_heavy_libraries():
+def test_importing_the_definitions_does_not_import_the_data_or_ml_stack():
     code = (
         "import sys\n"
         "import mlops_assets.definitions\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'mlflow'})\n"
+        "stack = {'sklearn', 'scipy', 'mlflow', 'pandas', 'numpy', 'pyarrow', 'pandera', 'dagster_pandera'}\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & stack)\n"
         "print(','.join(heavy))\n"
     )
     done = subprocess.run(
@@ -69,3 +71,25 @@ def test_importing_the_definitions_does_not_import_heavy_libraries():
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at load time: {done.stdout.strip()}"
+
+
+def test_the_committed_column_schemas_are_current():
+    """column_schemas.json must match contracts.py; otherwise every load rebuilds them from Pandera (slower)."""
+    stale = "mlops_assets/column_schemas.json is stale: run `python -m mlops_assets.column_schemas`"
+    assert column_schemas._cached_schemas(), stale
+    for name in column_schemas.CONTRACT_NAMES:
+        assert column_schemas._cached_schemas()[name] == column_schemas.build(getattr(contracts, name)), stale
+
+
+def test_a_changed_contract_is_never_shown_with_stale_columns(tmp_path, monkeypatch):
+    edited = tmp_path / "contracts.py"
+    edited.write_text(column_schemas.CONTRACTS_FILE.read_text() + "\n# a forker's edit\n")
+    monkeypatch.setattr(column_schemas, "CONTRACTS_FILE", edited)
+    column_schemas._cached_schemas.cache_clear()
+    column_schemas.column_schema.cache_clear()
+    try:
+        assert column_schemas._cached_schemas() == {}
+        assert column_schemas.column_schema("RawRentals") == column_schemas.build(RawRentals)
+    finally:
+        column_schemas._cached_schemas.cache_clear()
+        column_schemas.column_schema.cache_clear()

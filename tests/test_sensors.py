@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from mlops_assets import sensors
-from mlops_assets.demo_data import LANDING_PREFIX, land_version, monthly_snapshot
-from mlops_assets.partitions import version_key_problem
+from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.partitions import LANDING_PREFIX, version_key_problem
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sensors import dataset_version_sensor, scan_versions
 from tests.conftest import write_version

@@ -1,0 +1,73 @@
+"""The contracts' columns for the Dagster UI's Columns panel, cached so that loading the definitions needs no Pandera.
+
+Assets carry their columns as `dagster/column_schema` definition metadata, which Dagster reads whenever it loads the
+code location (the UI, the daemon, every run). Built from a Pandera model, that means importing pandas and Pandera
+first, about 0.6 s of every load. So the schemas are built from the contracts (contracts.py stays the one source)
+and kept in column_schemas.json with the SHA-256 of contracts.py. When contracts.py has changed since, they are
+built from the contracts again, so the UI never shows stale columns; `python -m mlops_assets.column_schemas`
+refreshes the file (a test fails while it is stale).
+"""
+
+import functools
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+CONTRACTS_FILE = Path(__file__).with_name("contracts.py")
+CACHE_FILE = Path(__file__).with_name("column_schemas.json")
+CONTRACT_NAMES = ("RawRentals", "RentalFeatures", "Predictions")
+
+
+def contracts_sha256() -> str:
+    return hashlib.sha256(CONTRACTS_FILE.read_bytes()).hexdigest()
+
+
+def build(contract) -> dg.TableSchema:
+    """A Pandera contract's columns, types and checks as a Dagster TableSchema (via dagster-pandera).
+
+    dagster-pandera puts this TableSchema on the Dagster type only; the function is marked beta, and that one known
+    warning is silenced here.
+    """
+    from dagster_pandera import pandera_schema_to_dagster_type
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return pandera_schema_to_dagster_type(contract).metadata["schema"].schema
+
+
+@functools.cache
+def column_schema(contract_name: str) -> dg.TableSchema:
+    """The columns of the contract `contract_name` (a model of contracts.py): from the cache when it is current."""
+    cached = _cached_schemas()
+    if contract_name in cached:
+        return cached[contract_name]
+    from mlops_assets import contracts
+
+    return build(getattr(contracts, contract_name))
+
+
+@functools.cache
+def _cached_schemas() -> dict[str, dg.TableSchema]:
+    try:
+        stored = json.loads(CACHE_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    if stored.get("contracts_sha256") != contracts_sha256():
+        return {}
+    return {name: dg.deserialize_value(json.dumps(value), dg.TableSchema) for name, value in stored["schemas"].items()}
+
+
+def write_cache() -> Path:
+    from mlops_assets import contracts
+
+    schemas = {name: json.loads(dg.serialize_value(build(getattr(contracts, name)))) for name in CONTRACT_NAMES}
+    stored = {"contracts_sha256": contracts_sha256(), "schemas": schemas}
+    CACHE_FILE.write_text(json.dumps(stored, indent=1) + "\n")
+    return CACHE_FILE
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_cache()}")
