@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --smoke      # one run each, tiny sizes: proves the suite still runs (~40 s)
     .venv/bin/python bench/run.py --out DIR    # write DIR/benchmarks.md and DIR/benchmarks/*.png instead of docs/
     .venv/bin/python bench/run.py --only scale # run some sections again, keep the others from the last results.json
+    .venv/bin/python bench/run.py --report-only  # write docs/benchmarks.md again from the last results.json
 
 Sections (each budget comes from the performance issue):
 
@@ -540,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working folder (logs, states)")
     parser.add_argument("--reps", type=int, help="repetitions instead of the mode's (5 full, 1 smoke): quick checks")
     parser.add_argument("--sizes", help="comma-separated row counts for the scale section instead of the mode's")
+    parser.add_argument("--report-only", action="store_true", help="write the report from the last results.json")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(BENCH))
@@ -554,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     figures = out / "benchmarks"
     figures.mkdir(parents=True, exist_ok=True)
     results_file = figures / ("results-smoke.json" if plan.smoke else "results.json")
+    if args.report_only:
+        print(f"wrote {write_report(json.loads(results_file.read_text()), out / 'benchmarks.md', figures)}")
+        return 0
     results: dict = {}
     only = SECTIONS
     if args.only:
