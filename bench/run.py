@@ -283,8 +283,11 @@ def environment() -> dict:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
         ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
     except OSError:
-        commit = ""
+        commit, status = "", None
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
@@ -294,6 +297,7 @@ def environment() -> dict:
         "python": platform.python_version(),
         "packages": {name: version(name) for name in packages},
         "commit": commit or "unknown",
+        "dirty": bool(status) if status is not None else None,
         "load_at_start": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else [],
     }
 
