@@ -46,15 +46,17 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PYTHON = sys.executable
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 PARTITIONS = "dataset_version"
 # The assets a first version materializes when there is no champion yet (the dataset-version sensor's selection).
-FIRST_VERSION_SELECTION = (
-    "raw_dataset,feature_table,dataset_split,candidate_model,model_evaluation,deployed_model,batch_predictions"
-)
+FIRST_VERSION_SELECTION = ",".join(key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS)
+# The scale benchmark's code location: the project's definitions with the replicated contract (bench/scale.py).
+SCALE_LOCATION = ["-f", str(BENCH / "scale_definitions.py")]
 SECTIONS = ["environment", "scale", "scale_profile", "overhead", "startup", "sensors", "scoring", "io"]
 
 
@@ -447,18 +449,23 @@ def import_breakdown(env: dict) -> dict[str, float]:
     return packages
 
 
+def _scale_workspace(plan: Plan, root: Path, rows: int, log: Path) -> Workspace:
+    """A champion trained on a small replicated January-March version ("base"), and the `rows`-row year ("big")."""
+    ws = Workspace(root)
+    _replicated_versions(ws, {"base": (plan.base_rows, 3, 1), "big": (rows, 12, 2)})
+    measure(materialize_cmd(SCALE_LOCATION, "base", FIRST_VERSION_SELECTION), ws.env(), log)
+    ws.snapshot()
+    return ws
+
+
 def scale(plan: Plan, work: Path, logs: Path) -> dict:
     log = logs / "scale.log"
-    location, plain_args = ["-f", str(BENCH / "scale_definitions.py")], ["--replicated"]
     sizes = {}
     for rows in plan.scale_sizes:
-        ws = Workspace(work / f"scale-{rows}")
-        _replicated_versions(ws, {"base": (plan.base_rows, 3, 1), "big": (rows, 12, 2)})
-        measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(), log)
-        ws.snapshot()
+        ws = _scale_workspace(plan, work / f"scale-{rows}", rows, log)
         sizes[str(rows)] = {
             "file_mb": sum(p.stat().st_size for p in (ws.data / "versions" / "big").iterdir()) / 1e6,
-            "runs": _pipeline_vs_plain(ws, location, plain_args, "big", plan.reps, log, ws.env()),
+            "runs": _pipeline_vs_plain(ws, SCALE_LOCATION, ["--replicated"], "big", plan.reps, log, ws.env()),
         }
         shutil.rmtree(ws.root, ignore_errors=True)
     return {
@@ -474,16 +481,12 @@ def scale_profile(plan: Plan, work: Path, logs: Path) -> dict:
     """The scale section's 1M-row pipeline run under cProfile (bench/profile_pipeline.py), `reps` times."""
     log = logs / "scale_profile.log"
     rows = 1_000_000 if 1_000_000 in plan.scale_sizes else plan.scale_sizes[0]
-    ws = Workspace(work / "scale-profile")
-    _replicated_versions(ws, {"base": (plan.base_rows, 3, 1), "big": (rows, 12, 2)})
-    location = ["-f", str(BENCH / "scale_definitions.py")]
-    measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(), log)
-    ws.snapshot()
+    ws = _scale_workspace(plan, work / "scale-profile", rows, log)
     profiles = []
     for _ in range(plan.reps):
         ws.restore()
         out = ws.root / "profile.json"
-        cmd = [PYTHON, str(BENCH / "profile_pipeline.py"), "big", "--file", location[1], "--out", str(out)]
+        cmd = [PYTHON, str(BENCH / "profile_pipeline.py"), "big", "--file", SCALE_LOCATION[1], "--out", str(out)]
         measure(cmd, ws.env(), log)
         profiles.append(json.loads(out.read_text()))
     shutil.rmtree(ws.root, ignore_errors=True)
@@ -508,8 +511,7 @@ def scoring(plan: Plan, work: Path, logs: Path) -> dict:
     ws = Workspace(work / "scoring")
     _replicated_versions(ws, {"base": (plan.base_rows, 12, 3)})
     budget = "scale" if plan.smoke else "project"
-    location = ["-f", str(BENCH / "scale_definitions.py")]
-    measure(materialize_cmd(location, "base", FIRST_VERSION_SELECTION), ws.env(MLOPS_BENCH_SEARCH=budget), log)
+    measure(materialize_cmd(SCALE_LOCATION, "base", FIRST_VERSION_SELECTION), ws.env(MLOPS_BENCH_SEARCH=budget), log)
     out = work / "scoring.json"
     cmd = [PYTHON, str(BENCH / "scoring.py"), "--state-dir", str(ws.home), "--data-dir", str(ws.data)]
     cmd += ["--rows", str(plan.scoring_rows), "--reps", str(plan.reps), "--requests", str(plan.http_requests)]
