@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 
 from mlops_assets.config import PROJECT_ROOT
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.deployment import CHAMPION
+from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.stages.registry import CHAMPION
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow

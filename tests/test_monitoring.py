@@ -13,19 +13,16 @@ import pandas as pd
 import pytest
 
 from mlops_assets.config import DriftSettings, RetrainSettings
-from mlops_assets.monitoring import (
-    MonitoringSignal,
-    RetrainDecision,
+from mlops_assets.stages.drift import (
     build_reference_profile,
-    decide_retraining,
     drift_summary,
     feature_drift,
-    is_degraded,
     js_distance,
-    plot_feature_drift,
-    plot_metric_over_versions,
     population_stability_index,
 )
+from mlops_assets.stages.monitoring import is_degraded
+from mlops_assets.stages.plots import plot_feature_drift, plot_metric_over_versions
+from mlops_assets.stages.retraining import MonitoringSignal, RetrainDecision, decide_retraining
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEMO_CSV = Path(__file__).resolve().parent.parent / "data" / "bikeshare_2011.csv"

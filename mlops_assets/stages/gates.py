@@ -66,17 +66,16 @@ def _absolute_gate(task: str, candidate: Mapping[str, float], gates: GateSetting
             "min_r2": gates.min_r2,
         }
     else:
-        auc, pr_auc = float(candidate["roc_auc"]), float(candidate["pr_auc"])
-        min_pr_auc = gates.min_pr_auc if gates.min_pr_auc is not None else -math.inf
-        passed = auc >= gates.min_roc_auc and pr_auc >= min_pr_auc
-        pr_text = f" and PR AUC {_fmt(pr_auc)} (min {_fmt(gates.min_pr_auc)})" if gates.min_pr_auc is not None else ""
-        description = (
-            f"Candidate ROC AUC {_fmt(auc)} (min {_fmt(gates.min_roc_auc)}){pr_text}: "
-            f"{'within' if passed else 'outside'} the thresholds."
-        )
-        metadata = {"candidate_roc_auc": auc, "min_roc_auc": gates.min_roc_auc, "candidate_pr_auc": pr_auc}
+        auc = float(candidate["roc_auc"])
+        passed = auc >= gates.min_roc_auc
+        description = f"Candidate ROC AUC {_fmt(auc)} (min {_fmt(gates.min_roc_auc)})"
+        metadata = {"candidate_roc_auc": auc, "min_roc_auc": gates.min_roc_auc}
         if gates.min_pr_auc is not None:
-            metadata["min_pr_auc"] = gates.min_pr_auc
+            pr_auc = float(candidate["pr_auc"])
+            passed = passed and pr_auc >= gates.min_pr_auc
+            description += f" and PR AUC {_fmt(pr_auc)} (min {_fmt(gates.min_pr_auc)})"
+            metadata |= {"candidate_pr_auc": pr_auc, "min_pr_auc": gates.min_pr_auc}
+        description += f": {'within' if passed else 'outside'} the thresholds."
     return GateResult("absolute_thresholds", bool(passed), description, metadata)
 
 

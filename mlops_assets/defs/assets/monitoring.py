@@ -45,6 +45,7 @@ retraining_decision = dg.AssetSpec(
     partitions_def=model_monitoring.partitions_def,
     group_name="monitoring",
     kinds={"dagster"},
+    code_version="1",
     owners=OWNERS,
     tags={"stage": "monitoring"},
     description="Recorded by the retraining sensor for each model_monitoring result: retrain or not, and why "
