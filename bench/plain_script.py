@@ -58,11 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from mlops_assets.alerts import notifier_from_env
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.contracts import Features
     from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION
-    from mlops_assets.features import make_features
     from mlops_assets.resources import MLflowTracking
     from mlops_assets.stages.deployment import deploy
+    from mlops_assets.stages.featurize import feature_table as build_feature_table
     from mlops_assets.stages.ingestion import read_version
     from mlops_assets.stages.manifest import git_commit
     from mlops_assets.stages.registry import DeploymentRefused, current_champion
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     lap("dataset_split")
 
     # feature_table
-    feature_table = Features.validate(make_features(raw), lazy=True)
+    feature_table = build_feature_table(raw)
     lap("feature_table")
 
     # model_monitoring (the champion in force before this version's candidate, as in the pipeline's step order)
@@ -140,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     champion = current_champion(tracking, settings.model_name)
     with mlflow_run("model_evaluation", "1", {}):
-        evaluation = evaluate(split, candidate, champion, settings, tracking)
+        evaluation = evaluate(split, candidate, champion, settings, tracking, run_id)
         evaluation.log_to_mlflow()
     if not evaluation.passed:
         notifier.notify(
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # deployed_model (the pipeline's run fails here when a gate failed; so does this script)
     try:
-        deploy(tracking, settings, candidate, evaluation)
+        deploy(tracking, settings, candidate, evaluation, run_id)
     except DeploymentRefused as refusal:
         raise SystemExit(str(refusal)) from None
     lap("deployed_model")

@@ -105,6 +105,23 @@ def test_importing_the_definitions_does_not_import_the_data_or_ml_stack():
     assert done.stdout.strip() == "", f"imported at load time: {done.stdout.strip()}"
 
 
+def test_stage_modules_import_no_ml_library_until_a_function_needs_it():
+    """Every step process re-imports the code: scikit-learn, SciPy, matplotlib and MLflow load only when used."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import mlops_assets.stages as stages\n"
+        "for module in pkgutil.iter_modules(stages.__path__):\n"
+        "    importlib.import_module(f'mlops_assets.stages.{module.name}')\n"
+        "heavy = {'sklearn', 'scipy', 'matplotlib', 'mlflow', 'skops'}\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported by the stage modules: {done.stdout.strip()}"
+
+
 def test_the_committed_column_schemas_are_current():
     """column_schemas.json must match contracts.py and config.py; otherwise every load rebuilds them (slower)."""
     stale = "mlops_assets/column_schemas.json is stale: run `python -m mlops_assets.column_schemas`"

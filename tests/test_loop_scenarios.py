@@ -282,7 +282,7 @@ def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_pr
     assert evaluation["champion_version"] == "1"
     assert evaluation["candidate_rmse"] < evaluation["champion_rmse"]
     deployed = metadata(loop.instance, "deployed_model", key)
-    assert deployed["changed"] is True
+    assert deployed["promoted"] is True
     assert deployed["champion_version"] == "2"
     assert deployed["previous_champion_version"] == "1"
     assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}

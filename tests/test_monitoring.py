@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -404,12 +402,3 @@ def test_plot_metric_over_versions_returns_a_png_with_and_without_evaluated_valu
     assert plain.startswith(PNG_SIGNATURE) and with_evaluated.startswith(PNG_SIGNATURE)
     assert plain != with_evaluated
     assert plot_metric_over_versions(history.iloc[:0]).startswith(PNG_SIGNATURE)
-
-
-def test_importing_the_module_stays_light():
-    code = (
-        "import sys, mlops_assets.monitoring; "
-        "print(sorted(m for m in ('scipy', 'matplotlib', 'dagster', 'sklearn') if m in sys.modules))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"

@@ -30,6 +30,7 @@ from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION, candidate_m
 from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.stages import manifest as manifests
 from mlops_assets.stages import training
 from mlops_assets.stages.ingestion import content_hash, version_files
 from mlops_assets.stages.metrics import classification_metrics, regression_metrics
@@ -176,13 +177,14 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained):
     assert manifest["data_hash"] == raw_data_version
     assert raw_data_version == content_hash(version_files(settings.versions_dir / KEY))
     assert manifest["contract_hash"] == contract_hash(RawData)
-    assert manifest["config_hash"] == training.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
+    assert manifest["config_hash"] == manifests.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
     assert manifest["seed"] == settings.seed == 42
-    assert manifest["lock_file_hash"] == training.file_hash(PROJECT_ROOT / "requirements.lock")
+    assert manifest["lock_file_hash"] == manifests.file_hash(PROJECT_ROOT / "requirements.lock")
     assert manifest["lock_file_hash"] is not None
     assert manifest["dagster_run_id"] == first["result"].run_id
     assert manifest["mlflow_run_id"] == first["metadata"]["mlflow_run_id"]
     assert manifest["train_until_time"] == first["split"].metadata["train_until_time"]
+    assert manifest["dataset_version"] == KEY
 
 
 def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
@@ -191,7 +193,7 @@ def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
     reseeded = settings.model_copy(update={"seed": 7})
 
     def config_hash(s: ProjectSettings) -> str:
-        return training.config_hash(s.model_dump(exclude={"data_dir", "state_dir"}))
+        return manifests.config_hash(s.model_dump(exclude={"data_dir", "state_dir"}))
 
     assert config_hash(same) == config_hash(settings)
     assert config_hash(reseeded) != config_hash(settings)
@@ -209,7 +211,8 @@ def test_the_mlflow_run_is_named_and_tagged_for_the_dagster_step(trained, client
     assert tags["dagster.partition"] == KEY
     assert tags["dagster.code_version"] == TRAINING_CODE_VERSION
     assert tags["data_version"] == first["raw"].tags["dagster/data_version"]
-    assert tags["manifest.data_hash"] == tags["data_version"]
+    assert tags["data_hash"] == tags["data_version"]
+    assert not [tag for tag in tags if tag.startswith("manifest.")]  # the manifest is an artifact
     assert run.info.artifact_uri.startswith((Path(trained["settings"].state_dir).resolve() / "mlartifacts").as_uri())
 
 

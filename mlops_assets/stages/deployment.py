@@ -61,10 +61,12 @@ class Promotion:
         }
 
 
-def deploy(tracking, settings: ProjectSettings, candidate: Candidate, evaluation: Evaluation) -> Promotion:
+def deploy(tracking, settings: ProjectSettings, candidate: Candidate, evaluation: Evaluation, run_id: str) -> Promotion:
     """Promote the evaluated candidate if every gate passed and the champion is still the one it was compared with.
 
     The gates are checked here again because a deployment-only run is not blocked by Dagster's blocking checks.
+    When the champion changed after the evaluation: a deployment-only run (`run_id` is not the evaluation's) is
+    refused; in the run that evaluated, another run won a race, and the candidate is registered, not promoted.
     """
     if not evaluation.passed:
         raise GatesFailed(f"not deploying: the candidate failed the gate(s) {', '.join(evaluation.failed_gates)}")
@@ -75,6 +77,7 @@ def deploy(tracking, settings: ProjectSettings, candidate: Candidate, evaluation
         candidate,
         tags={f"holdout_{name}": str(value) for name, value in holdout.items()},
         expected_champion=evaluation.champion_version,
+        champion_changed_meanwhile=evaluation.dagster_run_id == run_id,
     )
 
 
@@ -84,6 +87,7 @@ def promote(
     candidate,
     tags: dict[str, str],
     expected_champion: str | EllipsisType | None = ...,
+    champion_changed_meanwhile: bool = False,
 ) -> Promotion:
     """Register the candidate (once) and make it the champion; idempotent on rerun.
 
@@ -92,7 +96,9 @@ def promote(
 
     expected_champion: the champion version the candidate was evaluated against (None: there was none). When
     the champion has changed since, the candidate was never compared with the model it would replace, and the
-    promotion is refused (DeploymentRefused). Leave it out to skip that check.
+    promotion is refused (DeploymentRefused). Leave it out to skip that check. With `champion_changed_meanwhile`
+    (the evaluation was made in this same run, and another run promoted while it ran) the candidate is registered
+    and not promoted instead: a race between runs, recorded, not an error.
 
     A candidate that was champion before and was replaced since is not made champion again by a rerun: when the
     champion trained on newer data the rerun changes nothing, otherwise (after a rollback) it is refused. Going
@@ -116,13 +122,19 @@ def promote(
                 if PROMOTED_AT not in version.tags:  # a promotion interrupted between the alias and this tag
                     client.set_model_version_tag(model_name, version.version, PROMOTED_AT, now())
                 return _outcome(client, model_name, version.version, current_version, "already the champion")
-        older = _trained_on_older_data(candidate, current)
-        if not older:
+        stays = _trained_on_older_data(candidate, current)
+        if not stays and champion_changed_meanwhile and expected_champion not in (..., current_version):
+            stays = (
+                f"another run made version {current_version} champion while this candidate was compared with "
+                f"{_version(expected_champion)}: registered, not promoted (materialize model_evaluation and "
+                "deployed_model again to compare it with the current champion)"
+            )
+        if not stays:
             _refuse_unsafe_promotion(model_name, candidate, version, current_version, expected_champion)
         if version is None:
             version = _register(client, model_name, candidate, tags)
-        if older:
-            return _outcome(client, model_name, version.version, current_version, older)
+        if stays:
+            return _outcome(client, model_name, version.version, current_version, stays)
         make_champion(client, model_name, str(version.version), current_version)
     return Promotion(str(version.version), str(version.version), current_version, changed=True)
 
@@ -149,10 +161,14 @@ def _refuse_unsafe_promotion(model_name: str, candidate, version, current: str |
         )
     if expected is not ... and current != expected:
         raise DeploymentRefused(
-            f"the candidate (run {candidate.run_id}) was evaluated against champion version {expected or 'none'}, "
-            f"but the champion is now version {current or 'none'}: evaluate it again (materialize "
-            "model_evaluation) before deploying it"
+            f"the candidate (run {candidate.run_id}) was evaluated against champion {_version(expected)}, "
+            f"but the champion is now {_version(current)}: evaluate it again (materialize model_evaluation) "
+            "before deploying it"
         )
+
+
+def _version(version: str | None) -> str:
+    return f"version {version}" if version else "none (no champion)"
 
 
 def _register(client, model_name: str, candidate, tags: dict[str, str]):

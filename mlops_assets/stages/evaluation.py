@@ -37,6 +37,7 @@ class Evaluation:
     slices: pd.DataFrame
     gates: list[GateResult]
     candidate_run_id: str = ""
+    dagster_run_id: str = ""  # the run that evaluated
     champion_version: str | None = None  # the champion when the candidate was evaluated, compared or not
     comparison: str = ""  # how the champion was compared, or why it was not
     plots: dict[str, bytes] = field(default_factory=dict)
@@ -103,9 +104,12 @@ def champion_comparison(
 
 
 def evaluate(
-    split: Split, candidate: Candidate, champion: Champion | None, settings: ProjectSettings, tracking
+    split: Split, candidate: Candidate, champion: Champion | None, settings: ProjectSettings, tracking, run_id: str
 ) -> Evaluation:
-    """Load the candidate (and the champion when it can be compared) from MLflow and score them on the holdout."""
+    """Load the candidate (and the champion when it can be compared) from MLflow and score them on the holdout.
+
+    `run_id` is the Dagster run that evaluates: deployment tells a race between runs from a stale evaluation by it.
+    """
     import mlflow
 
     from ..features import MODEL_INPUT_COLUMNS
@@ -120,6 +124,7 @@ def evaluate(
         champion_predictions = predict(mlflow.sklearn.load_model(compared.model_uri), rows, settings.task)
     evaluation = compare(split.train, holdout, candidate_predictions, champion_predictions, settings, comparison)
     evaluation.candidate_run_id = candidate.run_id
+    evaluation.dagster_run_id = run_id
     evaluation.champion_version = champion.version if champion else None
     return evaluation
 

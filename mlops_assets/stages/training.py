@@ -140,7 +140,7 @@ class Candidate:
             "mlflow_run_id": self.run_id,
             "mlflow_run": run_link,
             "model_uri": self.model_uri,
-            f"cv_{self.scoring}": round(self.cv_score, 4),
+            f"cv_{self.scoring}": self.cv_score,
             "best_params": dg.MetadataValue.json(self.best_params or {}),
             "manifest": dg.MetadataValue.json(self.manifest),
             "cv_results": dg.MetadataValue.md(self.cv_results.round(4).to_markdown(index=False)),
@@ -266,7 +266,7 @@ def log_candidate(
     mlflow.log_dict(manifest, "manifest.json")
     mlflow.log_dict(reference_profile, "reference_profile.json")
     # The whole manifest is the artifact above; the run carries only what one filters runs by.
-    mlflow.set_tags({key: str(manifest[key]) for key in RUN_TAGS})
+    mlflow.set_tags({key: str(manifest[key]) for key in RUN_TAGS if key in manifest})
     info = mlflow.sklearn.log_model(
         pipeline,
         name="model",

@@ -18,13 +18,17 @@ from .pipeline_asset import pipeline_asset
     "a deployment-only run cannot promote a candidate that failed them or was never compared.",
 )
 def deployed_model(
-    model_evaluation, candidate_model, settings: ProjectSettings, mlflow_tracking: MLflowTracking
+    context: dg.AssetExecutionContext,
+    model_evaluation,
+    candidate_model,
+    settings: ProjectSettings,
+    mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult:
     from ...stages.deployment import deploy
     from ...stages.registry import DeploymentRefused
 
     try:
-        promotion = deploy(mlflow_tracking, settings, candidate_model, model_evaluation)
+        promotion = deploy(mlflow_tracking, settings, candidate_model, model_evaluation, context.run.run_id)
     except DeploymentRefused as refusal:
         raise dg.Failure(str(refusal)) from None
     return dg.MaterializeResult(value=promotion, metadata=promotion.to_metadata(settings.model_name))

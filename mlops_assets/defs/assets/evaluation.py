@@ -32,7 +32,7 @@ def model_evaluation(
 
     champion = current_champion(mlflow_tracking, settings.model_name)
     with mlflow_tracking.asset_run(context) as run:
-        evaluation = evaluate(dataset_split, candidate_model, champion, settings, mlflow_tracking)
+        evaluation = evaluate(dataset_split, candidate_model, champion, settings, mlflow_tracking, context.run.run_id)
         evaluation.log_to_mlflow()
         fault_point("evaluation.after_logging")
     if not evaluation.passed:

@@ -17,10 +17,9 @@ from .pipeline_asset import pipeline_asset
     "at serving time), validated against the Features contract.",
 )
 def feature_table(raw_dataset) -> dg.MaterializeResult:
-    from ...contracts import Features
-    from ...features import make_features
+    from ...stages.featurize import feature_table as build_feature_table
 
-    features = Features.validate(make_features(raw_dataset), lazy=True)
+    features = build_feature_table(raw_dataset)
     return dg.MaterializeResult(
         value=features,
         metadata={
