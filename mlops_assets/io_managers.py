@@ -164,6 +164,13 @@ class AtomicFilesystemIOManager(dg.ConfigurableIOManagerFactory):
         "<base_dir>/<asset>/<partition> (default state/assets).",
     )
 
+    @classmethod
+    def for_state(cls, state_dir: str) -> AtomicFilesystemIOManager:
+        """<state_dir>/assets, unless MLOPS_ASSET_STORAGE names another folder or URL (e.g. s3://bucket/assets)."""
+        if os.environ.get("MLOPS_ASSET_STORAGE"):
+            return cls(base_dir=dg.EnvVar("MLOPS_ASSET_STORAGE"))
+        return cls(base_dir=str(Path(state_dir) / "assets"))
+
     def create_io_manager(self, context) -> AtomicPickleUPathIOManager:
         from upath import UPath
 
