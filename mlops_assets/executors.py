@@ -40,7 +40,8 @@ def celery_executor_from_env(environ: Mapping[str, str] = os.environ) -> dg.Exec
     except ImportError as error:
         raise dg.DagsterInvariantViolationError(
             "MLOPS_EXECUTOR=celery needs the production profile's packages: "
-            "`MLOPS_EXTRAS=prod ./scripts/test` or `pip install --require-hashes -r requirements-prod.lock`"
+            "scripts/prod-up and scripts/test install requirements-prod.lock "
+            "(or: pip install --require-hashes -r requirements-prod.lock)"
         ) from error
     missing = [name for name in CELERY_VARIABLES if not environ.get(name)]
     if missing:

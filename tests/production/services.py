@@ -48,7 +48,7 @@ def missing_packages() -> str | None:
     if missing:
         return (
             f"the production profile's packages are not installed ({', '.join(missing)}): "
-            "MLOPS_EXTRAS=prod ./scripts/test installs requirements-prod.lock"
+            "./scripts/test installs requirements-prod.lock (or pip install --require-hashes -r requirements-prod.lock)"
         )
     return None
 
