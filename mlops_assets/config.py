@@ -84,6 +84,56 @@ class DriftSettings(dg.Config):
     psi_bins: int = 10
 
 
+class MonitoringSettings(dg.Config):
+    min_rows: int = Field(
+        default=100,
+        ge=1,
+        description="data: monitoring judges drift and the realized metric only on at least this many rows the "
+        "champion never saw; with fewer it records 'too few rows' and the version does not vote for retraining "
+        "(one row gave a drift share of 0.89).",
+    )
+
+
+class SourceSettings(dg.Config):
+    """Where dataset versions come from (sources/): folders of files (the default) or a database table or query."""
+
+    kind: Literal["files", "database"] = Field(
+        default="files",
+        description="files: one folder <url>/<key>/ of CSV and Parquet files per version; database: the rows of "
+        "`table` (or `query`) for the version, through SQLAlchemy.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="files: the folder of version folders, a path or an fsspec URL (file://, s3://, memory://); "
+        "None: <data_dir>/versions.",
+    )
+    quiet_period_seconds: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="files: a version folder is ingested once nothing in it changed for this long, so that a "
+        "folder still being copied is never read half-written; a folder landed with a .landed manifest "
+        "(landing.py) is ingested at once.",
+    )
+    database_url_env: str = Field(
+        default="MLOPS_SOURCE_DATABASE_URL",
+        description="database: the environment variable holding the SQLAlchemy URL (with its credentials; they are "
+        "never part of this configuration), e.g. postgresql+psycopg2://user:password@host/db.",
+    )
+    table: str | None = Field(
+        default=None, description="database: the table (or schema.table) holding every version's rows."
+    )
+    version_column: str = Field(
+        default="dataset_version", description="database: the table's column naming the version of each row."
+    )
+    query: str | None = Field(
+        default=None,
+        description="database: instead of `table`, a SELECT of one version's rows with the parameter :version.",
+    )
+    versions_query: str | None = Field(
+        default=None, description="database, with `query`: a SELECT of the version keys (one column)."
+    )
+
+
 class RetrainSettings(dg.Config):
     """When monitoring says so, retrain; with hysteresis, a cooldown and a cap so it never storms."""
 
@@ -139,10 +189,17 @@ class ProjectSettings(dg.ConfigurableResource):
     gates: GateSettings = GateSettings()
     drift: DriftSettings = DriftSettings()
     retrain: RetrainSettings = RetrainSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    source: SourceSettings = SourceSettings()
 
     @property
     def versions_dir(self) -> Path:
+        """Where versions are landed by default (the files source's folder unless `source.url` says otherwise)."""
         return Path(self.data_dir) / "versions"
+
+    @property
+    def versions_url(self) -> str:
+        return self.source.url or str(self.versions_dir)
 
     @property
     def predictions_dir(self) -> Path:

@@ -25,8 +25,9 @@ def _use_project_instance() -> None:
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
-# The run's events all go to the instance (dagster dev shows them); the terminal shows progress lines only.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The run's events all go to the instance (dagster dev shows them); the terminal shows progress lines and, for a
+# failed run, each failed step's own message (failure_messages), not Dagster's stack trace.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 PID_TAG = "mlops/driver_pid"  # the process that runs an in-process run, to recognise runs it left behind
@@ -155,6 +156,30 @@ class SensorDriver:
         }
 
 
+def failure_messages(instance, run_id: str) -> list[str]:
+    """Each failed step of a run with its own message: a dg.Failure's description, else the user's exception."""
+    import dagster as dg
+
+    messages = []
+    for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        data = event.dagster_event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            text = data.user_failure_data.description
+        else:
+            error = data.error
+            while error.cause is not None:  # Dagster wraps the user's exception: show that one
+                error = error.cause
+            text = error.message.strip()
+        messages.append(f"{event.step_key}: {text}")
+    return messages
+
+
+def settling_versions(driver: SensorDriver) -> list[str]:
+    """Versions the dataset-version sensor is waiting for (still changing within the quiet period)."""
+    cursor = driver.cursors.get("dataset_version_sensor")
+    return sorted(json.loads(cursor).get("settling", {})) if cursor else []
+
+
 def run_until_quiet(driver: SensorDriver, sensors: list[str]) -> list[dict]:
     """Tick the sensors, run what they request, and repeat until no sensor requests anything."""
     outcomes: list[dict] = driver.run_pending()  # requests a killed earlier driver did not finish
@@ -233,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     from .definitions import defs
     from .defs.sensors.alerts import failed_only_on_gates
     from .demo.versions import DEMO_VERSIONS, land_demo_versions
+    from .partitions import version_sort_key
 
     settings = defs.resources["settings"]  # the very settings the sensors and assets use
     keys = DEMO_VERSIONS[: args.months]
@@ -241,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         driver = SensorDriver(defs, instance, Path(os.environ["DAGSTER_HOME"]) / "main_job_sensor_cursors.json")
         print(f"Dagster instance: {os.environ['DAGSTER_HOME']}   versions: {settings.versions_dir}")
         unexpected = 0
+        ran = list(keys)  # the demo versions, and every other version a run was for (a user's own)
         for key in keys:
             landed = land_demo_versions(settings.versions_dir, [key])
             print(f"[{time.perf_counter() - started:6.1f}s] {key}: {'landed' if landed else 'already there'}")
@@ -251,12 +278,24 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     unexpected += status == "failure"
                 print(f"          run {outcome['run_key']}: {status} {outcome.get('seconds', '')}")
+                if status == "failure":
+                    for message in failure_messages(instance, outcome["run_id"]):
+                        print(f"            {message}")
+                if outcome["partition"] and outcome["partition"] not in ran:
+                    ran.append(outcome["partition"])
+        for key in settling_versions(driver):
+            print(
+                f"Not ingested yet: {key} is still changing (the sensor waits until nothing in it changed for "
+                f"{settings.source.quiet_period_seconds:g} s; land versions with python -m mlops_assets.landing)."
+            )
         print()
-        print_table(version_table(instance, keys))
+        print_table(version_table(instance, sorted(ran, key=version_sort_key)))
     print(
         f"\nDone in {time.perf_counter() - started:.1f}s. See it all: "
         f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml"
     )
+    if unexpected:
+        print(f"{unexpected} error(s): see the messages above (and the runs in dagster dev).")
     return 1 if unexpected else 0
 
 

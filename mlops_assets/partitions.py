@@ -10,6 +10,9 @@ dataset_version_partitions = dg.DynamicPartitionsDefinition(name="dataset_versio
 
 DATA_SUFFIXES = (".csv", ".parquet")  # the files of a version folder that hold its rows
 LANDING_PREFIX = ".landing-"  # a version being landed (written, then renamed to its key); the sensor skips these
+# Written last into a landed version: its data files' names and sizes. A folder whose files match it is complete, so
+# the sensor ingests it without waiting for the quiet period (landing.py writes it).
+LANDED_MANIFEST = ".landed"
 
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -98,6 +99,26 @@ def write_version(versions_dir: Path, key: str, files: dict[str, pd.DataFrame | 
         else:
             content.to_csv(folder / name, index=False)
     return folder
+
+
+def settle(folder: Path, seconds_ago: float = 3600) -> Path:
+    """Set a version folder's and its files' modification times back, as if it was copied `seconds_ago`.
+
+    A folder written in place is ingested only once nothing in it changed for the quiet period; tests that write one
+    by hand and mean a finished copy say so with this (instead of sleeping through the quiet period).
+    """
+    then = time.time() - seconds_ago
+    for path in [*Path(folder).iterdir(), Path(folder)]:
+        os.utime(path, (then, then), follow_symlinks=False)
+    return Path(folder)
+
+
+def check_evaluations(instance: dg.DagsterInstance, check: str, partition: str) -> list:
+    """The evaluations (newest first) of raw_dataset's asset check `check` for one partition."""
+    key = dg.AssetCheckKey(dg.AssetKey("raw_dataset"), check)
+    records = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+    found = [r.event.dagster_event.event_specific_data for r in records if r.event and r.event.dagster_event]
+    return [e for e in found if isinstance(e, dg.AssetCheckEvaluation) and e.partition == partition]
 
 
 def subprocess_env(**overrides: str) -> dict[str, str]:

@@ -11,10 +11,16 @@ import pytest
 
 from mlops_assets.contracts import WEATHER_SITUATIONS, RawData
 from mlops_assets.demo.versions import DEMO_VERSIONS, land_version, monthly_snapshot
-from mlops_assets.stages.ingestion import ContractViolation, content_hash, read_version, version_files
+from mlops_assets.sources.files import FileSource
+from mlops_assets.stages.ingestion import ContractViolation, read_version
 from tests.conftest import write_version
 
 CONTRACT_COLUMNS = list(RawData.to_schema().columns)
+
+
+def folder_hash(folder: Path) -> str:
+    """The content hash the files source computes without parsing (the sensor's check of an ingested version)."""
+    return FileSource(folder.parent).content_hash(folder.name)
 
 
 def failures_of(folder: Path) -> pd.DataFrame:
@@ -85,12 +91,13 @@ def test_every_demo_monthly_snapshot_passes(tmp_path, bikeshare, key):
 def test_landing_never_overwrites_a_version(tmp_path, bikeshare):
     versions = tmp_path / "versions"
     first = land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
-    before = content_hash(version_files(first))
+    before = folder_hash(first)
 
     land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-02"))
 
-    assert content_hash(version_files(first)) == before
+    assert folder_hash(first) == before
     assert [p.name for p in versions.iterdir()] == ["2011-01"], "no staging folder may be left behind"
+    assert sorted(p.name for p in first.iterdir()) == [".landed", "rentals.csv"], "the manifest is written last"
 
 
 # --- the content hash ------------------------------------------------------------------------------------------
@@ -105,27 +112,27 @@ def test_content_hash_is_stable_and_the_data_version(tmp_path, bikeshare):
 
     assert len(first.content_hash) == 64
     assert first.content_hash == again.content_hash == copy.content_hash
-    assert first.content_hash == content_hash(version_files(one))
+    assert first.content_hash == folder_hash(one)
 
 
 def test_content_hash_changes_when_one_byte_changes(tmp_path, bikeshare):
     folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
-    before = content_hash(version_files(folder))
+    before = folder_hash(folder)
     path = folder / "rentals.csv"
     data = bytearray(path.read_bytes())
     last_digit = max(i for i, b in enumerate(data) if chr(b).isdigit())
     data[last_digit] = ord("1") if data[last_digit] != ord("1") else ord("2")  # same length, one byte differs
     path.write_bytes(bytes(data))
 
-    assert content_hash(version_files(folder)) != before
+    assert folder_hash(folder) != before
 
 
 def test_content_hash_covers_file_names(tmp_path, bikeshare):
     folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
-    before = content_hash(version_files(folder))
+    before = folder_hash(folder)
     (folder / "rentals.csv").rename(folder / "other.csv")
 
-    assert content_hash(version_files(folder)) != before
+    assert folder_hash(folder) != before
 
 
 def test_files_other_than_csv_and_parquet_are_ignored(tmp_path, bikeshare):
@@ -176,10 +183,11 @@ def test_an_hour_delivered_in_two_files_is_a_duplicate_in_both(tmp_path, bikesha
 
     failures = failures_of(folder)
 
+    key = f"({rows['day'].iloc[3]}, {rows['hr'].iloc[3]})"
     for file, row in [("a.csv", 4), ("b.csv", 1)]:
-        for column in ["day", "hr"]:
-            assert len(rows_matching(failures, file=file, row=row, column=column, check="uniqueness")) == 1
-    assert set(failures["file"]) == {"a.csv", "b.csv"}
+        [found] = rows_matching(failures, file=file, row=row, column="(day, hr)", check="unique").itertuples()
+        assert found.value == key
+    assert len(failures) == 2
 
 
 # --- every kind of violation -----------------------------------------------------------------------------------
@@ -227,11 +235,8 @@ VIOLATIONS = {
     "null-int": (set_cell("hr", 13, None), [(14, "hr", "not_nullable")], None),
     "null-float": (set_cell("temp", 14, None), [(15, "temp", "not_nullable")], 1),
     "null-category": (set_cell("weathersit", 15, None), [(16, "weathersit", "not_nullable")], 1),
-    "duplicate-hour": (
-        duplicate_hour,
-        [(9, "day", "uniqueness"), (10, "day", "uniqueness"), (9, "hr", "uniqueness"), (10, "hr", "uniqueness")],
-        4,
-    ),
+    # The row key is reported as the tuple it is, once per duplicated row.
+    "duplicate-hour": (duplicate_hour, [(9, "(day, hr)", "unique"), (10, "(day, hr)", "unique")], 2),
     "broken-sum": (set_cell("bikers", 20, 999), [(21, "(table)", "bikers == casual + registered")], 1),
 }
 
@@ -373,3 +378,109 @@ def test_a_column_missing_from_one_of_two_files(tmp_path, bikeshare):
     # Concatenated, b.csv's rows have no humidity: the null values are located in b.csv.
     assert set(failures["file"]) == {"b.csv"}
     assert sorted(failures.loc[failures["column"].eq("hum"), "row"]) == [1, 2, 3, 4, 5]
+
+
+# --- structure: the real cause first, and no content of the file in the report -------------------------------------
+
+
+def csv_text(rows: pd.DataFrame) -> str:
+    return rows.to_csv(index=False)
+
+
+def repeated_header(rows: pd.DataFrame) -> bytes:
+    """Two exports concatenated with both headers: line 6 is the header again."""
+    lines = csv_text(rows).splitlines()
+    return ("\n".join([*lines[:5], lines[0], *lines[5:]]) + "\n").encode()
+
+
+STRUCTURE = {
+    # (file bytes from 24 real rows, check, row, words the message must hold)
+    "repeated-header": (repeated_header, "header only once", 5, ["line 6 repeats the header"]),
+    "semicolons": (lambda r: csv_text(r).replace(",", ";").encode(), "comma-separated", None, ["semicolon"]),
+    "tabs": (lambda r: csv_text(r).replace(",", "\t").encode(), "comma-separated", None, ["tab-separated"]),
+    "truncated-mid-value": (lambda r: csv_text(r).encode()[:-40], "complete last line", 24, ["truncated"]),
+    "truncated-after-comma": (
+        lambda r: csv_text(r).encode()[: csv_text(r).rindex(",") + 1],
+        "complete last line",
+        24,
+        ["truncated", "14 of 15 fields"],
+    ),
+    "no-header": (lambda r: "\n".join(csv_text(r).splitlines()[1:]).encode() + b"\n", "header row", None, ["none"]),
+    "not-a-csv": (lambda r: b"TOP-SECRET:x:0:0:admin:/home/admin\nsecret-line-2\n", "header row", None, ["none"]),
+}
+
+
+@pytest.mark.parametrize("case", list(STRUCTURE))
+def test_a_broken_structure_is_one_failure_naming_the_real_cause(tmp_path, bikeshare, case):
+    make, check, row, words = STRUCTURE[case]
+    data = make(bikeshare.head(24))
+    folder = write_version(tmp_path, "bad", {"rentals.csv": data})
+
+    with pytest.raises(ContractViolation) as caught:
+        read_version(folder)
+
+    failures = caught.value.failures
+    assert len(failures) == 1, f"the real cause is buried:\n{failures}"
+    [found] = rows_matching(failures, file="rentals.csv", row=row, column="(file)", check=check).itertuples()
+    for word in words:
+        assert word in found.value
+    # Nothing of the file but the contract's column names is quoted: not a value, not a line.
+    report = str(caught.value).removeprefix(caught.value.location) + caught.value.to_metadata()["failure_table"].value
+    for token in set(data.decode().replace(";", ",").replace("\t", ",").replace(":", ",").split()):
+        for cell in token.split(","):
+            if len(cell) > 3 and cell not in CONTRACT_COLUMNS:
+                assert cell not in report, f"{cell!r} from the file is in the report"
+
+
+def test_a_file_without_a_final_line_end_is_not_called_truncated(tmp_path, bikeshare):
+    folder = write_version(tmp_path, "ok", {"rentals.csv": csv_text(bikeshare.head(24)).rstrip("\n").encode()})
+
+    assert len(read_version(folder).frame) == 24
+
+
+def test_failure_tables_print_a_missing_row_as_a_dash_like_the_message(tmp_path, bikeshare):
+    folder = write_version(tmp_path, "bad", {"rentals.csv": bikeshare.head(5).drop(columns=["temp"])})
+
+    with pytest.raises(ContractViolation) as caught:
+        read_version(folder)
+
+    assert "row -" in str(caught.value)
+    table = caught.value.to_metadata()["failure_table"].value
+    assert "nan" not in table
+    assert "| rentals.csv | -     |" in table
+
+
+# --- symbolic links are refused before a byte is read ----------------------------------------------------------
+
+
+def test_a_data_file_that_is_a_link_is_refused_unread(tmp_path, bikeshare):
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("season,mnth\nTOP-SECRET-LINE,x\n")
+    folder = write_version(tmp_path / "versions", "linked", {"a.csv": bikeshare.head(24)})
+    (folder / "b.csv").symlink_to(secret)
+    (folder / "c.csv").symlink_to(tmp_path / "nowhere.csv")  # dangling: following it would fail differently
+
+    failures = failures_of(folder)
+
+    for name in ("b.csv", "c.csv"):
+        [found] = rows_matching(
+            failures, file=name, row=None, column="(file)", check="not a symbolic link"
+        ).itertuples()
+        assert "refused unread" in found.value
+    assert len(failures) == 2, "a.csv is validated beside them and passes"
+    assert "TOP-SECRET-LINE" not in failures.to_string()
+
+
+def test_a_version_folder_that_is_a_link_is_refused(tmp_path, bikeshare):
+    from mlops_assets.sources import VersionUnreadable
+
+    real = write_version(tmp_path / "elsewhere", "real", {"a.csv": bikeshare.head(24)})
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "versions" / "linked").symlink_to(real, target_is_directory=True)
+
+    with pytest.raises(VersionUnreadable, match="symbolic link"):
+        read_version(tmp_path / "versions" / "linked")
+    with pytest.raises(VersionUnreadable, match="symbolic link"):
+        FileSource(tmp_path / "versions").content_hash("linked")
+    assert "symbolic link" in FileSource(tmp_path / "versions").list_versions()["linked"]

@@ -16,12 +16,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.defs.assets.ingestion import raw_dataset
+from mlops_assets.defs.checks import VERSION_UNCHANGED
 from mlops_assets.defs.sensors import dataset_versions as sensors
 from mlops_assets.defs.sensors.dataset_versions import dataset_version_sensor, scan_versions
 from mlops_assets.demo.versions import land_version, monthly_snapshot
-from mlops_assets.partitions import LANDING_PREFIX, version_key_problem
+from mlops_assets.partitions import LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
 from mlops_assets.resources import MLflowTracking
-from tests.conftest import write_version
+from mlops_assets.sources.files import FileSource
+from tests.conftest import check_evaluations, settle, write_version
 
 PARTITIONS = "dataset_version"
 
@@ -68,7 +71,15 @@ def land(settings, bikeshare: pd.DataFrame, *keys: str) -> None:
 
 
 def refusals(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Refused dataset version folder")]
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Refused dataset version")]
+
+
+def ingest(instance, settings, key: str) -> dg.ExecuteInProcessResult:
+    """Materialize raw_dataset for `key` for real (the instance then records its data_version), as a run would."""
+    resources = {"settings": settings}
+    return dg.materialize(
+        [raw_dataset], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+    )
 
 
 def test_new_versions_become_partitions_and_run_requests(instance, resources, settings, bikeshare):
@@ -128,7 +139,7 @@ def test_bad_folder_names_are_refused_once_and_never_added(instance, resources, 
     messages = refusals(caplog)
     assert len(messages) == len(BAD_FOLDER_NAMES)
     for name in BAD_FOLDER_NAMES:
-        [message] = [m for m in messages if m.startswith(f"Refused dataset version folder {name!r}:")]
+        [message] = [m for m in messages if m.startswith(f"Refused dataset version {name!r}:")]
         assert version_key_problem(name) in message
     assert sorted(json.loads(first.cursor)["refused"]) == sorted(BAD_FOLDER_NAMES)
 
@@ -142,7 +153,7 @@ def test_bad_folder_names_are_refused_once_and_never_added(instance, resources, 
 
 
 def test_a_refused_folder_renamed_to_a_good_name_is_picked_up(instance, resources, settings, bikeshare):
-    write_version(settings.versions_dir, "bad name", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")})
+    settle(write_version(settings.versions_dir, "bad name", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")}))
     first = tick(instance, resources, None)
     assert first.run_requests == []
 
@@ -176,38 +187,113 @@ def rewrite_same_size(folder: Path) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
 
-@pytest.mark.parametrize(
-    "change",
-    [append_a_row, add_a_file, remove_a_file, rewrite_same_size],
-    ids=["append", "add-file", "remove-file", "rewrite-same-size"],
-)
-def test_a_version_changed_after_it_was_seen_is_reported_once_and_not_requested(
+CHANGES = [append_a_row, add_a_file, remove_a_file, rewrite_same_size]
+CHANGE_IDS = ["append", "add-file", "remove-file", "rewrite-same-size"]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=CHANGE_IDS)
+def test_an_ingested_version_that_changes_is_verified_by_one_failing_run(
     instance, resources, settings, bikeshare, change
 ):
     land(settings, bikeshare, "2011-01")
     first = tick(instance, resources, None)
     assert added_keys(first) == ["2011-01"]
+    assert ingest(instance, settings, "2011-01").success
+    [passed] = check_evaluations(instance, VERSION_UNCHANGED, "2011-01")
+    assert passed.passed, "raw_dataset passes the check when it ingests"
 
     change(settings.versions_dir / "2011-01")
     second = tick(instance, resources, first.cursor)
 
-    assert second.run_requests == []
     assert second.dynamic_partitions_requests == []
-    [event] = second.asset_events
-    assert isinstance(event, dg.AssetObservation)
-    assert event.asset_key == dg.AssetKey("raw_dataset")
-    assert event.partition == "2011-01"
-    assert "changed" in event.metadata["error"].value
-    # Applied as the daemon does, the observation is on the instance for the UI.
-    observations = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dataset"), asset_partitions=["2011-01"]), limit=5
-    ).records
-    assert len(observations) == 1
+    [request] = second.run_requests
+    assert request.partition_key == "2011-01"
+    assert request.run_key.startswith("verify:2011-01:")
+    assert request.asset_selection == [dg.AssetKey("raw_dataset")]
+    # The requested run refuses the changed version: a failed run and a failed check for this partition in the UI.
+    verified = ingest(instance, settings, "2011-01")
+    assert not verified.success
+    latest = check_evaluations(instance, VERSION_UNCHANGED, "2011-01")[0]
+    assert latest.passed is False
+    assert "changed after it was ingested" in latest.description
+    assert "land the changed data as a new version" in latest.description
 
     third = tick(instance, resources, second.cursor)
 
-    assert third.asset_events == []
-    assert third.run_requests == []
+    assert third.run_requests == [], "requested once per content"
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=CHANGE_IDS)
+def test_a_version_that_never_ingested_is_requested_again_once_its_change_settles(
+    instance, resources, settings, bikeshare, change
+):
+    land(settings, bikeshare, "2011-01")
+    first = tick(instance, resources, None)  # requested, but its run has not ingested it (or failed)
+    folder = settings.versions_dir / "2011-01"
+    (folder / LANDED_MANIFEST).unlink()  # fixed in place by hand: no manifest, so the quiet period applies
+
+    change(folder)
+    waiting = tick(instance, resources, first.cursor)
+
+    assert waiting.run_requests == [] and waiting.asset_events == []
+    assert "waiting for 2011-01 to settle" in waiting.skip_reason.skip_message
+
+    settle(folder)
+    retried = tick(instance, resources, waiting.cursor)
+
+    [request] = retried.run_requests
+    assert request.partition_key == "2011-01"
+    assert request.run_key.startswith("ingest:2011-01:") and request.run_key != "ingest:2011-01"
+    assert retried.dynamic_partitions_requests == [], "it is a partition already"
+    assert tick(instance, resources, retried.cursor).run_requests == []
+
+
+def test_an_edit_that_keeps_size_and_time_is_found_by_the_content_hash(instance, resources, settings, bikeshare):
+    land(settings, bikeshare, "2011-01")
+    first = tick(instance, resources, None)
+    assert ingest(instance, settings, "2011-01").success
+    path = settings.versions_dir / "2011-01" / "rentals.csv"
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-2] = ord("1") if data[-2] != ord("1") else ord("2")
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert FileSource(settings.versions_dir).fingerprint("2011-01").identity == first_identity(first), "stat-equal"
+
+    second = tick(instance, resources, first.cursor)
+
+    [request] = second.run_requests
+    assert request.run_key.startswith("verify:2011-01:")
+
+
+def first_identity(result: dg.SensorResult) -> str:
+    return json.loads(result.cursor)["seen"]["2011-01"]
+
+
+def test_a_touch_that_keeps_the_content_is_not_a_change_and_a_restore_passes_again(
+    instance, resources, settings, bikeshare
+):
+    land(settings, bikeshare, "2011-01")
+    cursor = tick(instance, resources, None).cursor
+    assert ingest(instance, settings, "2011-01").success
+    path = settings.versions_dir / "2011-01" / "rentals.csv"
+    original = path.read_bytes()
+
+    os.utime(path)  # touched: the stat moved, the content did not
+    touched = tick(instance, resources, cursor)
+    assert touched.run_requests == []
+
+    append_a_row(path.parent)
+    changed = tick(instance, resources, touched.cursor)
+    assert [r.run_key[:15] for r in changed.run_requests] == ["verify:2011-01:"]
+    assert not ingest(instance, settings, "2011-01").success
+
+    path.write_bytes(original)
+    restored = tick(instance, resources, changed.cursor)
+    [request] = restored.run_requests
+    assert request.run_key != changed.run_requests[0].run_key
+    assert ingest(instance, settings, "2011-01").success
+    assert check_evaluations(instance, VERSION_UNCHANGED, "2011-01")[0].passed is True
 
 
 def test_a_new_non_data_file_is_not_a_change(instance, resources, settings, bikeshare):
@@ -253,8 +339,8 @@ def test_in_progress_landing_folders_are_ignored(instance, resources, settings, 
     assert json.loads(first.cursor)["seen"] == {}
     assert json.loads(first.cursor)["refused"] == []
 
-    # Landing finishes with a rename: now it is a version.
-    staging.rename(settings.versions_dir / "2011-01")
+    # Landing finishes with a rename: now it is a version (written a while ago: settled).
+    settle(staging).rename(settings.versions_dir / "2011-01")
     second = tick(instance, resources, first.cursor)
 
     assert [r.partition_key for r in second.run_requests] == ["2011-01"]
@@ -274,12 +360,12 @@ def test_scan_versions_is_plain_and_remembers_what_it_reported(tmp_path, bikesha
     land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
     (versions / "-dash").mkdir()
 
-    first = scan_versions(versions, {}, existing_partitions=lambda keys: set())
-    second = scan_versions(versions, first.cursor, existing_partitions=lambda keys: {"2011-01"})
+    first = scan_versions(FileSource(versions), {}, existing_partitions=lambda keys: set())
+    second = scan_versions(FileSource(versions), first.cursor, existing_partitions=lambda keys: {"2011-01"})
 
     assert first.new == ["2011-01"]
     assert first.refused == {"-dash": version_key_problem("-dash")}
-    assert second.new == second.changed == []
+    assert second.new == [] and second.changed == {}
     assert second.refused == {}
     assert second.cursor == first.cursor
 
@@ -287,45 +373,122 @@ def test_scan_versions_is_plain_and_remembers_what_it_reported(tmp_path, bikesha
 def test_every_seen_version_is_checked_for_changes_in_turn(tmp_path, bikeshare, monkeypatch):
     """A tick re-fingerprints a bounded window of seen versions, so its work does not grow with what exists."""
     monkeypatch.setattr(sensors, "CHANGE_CHECKS_PER_TICK", 2)
+    monkeypatch.setattr(sensors, "HASH_CHECKS_PER_TICK", 0)
     versions = tmp_path / "versions"
     keys = [f"2011-0{month}" for month in range(1, 6)]
     for key in keys:
         land_version(versions, key, monthly_snapshot(bikeshare, key))
-    cursor = scan_versions(versions, {}).cursor
+    source = FileSource(versions)
+    ingested = {key: source.content_hash(key) for key in keys}  # what the instance would have recorded
+    cursor = scan_versions(source, {}, existing_partitions=set).cursor
     assert sorted(cursor["seen"]) == keys
     append_a_row(versions / "2011-05")
 
-    reported, ticks = [], 0
+    reported, ticks = {}, 0
     while not reported:
         ticks += 1
-        scan = scan_versions(versions, cursor)
+        scan = scan_versions(source, cursor, recorded_hash=ingested.get)
         reported, cursor = scan.changed, scan.cursor
 
-    assert reported == ["2011-05"]
+    assert list(reported) == ["2011-05"]
     # Two per tick: the first scan's turn covered 2011-01 and -02, then -03 and -04, then -05.
     assert ticks == 2
     for _ in range(3):  # a whole round more: reported once only
-        scan = scan_versions(versions, cursor)
-        assert scan.changed == []
+        scan = scan_versions(source, cursor, recorded_hash=ingested.get)
+        assert scan.changed == {}
         cursor = scan.cursor
+
+
+def test_content_hashes_rotate_within_their_own_bound(tmp_path, bikeshare, monkeypatch):
+    monkeypatch.setattr(sensors, "HASH_CHECKS_PER_TICK", 1)
+    versions = tmp_path / "versions"
+    keys = ["a", "b", "c"]
+    for key in keys:
+        land_version(versions, key, monthly_snapshot(bikeshare, "2011-01"))
+    source = FileSource(versions)
+    hashed = []
+    counting = type("Counting", (), {"__getattr__": lambda self, name: getattr(source, name)})()
+    counting.content_hash = lambda key: hashed.append(key) or source.content_hash(key)
+    cursor = scan_versions(source, {}, existing_partitions=set).cursor
+
+    for _ in range(4):
+        cursor = scan_versions(counting, cursor, recorded_hash=lambda key: "recorded").cursor
+
+    assert len(hashed) == 4, "one version per tick"
+    assert sorted(hashed[:3]) == keys, "each in turn"
 
 
 def test_an_unchanged_versions_folder_is_not_listed_again_and_a_landing_is_still_seen(tmp_path, bikeshare):
     versions = tmp_path / "versions"
     land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
-    old = time.time_ns() - 60 * 1_000_000_000
-    os.utime(versions, ns=(old, old))  # landed a minute ago: the listing can be trusted
-    first = scan_versions(versions, {})
+    old = time.time() - 60
+    os.utime(versions, (old, old))  # landed a minute ago: the listing can be trusted
+    source = FileSource(versions)
+    first = scan_versions(source, {})
     assert first.new == ["2011-01"]
-    assert first.cursor["listed_mtime"] == old
+    assert first.cursor["listed_mtime"] == pytest.approx(old)
 
     (versions / "not a key").mkdir()
-    os.utime(versions, ns=(old, old))  # a folder whose mtime did not move is not listed again
-    assert scan_versions(versions, first.cursor).refused == {}
+    os.utime(versions, (old, old))  # a folder whose mtime did not move is not listed again
+    assert scan_versions(source, first.cursor).refused == {}
 
     land_version(versions, "2011-02", monthly_snapshot(bikeshare, "2011-02"))  # landing moves the mtime
-    second = scan_versions(versions, first.cursor)
+    second = scan_versions(source, first.cursor)
 
     assert second.new == ["2011-02"]
     assert second.refused == {"not a key": version_key_problem("not a key")}
     assert second.cursor["listed_mtime"] is None, "a listing of a folder changed just now is not trusted"
+
+
+# --- settled versions only -------------------------------------------------------------------------------------
+
+
+def test_a_folder_still_being_copied_waits_for_the_quiet_period(instance, resources, settings, bikeshare):
+    rows = monthly_snapshot(bikeshare, "2011-02")
+    folder = settings.versions_dir / "2011-02"
+    folder.mkdir(parents=True)
+    half = rows.to_csv(index=False)
+    (folder / "rentals.csv").write_text(half[: len(half) // 2])  # a copy in progress
+
+    first = tick(instance, resources, None)
+
+    assert first.run_requests == [] and instance.get_dynamic_partitions(PARTITIONS) == []
+    assert "waiting for 2011-02 to settle (quiet period 30 s)" in first.skip_reason.skip_message
+
+    (folder / "rentals.csv").write_text(half)  # the copy finishes ...
+    assert tick(instance, resources, first.cursor).run_requests == [], "... and was modified just now"
+    settle(folder, seconds_ago=31)  # ... 31 s ago: settled
+    done = tick(instance, resources, first.cursor)
+
+    assert [r.run_key for r in done.run_requests] == ["ingest:2011-02"]
+    assert added_keys(done) == ["2011-02"]
+
+
+def test_a_manifest_settles_a_version_at_once_only_when_it_matches(instance, resources, settings, bikeshare):
+    land(settings, bikeshare, "2011-01")  # landing.py: data files, then the manifest, then the rename
+    copied = settings.versions_dir / "copied"
+    copied.mkdir()
+    (copied / LANDED_MANIFEST).write_bytes((settings.versions_dir / "2011-01" / LANDED_MANIFEST).read_bytes())
+    (copied / "rentals.csv").write_bytes((settings.versions_dir / "2011-01" / "rentals.csv").read_bytes()[:100])
+
+    first = tick(instance, resources, None)
+
+    assert [r.partition_key for r in first.run_requests] == ["2011-01"], "a manifest with other sizes: still copying"
+    assert json.loads(first.cursor)["settling"] == {"copied": "new"}
+
+
+def test_a_version_folder_that_is_a_symbolic_link_is_refused_and_never_read(
+    instance, resources, settings, bikeshare, caplog, tmp_path
+):
+    caplog.set_level(logging.ERROR)
+    elsewhere = settle(
+        write_version(tmp_path / "elsewhere", "x", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")})
+    )
+    settings.versions_dir.mkdir(parents=True)
+    (settings.versions_dir / "linked").symlink_to(elsewhere, target_is_directory=True)
+
+    result = tick(instance, resources, None, caplog.handler)
+
+    assert result.run_requests == [] and instance.get_dynamic_partitions(PARTITIONS) == []
+    [message] = refusals(caplog)
+    assert message.startswith("Refused dataset version 'linked': the folder is a symbolic link")

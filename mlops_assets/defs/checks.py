@@ -1,4 +1,5 @@
-"""The promotion gates as blocking asset checks of `model_evaluation`, one per gate of stages/gates.py.
+"""Asset checks: the promotion gates (blocking checks of `model_evaluation`, one per gate of stages/gates.py), and
+`version_unchanged` on `raw_dataset` (the version still holds what was ingested).
 
 They are declared with `check_specs` on the evaluation asset and returned with its materialization: a plain
 `@asset_check` on a partitioned asset would load every partition. The specs are partitioned (a Dagster 1.13
@@ -40,3 +41,28 @@ def gate_check_results(gates) -> list[dg.AssetCheckResult]:
         )
         for gate in gates
     ]
+
+
+VERSION_UNCHANGED = "version_unchanged"
+
+
+def version_unchanged_spec() -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        VERSION_UNCHANGED,
+        asset="raw_dataset",
+        description="The version's data still has the content hash recorded as its data_version. raw_dataset "
+        "evaluates it on every run: passed when it ingests, failed (and the run fails) when the data changed since "
+        "it was ingested. The dataset-version sensor requests such a run when it sees a change. Versions are "
+        "immutable: land changed data as a new version.",
+        partitions_def=dataset_version_partitions,
+    )
+
+
+def version_unchanged_result(passed: bool, content_hash: str, description: str | None = None) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=VERSION_UNCHANGED,
+        passed=passed,
+        description=description,
+        metadata={"content_hash": content_hash},
+        severity=dg.AssetCheckSeverity.ERROR,
+    )

@@ -3,7 +3,8 @@
 `monitor` returns a `Monitoring`: the typed `MonitoringResult` that the retraining sensor, the history plot and the
 main job's table read back from the Dagster instance (`to_metadata` / `from_metadata`, one set of keys), plus the
 drift table and plots for the UI. A version without rows the champion never saw is a recorded outcome ("nothing to
-monitor"), not an error.
+monitor"), not an error; so is one with fewer such rows than `monitoring.min_rows` ("too few rows"): a drift share
+or a metric on a handful of rows is noise, and neither votes for retraining.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ if TYPE_CHECKING:
 
 MONITORED = "monitored"
 NOTHING_TO_MONITOR = "nothing to monitor"
+TOO_FEW_ROWS = "too few rows"
 
 
 @dataclass(frozen=True)
 class MonitoringResult:
     """What monitoring saw for one version: the numbers the retraining policy and the reports need."""
 
-    status: str  # MONITORED or NOTHING_TO_MONITOR
+    status: str  # MONITORED, NOTHING_TO_MONITOR or TOO_FEW_ROWS
     champion_version: str
     rows: int
     metric: str
@@ -185,6 +187,13 @@ def monitor(
     if new_rows.empty:
         note = f"every row of {version} was in champion version {champion.version}'s training"
         return Monitoring(MonitoringResult(NOTHING_TO_MONITOR, champion.version, 0, metric, note=note))
+    minimum = settings.monitoring.min_rows
+    if len(new_rows) < minimum:
+        note = (
+            f"{len(new_rows)} row(s) of {version} the champion never saw; drift and the realized metric are judged "
+            f"on at least {minimum} (monitoring.min_rows)"
+        )
+        return Monitoring(MonitoringResult(TOO_FEW_ROWS, champion.version, len(new_rows), metric, note=note))
     tracking.activate()  # models:/ and runs:/ URIs resolve through the process-wide tracking URI
     predictions = predict(mlflow.sklearn.load_model(champion.model_uri), new_rows[MODEL_INPUT_COLUMNS], settings.task)
     profile = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/reference_profile.json")

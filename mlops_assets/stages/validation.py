@@ -43,7 +43,9 @@ def contract_failures(error: pa.errors.SchemaErrors) -> pd.DataFrame:
     Pandera names the schema, not the column, when a column is missing or unexpected: the column is put back in
     `column`. A row-wise dataframe check (such as `total == a + b`) fails once per row, but
     Pandera reports it once per column of that row: those are folded into one `(table)` row whose value is the
-    whole failing row.
+    whole failing row. A duplicate of the row key (`unique = [...]`) is reported by Pandera once per key column, as
+    `multiple_fields_uniqueness`: folded into one row per duplicate, column `(day, hr)`, check `unique`, value the
+    key as a tuple.
     """
     cases = error.failure_cases.reset_index(drop=True)
     column = cases["column"].astype(object)
@@ -58,23 +60,45 @@ def contract_failures(error: pa.errors.SchemaErrors) -> pd.DataFrame:
             "value": cases["failure_case"].astype(str),
         }
     )
+    duplicate = cases["check"].eq("multiple_fields_uniqueness") & cases["index"].notna()
     row_wise = (
         cases["schema_context"].eq("DataFrameSchema")
         & cases["check_number"].notna()
         & cases["index"].notna()
         & ~schema_level
+        & ~duplicate
     )
-    if not row_wise.any():
-        return frame
-    folded = (
-        frame[row_wise]
-        .assign(value=frame["column"] + "=" + frame["value"])
-        .groupby(["check", "index"], sort=False)["value"]
-        .agg(", ".join)
-        .reset_index()
-        .assign(column="(table)")
-    )
-    return pd.concat([frame[~row_wise], folded[frame.columns]], ignore_index=True)
+    pieces = [frame[~row_wise & ~duplicate]]
+    if row_wise.any():
+        folded = (
+            frame[row_wise]
+            .assign(value=frame["column"] + "=" + frame["value"])
+            .groupby(["check", "index"], sort=False)["value"]
+            .agg(", ".join)
+            .reset_index()
+            .assign(column="(table)")
+        )
+        pieces.append(folded[frame.columns])
+    if duplicate.any():
+        pieces.append(_duplicate_keys(frame[duplicate], list(error.schema.unique or [])))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _duplicate_keys(cases: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
+    """One failure per duplicated row: column `(day, hr)`, check `unique`, value the key tuple `(1, 8)`."""
+    order = {name: position for position, name in enumerate(key_columns)}
+    rows = []
+    for index, group in cases.groupby("index", sort=True):
+        group = group.sort_values("column", key=lambda c: c.map(order))
+        rows.append(
+            {
+                "column": f"({', '.join(group['column'])})",
+                "check": "unique",
+                "index": index,
+                "value": f"({', '.join(group['value'])})",
+            }
+        )
+    return pd.DataFrame(rows, columns=cases.columns)
 
 
 def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:

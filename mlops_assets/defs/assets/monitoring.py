@@ -16,7 +16,8 @@ from .pipeline_asset import OWNERS, pipeline_asset
     description="The current champion on the rows of this version it never trained on: realized metrics against "
     "its own evaluation, drift of every input feature and of the predictions against its training data (PSI, "
     "normalised Wasserstein, Jensen-Shannon), and plots. A version with no such rows is recorded as 'nothing to "
-    "monitor'. The retraining sensor reads these results.",
+    "monitor', one with fewer than monitoring.min_rows as 'too few rows' (neither votes for retraining). The "
+    "retraining sensor reads these results.",
 )
 def model_monitoring(
     context: dg.AssetExecutionContext,

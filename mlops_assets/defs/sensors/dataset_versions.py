@@ -1,171 +1,243 @@
-"""The dataset-version sensor: new folders under data/versions/ become partitions and one run each.
+"""The dataset-version sensor: new versions of the configured source become partitions and one run each.
 
-The scanning logic is a plain function (`scan_versions`) so that tests and benchmarks call it without Dagster.
-The stage modules (pandas, MLflow) are imported inside the sensor, so that loading the definitions stays light.
+The scanning logic is a plain function (`scan_versions`) over a data source (sources/) and what the Dagster instance
+recorded, so that tests and benchmarks call it without a sensor context. What it remembers lives in its cursor, and
+what was ingested is the instance's (raw_dataset's data_version): a daemon on another host, a lost cursor and the
+main job all see the same. The stage modules are imported inside the sensor, so that loading the definitions stays
+light.
 """
 
-import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
+from ... import records
 from ...config import ProjectSettings
-from ...partitions import (
-    DATA_SUFFIXES,
-    LANDING_PREFIX,
-    dataset_version_partitions,
-    version_key_problem,
-    version_sort_key,
-)
+from ...partitions import dataset_version_partitions, version_key_problem, version_sort_key
 from ...resources import MLflowTracking
+from ...sources import DataSource, VersionUnreadable, changed_message, data_source
 from .. import jobs
 
-
-def folder_fingerprint(folder: Path) -> str:
-    """Cheap identity of a version folder (names, sizes, modification times of its data files).
-
-    A full content hash is the raw asset's data_version; this stat-only fingerprint keeps a sensor tick cheap
-    and still notices a file that was rewritten, added or removed after ingestion.
-    """
-    entries = sorted(
-        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
-        for entry in os.scandir(folder)
-        if entry.is_file() and entry.name.lower().endswith(DATA_SUFFIXES)
-    )
-    return hashlib.sha256(repr(entries).encode()).hexdigest()[:16]
-
-
-# Existing versions whose files are re-fingerprinted per tick, in turn. A tick's work then grows with what is new
-# (plus this constant), not with how many versions exist; with 10,000 versions and a 15 s interval every version
-# is looked at again every 12.5 minutes.
+# Seen versions whose cheap fingerprint (names, sizes, times) is looked at again per tick, in turn: a tick's work
+# grows with what is new (plus this constant), not with how many versions exist. With 10,000 versions and a 15 s
+# interval every version is looked at every 12.5 minutes.
 CHANGE_CHECKS_PER_TICK = 200
-# A folder listing is trusted to be unchanged while the folder's mtime is; an mtime this recent may still change
-# within the same timestamp tick of a coarse filesystem clock, so such a listing is not trusted (git's "racy" rule).
-RACY_MTIME_NS = 2_000_000_000
+# Ingested versions whose content is hashed per tick, in turn, whatever their fingerprint says: an edit that keeps
+# sizes and times is found within a round (10,000 versions: 21 hours at 15 s). A tick reads at most this many.
+HASH_CHECKS_PER_TICK = 2
+# A listing is trusted while the folder's mtime stays put; an mtime this recent may still change within the same
+# tick of a coarse filesystem clock, so such a listing is not trusted (git's "racy" rule).
+RACY_SECONDS = 2.0
 
 
 @dataclass
 class VersionScan:
-    new: list[str] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)  # folder name -> reason
-    changed: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)  # settled, never seen: add the partition, request its first run
+    retry: dict[str, str] = field(default_factory=dict)  # never ingested, changed, settled again: key -> run key
+    settling: list[str] = field(default_factory=list)  # still changing within the quiet period
+    refused: dict[str, str] = field(default_factory=dict)  # name -> reason
+    changed: dict[str, tuple[str, str]] = field(default_factory=dict)  # ingested, now differs: key -> (message, hash)
+    restored: dict[str, str] = field(default_factory=dict)  # reported changed, back to what was ingested: key -> hash
     cursor: dict = field(default_factory=dict)
 
 
+def _window(keys: list[str], start: int, size: int) -> tuple[list[str], int]:
+    """The next `size` keys from `start`, round-robin, and where the next window starts."""
+    if not keys:
+        return [], 0
+    start %= len(keys)
+    return (keys[start:] + keys[:start])[:size], (start + size) % len(keys)
+
+
 def scan_versions(
-    versions_dir: Path, cursor: dict, existing_partitions: Callable[[list[str]], set[str]] = lambda keys: set()
+    source: DataSource,
+    cursor: dict,
+    existing_partitions: Callable[[list[str]], set[str]] = lambda keys: set(),
+    recorded_hash: Callable[[str], str | None] = lambda key: None,
+    now: float | None = None,
 ) -> VersionScan:
-    """Compare the version folders on disk with what the cursor has seen.
+    """Compare the versions of `source` with what the cursor has seen and the instance recorded.
 
-    cursor = {"seen": {key: fingerprint}, "refused": [names], "changed": {key: fingerprint}, "listed_mtime": ns,
-    "next_check": i}. The folder is listed only when its mtime moved since the last listing (a version landed,
-    was renamed or removed); then a key is new when it is neither in the cursor nor already a partition
-    (`existing_partitions(candidates)` says which are, so a lost cursor never re-requests old versions). Each
-    tick also re-fingerprints the next CHANGE_CHECKS_PER_TICK seen versions, round-robin, to notice files changed
-    after ingestion. Refusals and changes are reported once each.
+    cursor = {"seen": {key: fingerprint}, "settling": {key: "new" | "retry"}, "refused": [names],
+    "changed": {key: content hash reported}, "listed_mtime": t, "next_check": i, "next_hash": j}.
+    - The source is listed only when its listing time moved. A name that is not a valid key (or is a symbolic
+      link) is refused, once. A new name that is already a partition is only remembered (a lost cursor never
+      re-requests old versions); any other waits in "settling" until the source says it is settled (files: nothing
+      changed for the quiet period, or a matching .landed manifest), then it is requested.
+    - CHANGE_CHECKS_PER_TICK seen versions are fingerprinted again, in turn. A changed version that was never
+      ingested (`recorded_hash` is None) settles and is requested again; one that was is hashed and compared with
+      its recorded data_version. HASH_CHECKS_PER_TICK ingested versions are hashed in turn whatever their
+      fingerprint says. A difference is reported once per distinct content; a return to the recorded content too.
     """
+    now = time.time() if now is None else now
     seen: dict[str, str] = dict(cursor.get("seen", {}))
-    refused_before = set(cursor.get("refused", []))
-    changed_before: dict[str, str] = dict(cursor.get("changed", {}))
-    listed_mtime = cursor.get("listed_mtime")
+    settling: dict[str, str] = dict(cursor.get("settling", {}))
+    refused = set(cursor.get("refused", []))
+    reported: dict[str, str] = dict(cursor.get("changed", {}))
+    listed = cursor.get("listed_mtime")
     scan = VersionScan()
-    try:
-        mtime = os.stat(versions_dir).st_mtime_ns
-    except FileNotFoundError:
-        mtime = None
 
-    if mtime is not None and mtime != listed_mtime:
+    mtime = source.listing_mtime()
+    if mtime is None or mtime != listed:
         candidates = []
-        for entry in sorted(os.scandir(versions_dir), key=lambda e: version_sort_key(e.name)):
-            name = entry.name
-            if name in seen or name in refused_before or name.startswith(LANDING_PREFIX) or not entry.is_dir():
+        for name, problem in sorted(source.list_versions().items(), key=lambda item: version_sort_key(item[0])):
+            if name in seen or name in settling or name in refused:
                 continue
-            problem = version_key_problem(name)
+            problem = version_key_problem(name) or problem
             if problem:
                 scan.refused[name] = problem
-                refused_before.add(name)
+                refused.add(name)
             else:
                 candidates.append(name)
         partitions = existing_partitions(candidates) if candidates else set()
         for name in candidates:
-            seen[name] = folder_fingerprint(Path(versions_dir) / name)
             if name not in partitions:
-                scan.new.append(name)
-        listed_mtime = mtime if time.time_ns() - mtime > RACY_MTIME_NS else None
+                settling[name] = "new"
+                continue
+            try:
+                seen[name] = source.fingerprint(name).identity
+            except FileNotFoundError:
+                continue
+        listed = mtime if mtime is not None and now - mtime > RACY_SECONDS else None
 
-    keys = list(seen)
-    start = cursor.get("next_check", 0) % len(keys) if keys else 0
-    window = (keys[start:] + keys[:start])[:CHANGE_CHECKS_PER_TICK]
+    def compare(name: str, recorded: str) -> None:
+        try:
+            current, message = source.content_hash(name), None
+        except FileNotFoundError:
+            return
+        except VersionUnreadable as error:
+            current, message = "unreadable", f"Dataset version {name!r} changed after it was ingested: {error}"
+        if current == recorded:
+            if reported.pop(name, None) is not None:
+                scan.restored[name] = current
+        elif reported.get(name) != current:
+            reported[name] = current
+            scan.changed[name] = (message or changed_message(name, recorded, current), current)
+
+    keys = [name for name in seen if name not in settling]
+    window, next_check = _window(keys, cursor.get("next_check", 0), CHANGE_CHECKS_PER_TICK)
+    hashed = set()
     for name in window:
-        if name in scan.new or not (Path(versions_dir) / name).is_dir():
+        try:
+            identity = source.fingerprint(name).identity
+        except FileNotFoundError:
             continue
-        fingerprint = folder_fingerprint(Path(versions_dir) / name)
-        if fingerprint != seen[name] and changed_before.get(name) != fingerprint:
-            scan.changed.append(name)
-            changed_before[name] = fingerprint
+        if identity == seen[name]:
+            continue
+        seen[name] = identity
+        recorded = recorded_hash(name)
+        if recorded is None:
+            settling[name] = "retry"  # never ingested successfully: ingest it again once it has settled
+        else:
+            compare(name, recorded)
+            hashed.add(name)
+    rotation, next_hash = _window(keys, cursor.get("next_hash", 0), HASH_CHECKS_PER_TICK)
+    for name in rotation:
+        recorded = None if name in hashed or name in settling else recorded_hash(name)
+        if recorded is not None:
+            compare(name, recorded)
+
+    # Last, so that a version found changed above is judged in the same tick.
+    for name in sorted(settling, key=version_sort_key):
+        try:
+            fingerprint = source.fingerprint(name)
+        except FileNotFoundError:
+            del settling[name]  # removed before it settled
+            continue
+        if fingerprint.problem:
+            scan.refused[name] = fingerprint.problem
+            refused.add(name)
+            del settling[name]
+        elif not source.settled(name, fingerprint, now):
+            scan.settling.append(name)
+        else:
+            seen[name] = fingerprint.identity
+            if settling.pop(name) == "new":
+                scan.new.append(name)
+            else:
+                scan.retry[name] = f"ingest:{name}:{fingerprint.identity[:8]}"
+
     scan.cursor = {
         "seen": seen,
-        "refused": sorted(refused_before),
-        "changed": changed_before,
-        "listed_mtime": listed_mtime,
-        "next_check": (start + len(window)) % len(keys) if keys else 0,
+        "settling": settling,
+        "refused": sorted(refused),
+        "changed": reported,
+        "listed_mtime": listed,
+        "next_check": next_check,
+        "next_hash": next_hash,
     }
     return scan
 
 
-def ingest_run_request(key: str, has_champion: bool) -> dg.RunRequest:
-    """One run per version, ever (the run key names it).
+def verify_run_request(key: str, content_hash: str) -> dg.RunRequest:
+    """A run of raw_dataset alone for an ingested version whose content changed (or came back): raw_dataset fails
+    its version_unchanged check and the run, saying to land a new version (or passes again). One per content."""
+    return dg.RunRequest(
+        partition_key=key, run_key=f"verify:{key}:{content_hash[:12]}", asset_selection=[dg.AssetKey("raw_dataset")]
+    )
+
+
+def ingest_run_request(key: str, has_champion: bool, run_key: str | None = None) -> dg.RunRequest:
+    """One run per version and content (the run key names it: `ingest:<key>`, and a retry's names its content).
 
     With a champion: ingest, score and monitor; the retraining sensor decides about training from the result.
     Without one (the first version): ingest and train straight away, there is nothing to monitor yet.
     """
     selection = jobs.INGESTION_ASSETS + (jobs.MONITORING_ASSETS if has_champion else jobs.TRAINING_ASSETS)
-    return dg.RunRequest(partition_key=key, run_key=f"ingest:{key}", asset_selection=selection)
+    return dg.RunRequest(partition_key=key, run_key=run_key or f"ingest:{key}", asset_selection=selection)
 
 
 @dg.sensor(
     job=jobs.version_pipeline_job,
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds a partition and requests an ingestion run for each new folder under data/versions/. "
-    "Refuses folder names that are not valid version keys, and reports versions whose files changed after "
-    "they were ingested (versions are immutable: land a new version instead).",
+    description="Adds a partition and requests an ingestion run for each new dataset version once it has settled "
+    "(source.quiet_period_seconds, or a .landed manifest). Refuses names that are not valid version keys and "
+    "symbolic links. For a version that changes after it was ingested it requests a raw_dataset run, which fails "
+    "its version_unchanged check (versions are immutable: land a new version); a version that never ingested is "
+    "retried when it changes.",
 )
 def dataset_version_sensor(
     context: dg.SensorEvaluationContext, settings: ProjectSettings, mlflow_tracking: MLflowTracking
 ) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
-    scan = scan_versions(
-        settings.versions_dir,
-        cursor,
-        lambda keys: set(context.instance.get_existing_dynamic_partitions(dataset_version_partitions.name, keys)),
-    )
+    instance = context.instance
+    with data_source(settings) as source:
+        scan = scan_versions(
+            source,
+            cursor,
+            lambda keys: set(instance.get_existing_dynamic_partitions(dataset_version_partitions.name, keys)),
+            lambda key: records.data_version(instance, "raw_dataset", key),
+        )
 
     for name, reason in scan.refused.items():
-        context.log.error(f"Refused dataset version folder {name!r}: {reason}. It was not added.")
-    events = []
-    for key in scan.changed:
-        message = (
-            f"Dataset version {key!r} changed after it was ingested; versions are immutable, so it is not "
-            "re-ingested. Restore its files or land the data as a new version."
-        )
+        context.log.error(f"Refused dataset version {name!r}: {reason}. It was not added.")
+    verify = []
+    for key, (message, content) in scan.changed.items():
         context.log.error(message)
-        events.append(dg.AssetObservation(asset_key="raw_dataset", partition=key, metadata={"error": message}))
+        verify.append(verify_run_request(key, content))
+    for key, content in scan.restored.items():
+        context.log.info(f"Dataset version {key!r} matches its recorded data_version again.")
+        verify.append(verify_run_request(key, content))
 
+    requested = [(key, None) for key in scan.new] + list(scan.retry.items())
     has_champion = False
-    if scan.new:
+    if requested:
         from ...stages.registry import current_champion
 
         has_champion = current_champion(mlflow_tracking, settings.model_name) is not None
+    run_requests = [ingest_run_request(key, has_champion, run_key) for key, run_key in requested] + verify
+    waiting = (
+        f"; waiting for {', '.join(scan.settling)} to settle (quiet period {settings.source.quiet_period_seconds:g} s)"
+        if scan.settling
+        else ""
+    )
     return dg.SensorResult(
-        run_requests=[ingest_run_request(key, has_champion) for key in scan.new],
+        run_requests=run_requests,
         dynamic_partitions_requests=[dataset_version_partitions.build_add_request(scan.new)] if scan.new else [],
-        asset_events=events,
         cursor=json.dumps(scan.cursor),
-        skip_reason=None if scan.new else "no new dataset versions",
+        skip_reason=None if run_requests else f"no new dataset versions{waiting}",
     )
