@@ -7,7 +7,8 @@ are already partitions and already in the sensor's cursor, then `--new` folders 
 is evaluated with `build_sensor_context` (which does not apply its partition requests, so every repetition sees the
 same new folders), once cold (first call in the process: imports MLflow to ask for a champion) and `--reps` times
 warm, as the daemon's long-lived code server evaluates it; and `--reps` times with nothing new, the last landing a
-minute old (the folder's mtime is set back a minute, so that the sensor trusts its last listing). `retraining_sensor`
+minute old (the folders' mtimes are set back a minute, so that the new ones are settled and the sensor trusts its
+last listing). `retraining_sensor`
 likewise: that many `model_monitoring` materializations already read (its cursor is after them) and `--new` new
 ones. Results are JSON seconds.
 """
@@ -40,24 +41,31 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
     from mlops_assets.config import ProjectSettings
     from mlops_assets.defs.sensors.dataset_versions import (
         CHANGE_CHECKS_PER_TICK,
+        HASH_CHECKS_PER_TICK,
         dataset_version_sensor,
         scan_versions,
     )
     from mlops_assets.resources import MLflowTracking
+    from mlops_assets.sources.files import FileSource
 
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(store))
     tracking = MLflowTracking(state_dir=str(store), tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
     versions = settings.versions_dir
-    row = "season,mnth,day,hr\n1,Jan,1,0\n"  # the sensor only looks at names, sizes and times
+    row = "season,mnth,day,hr\n1,Jan,1,0\n"  # the sensor only looks at names, sizes and times (and hashes 2)
     started = time.perf_counter()
     keys = [f"v{i:06d}" for i in range(existing)]
     for key in keys:
         (versions / key).mkdir(parents=True)
         (versions / key / "rentals.csv").write_text(row)
-    cursor = json.dumps(scan_versions(versions, {}).cursor)
+    source = FileSource(versions)
+    cursor = json.dumps(scan_versions(source, {}, existing_partitions=set).cursor)  # every one seen already
+    minute_ago = time.time() - 60
     for i in range(new):
-        (versions / f"new{i:03d}").mkdir(parents=True)
-        (versions / f"new{i:03d}" / "rentals.csv").write_text(row)
+        folder = versions / f"new{i:03d}"
+        folder.mkdir(parents=True)
+        (folder / "rentals.csv").write_text(row)
+        for path in (folder / "rentals.csv", folder):  # copied a minute ago: settled (the quiet period is 30 s)
+            os.utime(path, (minute_ago, minute_ago))
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
         instance.add_dynamic_partitions(PARTITIONS, keys)
@@ -76,8 +84,7 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         warm = [_timed(tick) for _ in range(reps)]
         # A tick with nothing new, in the steady state: the last version landed a minute ago, so the sensor trusts
         # its last listing of the folder for as long as the folder's mtime stays put (dataset_versions.RACY_MTIME_NS).
-        minute_ago = time.time_ns() - 60 * 1_000_000_000
-        os.utime(versions, ns=(minute_ago, minute_ago))
+        os.utime(versions, (minute_ago, minute_ago))
         after = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
         instance.add_dynamic_partitions(PARTITIONS, [f"new{i:03d}" for i in range(new)])
         idle = [_timed(lambda: tick(after.cursor)) for _ in range(reps)]
@@ -86,10 +93,11 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         relisted = {**idle_cursor, "listed_mtime": None}
         parts = {
             "read and write the cursor (JSON)": lambda: json.dumps(json.loads(after.cursor)),
-            f"re-check {CHANGE_CHECKS_PER_TICK} versions for changed files": lambda: scan_versions(
-                versions, idle_cursor
+            f"re-check {CHANGE_CHECKS_PER_TICK} versions for changed files": lambda: scan_versions(source, idle_cursor),
+            f"... and hash the content of {HASH_CHECKS_PER_TICK} ingested versions": lambda: scan_versions(
+                source, idle_cursor, recorded_hash=lambda key: "recorded"
             ),
-            "after a landing: list the folder as well": lambda: scan_versions(versions, relisted),
+            "after a landing: list the folder as well": lambda: scan_versions(source, relisted),
         }
         idle_parts = {name: statistics.median(_timed(part) for _ in range(reps)) for name, part in parts.items()}
     return {"setup_s": setup, "cold_s": cold, "warm_s": warm, "idle_s": idle, "idle_parts_s": idle_parts}

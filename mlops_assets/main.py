@@ -195,7 +195,7 @@ def version_table(instance, keys: list[str]) -> list[dict]:
     from .records import latest_metadata
     from .stages.monitoring import MonitoringResult
 
-    rows = []
+    rows, metrics = [], []
     for key in keys:
         raw = latest_metadata(instance, "raw_dataset", key)
         monitoring = latest_metadata(instance, "model_monitoring", key)
@@ -213,21 +213,25 @@ def version_table(instance, keys: list[str]) -> list[dict]:
         else:
             retrained = "-"
         metric = result.metric if result else next((k[10:] for k in evaluation if k.startswith("candidate_")), "")
+        metrics.append(metric)
         rows.append(
             {
                 "version": key,
                 "rows": raw.get("dagster/row_count", "-"),
                 "drift share": _fmt(result.drifted_share if result else None),
-                f"champion {metric}, new rows": _fmt(result.realized if result else None),
+                "champion": _fmt(result.realized if result else None),
                 "retrained": retrained,
-                f"candidate {metric}, holdout": _fmt(evaluation.get(f"candidate_{metric}")),
+                "candidate": _fmt(evaluation.get(f"candidate_{metric}")),
                 "gates": ("passed" if evaluation["gates_passed"] else f"failed ({evaluation['failed_gates']})")
                 if evaluation
                 else "-",
                 "promoted": f"yes (v{deployed['champion_version']})" if deployed.get("promoted") else "no",
             }
         )
-    return rows
+    # One metric name for the whole table: a version that never got that far (a failed ingestion) has none.
+    metric = next((name for name in metrics if name), "")
+    names = {"champion": f"champion {metric}, new rows", "candidate": f"candidate {metric}, holdout"}
+    return [{names.get(column, column): value for column, value in row.items()} for row in rows]
 
 
 def _fmt(value) -> str:

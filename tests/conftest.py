@@ -87,12 +87,17 @@ def instance(tmp_path: Path, _empty_dagster_home: Path):
         yield test_instance
 
 
-def write_version(versions_dir: Path, key: str, files: dict[str, pd.DataFrame | bytes]) -> Path:
-    """Write a version folder by hand (any file name, any bytes): for versions that break the contract."""
+def write_version(versions_dir: Path, key: str, files: dict[str, pd.DataFrame | bytes | Path]) -> Path:
+    """Write a version folder by hand (any file name, any bytes; a Path: a symbolic link to it): for bad versions.
+
+    Written in place, it is settled for the sensor only after the quiet period (see `settle`).
+    """
     folder = Path(versions_dir) / key
     folder.mkdir(parents=True)
     for name, content in files.items():
-        if isinstance(content, bytes):
+        if isinstance(content, Path):
+            (folder / name).symlink_to(content)
+        elif isinstance(content, bytes):
             (folder / name).write_bytes(content)
         elif name.endswith(".parquet"):
             content.to_parquet(folder / name, index=False)

@@ -1,11 +1,20 @@
 """Bad input never gets past ingestion and never costs anything that worked before.
 
-One champion is trained on a good version first. Then each malformed version goes through the same run the
-dataset-version sensor would request (ingestion and training) and must: fail at raw_dataset with a message naming
-the file, the column and the rule; materialize nothing for its partition; and leave the champion, the registry and
-the good partition exactly as they were.
+One champion is trained on a good version first. Then:
+- each malformed version goes through the same run the dataset-version sensor would request (ingestion and
+  training) and must fail at raw_dataset with a message naming the file, the column and the rule (and quoting nothing
+  of the file but contract cells), materialize nothing for its partition, and leave the champion, the registry and
+  the good partition exactly as they were;
+- versions that are linked, half-copied, fixed in place, changed after ingestion, one row long or made only of rows
+  the champion trained on go through the real sensors (`main.SensorDriver`, as the daemon would drive them), each in
+  a versions folder of its own over the same instance and champion.
+Alerts go to a real webhook on loopback, so that what they carry is checked too.
 """
 
+import http.server
+import json
+import os
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -16,19 +25,36 @@ import pytest
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
+from mlops_assets.defs.checks import VERSION_UNCHANGED
 from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.defs.sensors.alerts import run_failure_alert_sensor
 from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.main import SensorDriver, failure_messages, run_until_quiet
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.stages.registry import CHAMPION, current_champion
-from tests.conftest import FAST_SEARCH, write_version
+from tests.conftest import FAST_SEARCH, check_evaluations, settle, write_version
 
 GOOD = "2011-02"
 ASSETS = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
+SENSORS = ["dataset_version_sensor", "retraining_sensor"]
+SECRET = "TOP-SECRET-LINE"  # in files that must never be quoted: not in failures, messages or alerts
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    posts: list = []
+
+    def do_POST(self):
+        _Hook.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, bikeshare):
-    """A persistent instance and MLflow store with a champion trained on the good version."""
+    """A persistent instance and MLflow store with a champion trained on the good version; alerts to a webhook."""
     root = tmp_path_factory.mktemp("bad_inputs")
     settings = ProjectSettings(
         data_dir=str(root / "data"),
@@ -36,16 +62,30 @@ def world(tmp_path_factory, bikeshare):
         search=FAST_SEARCH,
     )
     tracking = MLflowTracking(state_dir=settings.state_dir)
-    defs = build_definitions(settings, tracking, Notifier())
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    notifier = Notifier(webhook_url=f"http://127.0.0.1:{server.server_port}/alerts")
+    defs = build_definitions(settings, tracking, notifier)
     (root / "dagster").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        land_version(settings.versions_dir, GOOD, monthly_snapshot(bikeshare, GOOD))
-        instance.add_dynamic_partitions("dataset_version", [GOOD])
-        result = run_version(defs, instance, GOOD)
-        assert result.success
-        champion = current_champion(tracking, settings.model_name)
-        assert champion is not None
-        yield {"settings": settings, "tracking": tracking, "defs": defs, "instance": instance, "rows": bikeshare}
+    try:
+        with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+            land_version(settings.versions_dir, GOOD, monthly_snapshot(bikeshare, GOOD))
+            instance.add_dynamic_partitions("dataset_version", [GOOD])
+            result = run_version(defs, instance, GOOD)
+            assert result.success
+            champion = current_champion(tracking, settings.model_name)
+            assert champion is not None
+            yield {
+                "root": root,
+                "settings": settings,
+                "tracking": tracking,
+                "notifier": notifier,
+                "defs": defs,
+                "instance": instance,
+                "rows": bikeshare,
+            }
+    finally:
+        server.shutdown()
 
 
 def run_version(defs, instance, key):
@@ -72,7 +112,7 @@ def snapshot(world) -> dict:
     }
     stored = {
         path.relative_to(settings.state_dir).as_posix(): path.read_bytes()
-        for path in Path(settings.state_dir, "assets").rglob("*")
+        for path in Path(settings.state_dir, "assets").rglob(GOOD)
         if path.is_file()
     }
     return {
@@ -108,7 +148,37 @@ def case_unparseable_number(world):
 
 def case_truncated_file(world):
     text = csv_bytes(rows(world))
-    return {"rentals.csv": text[: len(text) // 2]}, ("rentals.csv", "not_nullable", "row ")
+    return {"rentals.csv": text[: len(text) // 2]}, ("rentals.csv", "complete last line", "looks truncated")
+
+
+def case_header_repeated_mid_file(world):
+    lines = csv_bytes(rows(world)).splitlines()
+    data = b"\n".join([*lines[:50], lines[0], *lines[50:]]) + b"\n"
+    return {"rentals.csv": data}, ("rentals.csv", "header only once", "line 51 repeats the header")
+
+
+def case_semicolon_separated(world):
+    return {"rentals.csv": csv_bytes(rows(world)).replace(b",", b";")}, ("rentals.csv", "comma-separated", "semicolon")
+
+
+def case_duplicate_hours(world):
+    frame = rows(world)
+    frame.loc[9, ["day", "hr"]] = frame.loc[8, ["day", "hr"]].to_numpy()
+    key = f"({frame.loc[8, 'day']}, {frame.loc[8, 'hr']})"
+    return {"rentals.csv": frame}, ("rentals.csv", "(day, hr)", f"value '{key}'")
+
+
+def case_not_a_csv(world):
+    text = f"{SECRET}:x:0:0:root:/root:/bin/bash\nsecond {SECRET} line\n".encode()
+    return {"rentals.csv": text}, ("rentals.csv", "header row", "names none of the contract's"), [SECRET]
+
+
+def case_file_linked_outside(world):
+    outside = world["root"] / "outside" / "secret.csv"
+    outside.parent.mkdir(exist_ok=True)
+    outside.write_text(f"season,mnth\n{SECRET},x\n")
+    files = {"a.csv": rows(world), "b.csv": outside}
+    return files, ("b.csv", "not a symbolic link", "refused unread"), [SECRET]
 
 
 def case_mixed_files_disagree(world):
@@ -159,7 +229,7 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_bad_version_fails_clearly_and_loses_nothing(world, name):
-    files, (file, column, rule) = CASES[name](world)
+    files, (file, column, rule), *hidden = CASES[name](world)
     key = f"bad-{name.replace('_', '-')}"
     before = snapshot(world)
     write_version(world["settings"].versions_dir, key, files)
@@ -173,6 +243,10 @@ def test_a_bad_version_fails_clearly_and_loses_nothing(world, name):
     message = failures[0].event_specific_data.error.message
     for expected in (file, column, rule):
         assert expected in message, f"{expected!r} not in the failure message: {message}"
+    for secret in hidden[0] if hidden else []:
+        table = failures[0].step_failure_data.user_failure_data.metadata["failure_table"].value
+        assert secret not in message + table, "the report quotes the file"
+        assert secret not in alert_text(world, result), "the alert quotes the file"
     for asset in ASSETS:
         assert (
             not world["instance"]
@@ -181,4 +255,177 @@ def test_a_bad_version_fails_clearly_and_loses_nothing(world, name):
             )
             .records
         ), f"{asset} was materialized for the bad version {key}"
+    assert snapshot(world) == before
+
+
+def alert_text(world, result) -> str:
+    """What the run-failure alert sensor posts for a failed run (to the real webhook)."""
+    instance = world["instance"]
+    failure = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0]
+    before = len(_Hook.posts)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=run_failure_alert_sensor.name,
+        dagster_event=failure.dagster_event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"notifier": world["notifier"]},
+    ).for_run_failure()
+    run_failure_alert_sensor(context)
+    [alert] = _Hook.posts[before:]
+    assert alert["severity"] == "error"
+    return json.dumps(alert)
+
+
+# --- through the real sensors --------------------------------------------------------------------------------------
+
+
+class Project:
+    """A versions folder of its own, over the world's instance, MLflow store and champion, driven by the sensors."""
+
+    def __init__(self, world, name: str):
+        self.world, self.instance = world, world["instance"]
+        self.root = world["root"] / name
+        self.settings = ProjectSettings(
+            data_dir=str(self.root / "data"), state_dir=world["settings"].state_dir, search=FAST_SEARCH
+        )
+        self.defs = build_definitions(self.settings, world["tracking"], world["notifier"])
+        self.driver = SensorDriver(self.defs, self.instance, self.root / "cursors.json")
+        self.versions = self.settings.versions_dir
+        self.versions.mkdir(parents=True)
+
+    def run(self) -> list[tuple[str, str]]:
+        self.outcomes = run_until_quiet(self.driver, SENSORS)
+        return [(o["run_key"], o["status"]) for o in self.outcomes]
+
+    def partitions(self) -> list[str]:
+        return self.instance.get_dynamic_partitions("dataset_version")
+
+    def metadata(self, asset: str, key: str) -> dict:
+        from mlops_assets.records import latest_metadata
+
+        return latest_metadata(self.instance, asset, key)
+
+
+def january(world, n: int | None = None) -> pd.DataFrame:
+    """Rows the champion trained on (all of January): monitoring has nothing to judge, so no model is loaded."""
+    frame = monthly_snapshot(world["rows"], "2011-01")
+    return frame.head(n) if n else frame
+
+
+def test_a_linked_version_folder_is_refused_and_never_read(world):
+    project, before = Project(world, "linked"), snapshot(world)
+    elsewhere = settle(write_version(world["root"] / "elsewhere", "x", {"rentals.csv": january(world)}))
+    (project.versions / "linked-version").symlink_to(elsewhere, target_is_directory=True)
+
+    assert project.run() == []
+    assert "linked-version" not in project.partitions()
+    assert json.loads(project.driver.cursors["dataset_version_sensor"])["refused"] == ["linked-version"]
+    assert snapshot(world) == before
+
+
+def test_a_half_copied_version_is_ingested_only_whole(world):
+    project, before = Project(world, "half"), snapshot(world)
+    key, text = "half-copied", january(world).to_csv(index=False)
+    folder = project.versions / key
+    folder.mkdir()
+    (folder / "rentals.csv").write_text(text[: len(text) // 3])  # the copy is still running
+
+    assert project.run() == []
+    assert key not in project.partitions()
+
+    (folder / "rentals.csv").write_text(text)
+    settle(folder, seconds_ago=project.settings.source.quiet_period_seconds + 1)  # finished, and quiet since
+
+    assert project.run() == [(f"ingest:{key}", "success")]
+    assert project.metadata("raw_dataset", key)["dagster/row_count"] == len(january(world))
+    assert snapshot(world) == before
+
+
+def test_a_version_fixed_in_place_after_it_failed_is_retried(world):
+    project, before = Project(world, "fixed"), snapshot(world)
+    key, good = "fixed-in-place", january(world)
+    bad = good.assign(hr=good["hr"].where(good.index != 5, 24))
+    settle(write_version(project.versions, key, {"rentals.csv": bad}))
+
+    assert project.run() == [(f"ingest:{key}", "failure")]
+    assert "hr" in failure_messages(project.instance, project.outcomes[0]["run_id"])[0]
+
+    good.to_csv(project.versions / key / "rentals.csv", index=False)
+    settle(project.versions / key)
+    [(run_key, status)] = project.run()
+
+    assert run_key.startswith(f"ingest:{key}:") and status == "success"
+    assert project.metadata("raw_dataset", key)["dagster/row_count"] == len(good)
+    assert project.run() == [], "retried once"
+    assert snapshot(world) == before
+
+
+def keep_size_and_time(path: Path) -> None:
+    """An edit that keeps the file's size and modification time: only the content hash sees it."""
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    position = data.rindex(b"clear")
+    data[position : position + 5] = b"CLEAR"
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def append_rows(path: Path) -> None:
+    path.write_text(path.read_text() + path.read_text().splitlines()[-1] + "\n")
+
+
+@pytest.mark.parametrize("edit", [append_rows, keep_size_and_time], ids=["append", "same-size-and-time"])
+def test_a_version_changed_after_ingestion_is_a_visible_error_and_loses_nothing(world, edit):
+    project, before = Project(world, f"changed-{edit.__name__}"), snapshot(world)
+    key = f"changed-{edit.__name__.replace('_', '-')}"
+    land_version(project.versions, key, january(world))
+    assert project.run() == [(f"ingest:{key}", "success")]
+    ingested = project.metadata("raw_dataset", key)
+    stored = (Path(project.settings.state_dir) / "assets" / "raw_dataset" / key).read_bytes()
+
+    edit(project.versions / key / "rentals.csv")
+    [(run_key, status)] = project.run()
+
+    assert run_key.startswith(f"verify:{key}:") and status == "failure"
+    [message] = failure_messages(project.instance, project.outcomes[0]["run_id"])
+    assert "changed after it was ingested" in message and "land the changed data as a new version" in message
+    check = check_evaluations(project.instance, VERSION_UNCHANGED, key)[0]
+    assert check.passed is False and "land the changed data as a new version" in check.description
+    assert project.metadata("raw_dataset", key) == ingested, "not re-ingested"
+    assert (Path(project.settings.state_dir) / "assets" / "raw_dataset" / key).read_bytes() == stored
+    assert project.run() == [], "reported once"
+    assert snapshot(world) == before
+
+
+def test_a_one_row_version_records_too_few_rows_and_does_not_retrain(world):
+    project, before = Project(world, "one-row"), snapshot(world)
+    march = world["rows"][world["rows"]["mnth"] == "March"].head(1)
+    land_version(project.versions, "one-row", march)
+    alerts_before = len(_Hook.posts)
+
+    assert project.run() == [("ingest:one-row", "success")]
+    monitoring = project.metadata("model_monitoring", "one-row")
+    assert monitoring["status"] == "too few rows"
+    assert monitoring["rows_monitored"] == 1
+    assert monitoring["drifted_share"] is None and monitoring["dataset_drift"] is False
+    assert "monitoring.min_rows" in monitoring["note"]
+    decision = project.metadata("retraining_decision", "one-row")
+    assert decision["retrain"] is False and decision["voted"] is False
+    assert "too few rows" in decision["reasons"]
+    assert _Hook.posts[alerts_before:] == [], "no drift alert"
+    assert snapshot(world) == before
+
+
+def test_a_version_of_rows_the_champion_trained_on_is_a_recorded_no_op(world):
+    project, before = Project(world, "seen-rows"), snapshot(world)
+    land_version(project.versions, "seen-rows", january(world))
+    alerts_before = len(_Hook.posts)
+
+    assert project.run() == [("ingest:seen-rows", "success")]
+    monitoring = project.metadata("model_monitoring", "seen-rows")
+    assert monitoring["status"] == "nothing to monitor"
+    assert monitoring["rows_monitored"] == 0
+    decision = project.metadata("retraining_decision", "seen-rows")
+    assert decision["retrain"] is False and decision["voted"] is False
+    assert _Hook.posts[alerts_before:] == []
     assert snapshot(world) == before

@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
-from mlops_assets.demo.versions import monthly_snapshot
+from mlops_assets.demo.versions import SOURCE_CSV, monthly_snapshot
 from tests.conftest import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +121,46 @@ def test_the_printed_table_is_what_the_instance_and_the_registry_hold(two_invoca
                 dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dataset"), asset_partitions=[row["version"]]), limit=1
             ).records[0]
             assert int(row["rows"]) == raw.asset_materialization.metadata["dagster/row_count"].value
+
+
+@pytest.fixture(scope="module")
+def with_bad_data(two_invocations, bikeshare):
+    """A third invocation after a user landed two versions of their own (one breaks the contract) and edited an
+    ingested version in place."""
+    from mlops_assets.landing import land
+
+    tmp = two_invocations[0]
+    versions = tmp / "data" / "versions"
+    january = monthly_snapshot(bikeshare, "2011-01")
+    broken = january.assign(hr=january["hr"].where(january.index != 3, 24))
+    land(versions, "user-good", lambda folder: january.to_csv(folder / "rentals.csv", index=False))
+    land(versions, "user-bad", lambda folder: broken.to_csv(folder / "rentals.csv", index=False))
+    edited = versions / "2011-01" / "rentals.csv"
+    edited.write_text(edited.read_text().replace("clear", "cloudy/misty", 1))
+    return tmp, run_main(tmp, "--months", "2")
+
+
+def test_a_data_error_prints_the_clear_message_without_a_stack_trace_and_exits_non_zero(with_bad_data):
+    _, third = with_bad_data
+    out = third.stdout
+
+    assert third.returncode == 1, out + third.stderr
+    assert "run ingest:user-bad: failure" in out
+    assert "raw_dataset: " in out and "rentals.csv" in out and "less_than_or_equal_to(23)" in out
+    assert "run verify:2011-01:" in out
+    assert "'2011-01' changed after it was ingested" in out and "land the changed data as a new version" in out
+    assert "2 error(s)" in out
+    for trace in ("Traceback", 'File "', "dagster._core"):
+        assert trace not in out + third.stderr, f"a stack trace is printed:\n{out}\n{third.stderr}"
+
+
+def test_the_table_covers_every_version_the_main_job_ran(with_bad_data):
+    _, third = with_bad_data
+    lines = third.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split("|")[0].strip() == "version")
+    versions = [line.split("|")[0].strip() for line in lines[header + 2 :] if "|" in line]
+
+    assert versions == ["2011-01", "2011-02", "user-bad", "user-good"]
+    rows = {line.split("|")[0].strip(): line for line in lines[header + 2 :] if "|" in line}
+    assert rows["user-good"].split("|")[1].strip() == str(len(monthly_snapshot(pd.read_csv(SOURCE_CSV), "2011-01")))
+    assert rows["user-bad"].split("|")[1].strip() == "-"

@@ -18,7 +18,7 @@ from mlops_assets.stages.drift import (
     js_distance,
     population_stability_index,
 )
-from mlops_assets.stages.monitoring import is_degraded
+from mlops_assets.stages.monitoring import TOO_FEW_ROWS, MonitoringResult, is_degraded
 from mlops_assets.stages.plots import plot_feature_drift, plot_metric_over_versions
 from mlops_assets.stages.retraining import MonitoringSignal, RetrainDecision, decide_retraining
 
@@ -402,3 +402,12 @@ def test_plot_metric_over_versions_returns_a_png_with_and_without_evaluated_valu
     assert plain.startswith(PNG_SIGNATURE) and with_evaluated.startswith(PNG_SIGNATURE)
     assert plain != with_evaluated
     assert plot_metric_over_versions(history.iloc[:0]).startswith(PNG_SIGNATURE)
+
+
+def test_a_too_few_rows_result_does_not_vote_alerts_nothing_and_survives_the_instance_round_trip():
+    result = MonitoringResult(TOO_FEW_ROWS, "3", 1, "rmse", note="1 row(s) of x the champion never saw; ...")
+
+    assert not result.votes
+    assert result.drift_alert("x") is None
+    assert result.evidence(0.15) == f"{TOO_FEW_ROWS}: {result.note}"
+    assert MonitoringResult.from_metadata(result.to_metadata()) == result

@@ -117,3 +117,62 @@ def test_the_failure_report_names_the_file_and_row_of_a_multi_file_version(insta
     table = data.metadata["failure_table"].value
     assert "b.parquet" in table and "a.csv" not in table
     assert data.metadata["failed_checks"].value == ["temp: less_than_or_equal_to(1)"]
+
+
+def test_a_version_changed_since_it_was_ingested_is_refused_unless_the_run_allows_it(instance, settings, bikeshare):
+    folder = land_version(settings.versions_dir, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    instance.add_dynamic_partitions("dataset_version", ["2011-01"])
+    assert materialize(instance, settings, "2011-01").success
+    recorded = latest_materialization(instance, "2011-01")
+    (folder / "rentals.csv").write_text((folder / "rentals.csv").read_text().replace("clear", "cloudy/misty", 1))
+
+    refused = materialize(instance, settings, "2011-01", raise_on_error=False)
+
+    assert not refused.success
+    [failure] = [e for e in refused.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "'2011-01' changed after it was ingested" in message
+    assert "land the changed data as a new version" in message
+    assert '"allow_changed_version": true' in message, "it says how to override"
+    assert latest_materialization(instance, "2011-01").storage_id == recorded.storage_id, "nothing re-ingested"
+
+    allowed = materialize(
+        instance, settings, "2011-01", run_config={"ops": {"raw_dataset": {"config": {"allow_changed_version": True}}}}
+    )
+
+    assert allowed.success
+    new = latest_materialization(instance, "2011-01").asset_materialization.tags["dagster/data_version"]
+    assert new != recorded.asset_materialization.tags["dagster/data_version"]
+    assert materialize(instance, settings, "2011-01").success, "the same content again is not a change"
+
+
+@pytest.mark.slow
+def test_dagster_asset_materialize_refuses_a_changed_version_and_the_documented_override_works(tmp_path, bikeshare):
+    """The command line a user runs, in a fresh process, against a persistent instance."""
+    import subprocess
+    import sys
+
+    from mlops_assets.defs.assets.ingestion import OVERRIDE
+    from tests.conftest import subprocess_env
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = subprocess_env(DAGSTER_HOME=str(home), MLOPS_DATA_DIR=str(tmp_path / "data"))
+    folder = land_version(tmp_path / "data" / "versions", "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+    with dg.DagsterInstance.from_config(str(home)) as persistent:
+        persistent.add_dynamic_partitions("dataset_version", ["2011-01"])
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "mlops_assets.definitions"]
+    select = ["--select", "raw_dataset", "--partition", "2011-01"]
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*command, *select, *extra], env=env, capture_output=True, text=True, timeout=300)
+
+    assert run().returncode == 0
+    (folder / "rentals.csv").write_text((folder / "rentals.csv").read_text().replace("clear", "cloudy/misty", 1))
+
+    refused = run()
+
+    assert refused.returncode != 0
+    assert "changed after it was ingested" in refused.stderr + refused.stdout
+    override = OVERRIDE.format(key="2011-01").split("--config-json ")[1].strip("'")
+    assert run("--config-json", override).returncode == 0

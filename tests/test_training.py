@@ -30,9 +30,9 @@ from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION, candidate_m
 from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.sources.files import FileSource
 from mlops_assets.stages import manifest as manifests
 from mlops_assets.stages import training
-from mlops_assets.stages.ingestion import content_hash, version_files
 from mlops_assets.stages.metrics import classification_metrics, regression_metrics
 from mlops_assets.stages.splitting import split_rows
 from mlops_assets.stages.validation import contract_hash
@@ -175,7 +175,7 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained):
 
     assert manifest["code_version"] == TRAINING_CODE_VERSION
     assert manifest["data_hash"] == raw_data_version
-    assert raw_data_version == content_hash(version_files(settings.versions_dir / KEY))
+    assert raw_data_version == FileSource(settings.versions_dir).content_hash(KEY)
     assert manifest["contract_hash"] == contract_hash(RawData)
     assert manifest["config_hash"] == manifests.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
     assert manifest["seed"] == settings.seed == 42

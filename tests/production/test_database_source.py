@@ -1,0 +1,156 @@
+"""The database data source against a real PostgreSQL: versions listed from a table, read with the version as a
+parameter, validated by the same contract with the same failure table, hashed on the rows read.
+
+Each test gets a throwaway database (created and dropped here); the URL reaches the project only through the
+environment variable the configuration names. Skips, saying why, when PostgreSQL is not reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from mlops_assets.config import ProjectSettings, SourceSettings
+from mlops_assets.defs.assets.ingestion import raw_dataset
+from mlops_assets.defs.sensors.dataset_versions import dataset_version_sensor, scan_versions
+from mlops_assets.demo.versions import monthly_snapshot
+from mlops_assets.resources import MLflowTracking
+from mlops_assets.sources import data_source
+from mlops_assets.sources.database import DatabaseSource
+from tests.production.services import postgres_admin_dsn, require_postgres
+
+pytestmark = pytest.mark.production
+URL_VARIABLE = "MLOPS_TEST_SOURCE_DATABASE_URL"
+
+
+@pytest.fixture
+def database(monkeypatch, bikeshare):
+    """A database of its own with table public.rentals: version 2011-01 (January) and a broken one."""
+    require_postgres()
+    import psycopg2
+    import sqlalchemy as sa
+
+    name = f"mlops_source_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_admin_dsn())
+    admin.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    url = postgres_admin_dsn(name)
+    engine = sa.create_engine(url)
+    try:
+        january = monthly_snapshot(bikeshare, "2011-01")
+        broken = january.head(48).copy()
+        broken.loc[broken.index[5], "hr"] = 24
+        broken.loc[broken.index[9], "weathersit"] = "fog"
+        rows = pd.concat([january.assign(dataset_version="2011-01"), broken.assign(dataset_version="broken")])
+        rows.sample(frac=1, random_state=0).to_sql("rentals", engine, index=False)  # stored out of order
+        monkeypatch.setenv(URL_VARIABLE, url)
+        yield {"engine": engine, "january": january}
+    finally:
+        engine.dispose()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def dagster_instance(tmp_path):
+    """A real Dagster instance of this test (not the production stack's: that one is the `instance` fixture here)."""
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as opened:
+        yield opened
+
+
+def database_settings(tmp_path, **source) -> ProjectSettings:
+    return ProjectSettings(
+        data_dir=str(tmp_path / "data"),
+        state_dir=str(tmp_path / "state"),
+        source=SourceSettings(kind="database", database_url_env=URL_VARIABLE, **source),
+    )
+
+
+def materialize(instance, settings, key: str) -> dg.ExecuteInProcessResult:
+    resources = {"settings": settings}
+    return dg.materialize(
+        [raw_dataset], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+    )
+
+
+def test_a_postgres_table_is_a_data_source_for_the_sensor_and_raw_dataset(database, tmp_path, dagster_instance):
+    instance = dagster_instance
+    settings = database_settings(tmp_path, table="public.rentals")
+    tracking = MLflowTracking(state_dir=str(tmp_path / "mlflow"), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    resources = {"settings": settings, "mlflow_tracking": tracking}
+
+    tick = dataset_version_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+
+    assert sorted(r.partition_key for r in tick.run_requests) == ["2011-01", "broken"]
+    assert json.loads(tick.cursor)["settling"] == {}, "a committed version is settled at once"
+    instance.add_dynamic_partitions("dataset_version", ["2011-01", "broken"])
+
+    good = materialize(instance, settings, "2011-01")
+
+    assert good.success
+    stored = good.output_for_node("raw_dataset")
+    assert len(stored) == len(database["january"])
+    assert "dataset_version" not in stored.columns, "the version column is not a data column"
+    assert stored["hr"].dtype == "int64"
+    assert list(stored[["day", "hr"]].itertuples(index=False)) == sorted(stored[["day", "hr"]].itertuples(index=False))
+    record = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dataset"), asset_partitions=["2011-01"]), limit=1
+    ).records[0]
+    with data_source(settings) as source:
+        assert record.asset_materialization.tags["dagster/data_version"] == source.content_hash("2011-01")
+
+    bad = materialize(instance, settings, "broken")
+
+    assert not bad.success
+    [failure] = [e for e in bad.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    report = failure.step_failure_data.user_failure_data
+    assert report.metadata["failed_checks"].value == [
+        "hr: less_than_or_equal_to(23)",
+        "weathersit: isin(['clear', 'cloudy/misty', 'light rain/snow', 'heavy rain/snow'])",
+    ]
+    table = report.metadata["failure_table"].value
+    assert "table public.rentals" in table and "fog" in table
+    assert "table public.rentals" in report.description and "postgres" not in report.description, "no URL"
+
+    # An update that keeps the row count: the content hash, computed on the rows read, sees it.
+    with database["engine"].begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE rentals SET temp = temp / 2 WHERE dataset_version = '2011-01' AND day = 3 AND hr = 7"
+        )
+    recorded = {"2011-01": record.asset_materialization.tags["dagster/data_version"]}
+    with data_source(settings) as source:
+        scan = scan_versions(source, json.loads(tick.cursor), recorded_hash=recorded.get)
+    assert list(scan.changed) == ["2011-01"], "found by the rotation of content hashes (the row count is the same)"
+    refused = materialize(instance, settings, "2011-01")
+    assert not refused.success
+
+
+def test_a_query_with_the_version_as_a_parameter_reads_the_same_rows(database):
+    columns = ", ".join(database["january"].columns)
+    with DatabaseSource(
+        database["engine"].url.render_as_string(hide_password=False),
+        query=f"SELECT {columns} FROM rentals WHERE dataset_version = :version ORDER BY day, hr",
+        versions_query="SELECT DISTINCT dataset_version FROM rentals",
+    ) as source:
+        assert sorted(source.list_versions()) == ["2011-01", "broken"]
+        version = source.read("2011-01")
+        assert source.fingerprint("2011-01").identity == f"rows:{len(database['january'])}"
+        assert source.content_hash("2011-01") == version.content_hash
+        assert source.read("'; DROP TABLE rentals; --").parts[0][1].empty, "the key is a parameter, never SQL"
+
+    [(name, frame)] = version.parts
+    assert name == "query"
+    pd.testing.assert_frame_equal(
+        frame.reset_index(drop=True), database["january"].reset_index(drop=True), check_dtype=False
+    )
+
+
+def test_without_its_url_variable_the_database_source_says_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.delenv(URL_VARIABLE, raising=False)
+    with pytest.raises(ValueError, match=f"\\${URL_VARIABLE}"):
+        data_source(database_settings(tmp_path, table="rentals"))
