@@ -95,15 +95,19 @@ class MonitoringSettings(dg.Config):
 
 
 class SourceSettings(dg.Config):
-    """Where dataset versions come from (sources/): folders of files (the default) or a database table or query."""
+    """Where dataset versions come from (sources/): folders of files (the default) or a database table or query.
+
+    `kind`, `url` and `table` default to $MLOPS_SOURCE, $MLOPS_SOURCE_URL and $MLOPS_SOURCE_TABLE, so that a
+    deployment chooses its source by configuration (deploy/env.example), as it chooses its executor.
+    """
 
     kind: Literal["files", "database"] = Field(
-        default="files",
+        default_factory=lambda: os.environ.get("MLOPS_SOURCE") or "files",
         description="files: one folder <url>/<key>/ of CSV and Parquet files per version; database: the rows of "
         "`table` (or `query`) for the version, through SQLAlchemy.",
     )
     url: str | None = Field(
-        default=None,
+        default_factory=lambda: os.environ.get("MLOPS_SOURCE_URL") or None,
         description="files: the folder of version folders, a path or an fsspec URL (file://, s3://, memory://); "
         "None: <data_dir>/versions.",
     )
@@ -120,7 +124,8 @@ class SourceSettings(dg.Config):
         "never part of this configuration), e.g. postgresql+psycopg2://user:password@host/db.",
     )
     table: str | None = Field(
-        default=None, description="database: the table (or schema.table) holding every version's rows."
+        default_factory=lambda: os.environ.get("MLOPS_SOURCE_TABLE") or None,
+        description="database: the table (or schema.table) holding every version's rows.",
     )
     version_column: str = Field(
         default="dataset_version", description="database: the table's column naming the version of each row."
@@ -190,7 +195,7 @@ class ProjectSettings(dg.ConfigurableResource):
     drift: DriftSettings = DriftSettings()
     retrain: RetrainSettings = RetrainSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
-    source: SourceSettings = SourceSettings()
+    source: SourceSettings = Field(default_factory=SourceSettings)
 
     @property
     def versions_dir(self) -> Path:

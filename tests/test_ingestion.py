@@ -484,3 +484,62 @@ def test_a_version_folder_that_is_a_link_is_refused(tmp_path, bikeshare):
     with pytest.raises(VersionUnreadable, match="symbolic link"):
         FileSource(tmp_path / "versions").content_hash("linked")
     assert "symbolic link" in FileSource(tmp_path / "versions").list_versions()["linked"]
+
+
+def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashed_alike(tmp_path, bikeshare):
+    import uuid
+
+    import fsspec
+
+    from mlops_assets.stages.ingestion import validate_version
+
+    local = write_version(tmp_path, "v1", {"rentals.csv": bikeshare.head(24)})
+    memory, root = fsspec.filesystem("memory"), f"/versions-{uuid.uuid4().hex}"
+    memory.pipe(f"{root}/v1/rentals.csv", (local / "rentals.csv").read_bytes())
+    memory.pipe(f"{root}/v1/README.md", b"not data")
+    source = FileSource(f"memory://{root}", quiet_period_seconds=30)
+    try:
+        assert source.list_versions() == {"v1": None}
+        fingerprint = source.fingerprint("v1")
+        assert fingerprint.modified_at is not None, "object stores report a modification time too"
+        assert not source.settled("v1", fingerprint, now=fingerprint.modified_at + 1)
+        assert source.settled("v1", fingerprint, now=fingerprint.modified_at + 31)
+        version = source.read("v1")
+        assert version.content_hash == source.content_hash("v1") == folder_hash(local), "the same bytes, the same hash"
+        assert len(validate_version(version).frame) == 24
+    finally:
+        memory.rm(root, recursive=True)
+
+
+def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrites(tmp_path, bikeshare):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    source = write_version(
+        tmp_path / "export", "files", {"a.csv": bikeshare.head(24), "b.parquet": bikeshare.iloc[24:29]}
+    )
+    (source / "notes.txt").write_text("not data")
+    versions = tmp_path / "versions"
+
+    def land(key: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "mlops_assets.landing", str(source), key, "--versions", str(versions)]
+        return subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+
+    landed = land("2012-01")
+
+    assert landed.returncode == 0, landed.stderr
+    assert sorted(p.name for p in versions.iterdir()) == ["2012-01"], "no .landing- folder is left"
+    folder = versions / "2012-01"
+    assert sorted(p.name for p in folder.iterdir()) == [".landed", "a.csv", "b.parquet"]
+    manifest = json.loads((folder / ".landed").read_text())
+    assert manifest == {"files": {name: (folder / name).stat().st_size for name in ["a.csv", "b.parquet"]}}
+    assert len(read_version(folder).frame) == 29
+
+    again, bad_key = land("2012-01"), land("../escape")
+
+    assert again.returncode == 2 and "versions are immutable" in again.stderr
+    assert bad_key.returncode == 2 and "cannot be a dataset version" in bad_key.stderr
+    assert sorted(p.name for p in versions.iterdir()) == ["2012-01"]
