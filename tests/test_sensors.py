@@ -491,4 +491,22 @@ def test_a_version_folder_that_is_a_symbolic_link_is_refused_and_never_read(
 
     assert result.run_requests == [] and instance.get_dynamic_partitions(PARTITIONS) == []
     [message] = refusals(caplog)
-    assert message.startswith("Refused dataset version 'linked': the folder is a symbolic link")
+    assert message.startswith("Refused dataset version 'linked': it is a symbolic link")
+
+
+def test_a_linked_version_folder_replaced_by_a_real_one_is_picked_up(
+    instance, resources, settings, bikeshare, tmp_path
+):
+    rows = {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")}
+    elsewhere = settle(write_version(tmp_path / "elsewhere", "x", rows))
+    settings.versions_dir.mkdir(parents=True)
+    (settings.versions_dir / "2011-01").symlink_to(elsewhere, target_is_directory=True)
+    first = tick(instance, resources, None)
+    assert first.run_requests == []
+
+    (settings.versions_dir / "2011-01").unlink()
+    settle(write_version(settings.versions_dir, "2011-01", rows))
+    second = tick(instance, resources, first.cursor)
+
+    assert [r.run_key for r in second.run_requests] == ["ingest:2011-01"]
+    assert json.loads(second.cursor)["refused"] == []

@@ -22,7 +22,7 @@ from stat import S_ISDIR, S_ISLNK
 from ..partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX
 from . import DataSource, Fingerprint, RawVersion, VersionUnreadable
 
-LINK_FOLDER = "the folder is a symbolic link; a version must be a real folder (a link can point anywhere)"
+LINK_FOLDER = "it is a symbolic link; a version must be a real folder (a link can point anywhere)"
 LINK_FILE = "a symbolic link: refused unread (a link can point anywhere); copy the file into the version"
 _LINK_MARK = b"(symbolic link)"  # what a link contributes to the content hash: its name and this, never its target
 _CHUNK = 1 << 20

@@ -84,14 +84,20 @@ def scan_versions(
     if mtime is None or mtime != listed:
         candidates = []
         listed_now = source.list_versions()
-        unknown = [name for name in listed_now if name not in seen and name not in settling and name not in refused]
+        # A refused name stays refused unless it was refused for what it is (a link) and is now a real folder.
+        unknown = [
+            name
+            for name in listed_now
+            if name not in seen and name not in settling and (name not in refused or listed_now[name] is None)
+        ]
         for name in sorted(unknown, key=version_sort_key):  # only what is new is sorted (10,000 names: 25 ms)
             problem = version_key_problem(name) or listed_now[name]
-            if problem:
+            if not problem:
+                refused.discard(name)
+                candidates.append(name)
+            elif name not in refused:
                 scan.refused[name] = problem
                 refused.add(name)
-            else:
-                candidates.append(name)
         partitions = existing_partitions(candidates) if candidates else set()
         for name in candidates:
             if name not in partitions:
