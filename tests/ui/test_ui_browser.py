@@ -1,0 +1,268 @@
+"""The Dagster UI as a user meets it, in a real browser (Debian's Chromium) against a real `dagster dev`.
+
+Each test asserts what is on the screen (text, check statuses, tables, images that decoded) and saves a screenshot
+to test-artifacts/ui/. They share one server (conftest.py) and run in file order: the first version is trained
+through the README's GraphQL example, a broken version is materialized from the UI while the dataset_version_sensor
+is still off, and the last test lands a new version and turns the sensor on.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from mlops_assets.contracts import RawRentals
+from mlops_assets.demo_data import land_demo_versions, land_version, monthly_snapshot
+from tests.ui.conftest import ARTIFACTS
+from tests.ui.expected import EVALUATION_PLOTS, GATES, GROUPS, MONITORING_PLOTS
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT = 300_000  # ms: a run on two busy cores, queued behind another, takes well under a minute
+expect.set_options(timeout=60_000)
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def visible_text(page: Page, text: str) -> Locator:
+    """Elements showing exactly `text` that are visible (Dagster also renders hidden copies to measure text)."""
+    return page.get_by_text(text, exact=True).filter(visible=True)
+
+
+def show_markdown(scope: Locator | Page, page: Page, key: str) -> Locator:
+    """Open the Markdown metadata entry `key` (a "[Show Markdown]" link in a metadata table); returns its dialog."""
+    row = scope.locator("tr", has=page.get_by_text(key, exact=True))
+    row.get_by_text("[Show Markdown]").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(key, exact=True).first).to_be_visible()
+    return dialog
+
+
+def decoded_images(page: Page, dialog: Locator) -> dict[str, int]:
+    """alt text -> naturalWidth of every image in the dialog, once each has finished loading (0: broken)."""
+    images = dialog.locator("img")
+    expect(images.first).to_be_attached()
+    page.wait_for_function(
+        "els => els.every(e => e.complete)", arg=images.element_handles(), timeout=60_000, polling=200
+    )
+    return {img.get_attribute("alt"): img.evaluate("e => e.naturalWidth") for img in images.all()}
+
+
+def graph_boxes(page: Page, names: list[str]) -> dict[str, dict]:
+    """The drawn box (the SVG foreignObject) of each group or asset node of the graph that shows one of `names`."""
+    return page.evaluate(
+        """names => {
+            const boxes = {};
+            for (const node of document.querySelectorAll('svg foreignObject')) {
+                for (const el of node.querySelectorAll('*')) {
+                    const text = el.children.length === 0 ? el.textContent.trim() : null;
+                    if (names.includes(text) && !(text in boxes)) {
+                        const r = node.getBoundingClientRect();
+                        boxes[text] = {x: r.x, y: r.y, right: r.right, bottom: r.bottom};
+                    }
+                }
+            }
+            return boxes;
+        }""",
+        names,
+    )
+
+
+def inside(inner: dict, outer: dict) -> bool:
+    return (
+        outer["x"] <= inner["x"]
+        and inner["right"] <= outer["right"]
+        and outer["y"] <= inner["y"]
+        and inner["bottom"] <= outer["bottom"]
+    )
+
+
+def open_expanded_graph(page: Page, dagster_ui) -> None:
+    page.goto(f"{dagster_ui.url}/asset-groups")
+    for group in GROUPS:  # the sidebar lists the groups; the graph starts with them collapsed
+        expect(visible_text(page, group).first).to_be_visible()
+    page.keyboard.press("Alt+e")  # the graph's "Expand all groups" (its settings menu names this shortcut)
+    for assets in GROUPS.values():
+        for asset in assets:
+            expect(visible_text(page, asset).first).to_be_visible()
+
+
+def test_the_asset_graph_shows_the_six_groups_and_every_asset(page, dagster_ui):
+    open_expanded_graph(page, dagster_ui)
+    shot(page, "asset_graph")
+
+    # Exactly six groups in the lineage sidebar (an asset that lost its group would add "default").
+    sidebar = [line for line in page.locator("button").all_inner_texts() if line.split("\n")[0] in GROUPS]
+    assert len(sidebar) == len(GROUPS)
+    expect(visible_text(page, "default")).to_have_count(0)
+
+    # In the graph every asset is drawn inside the box of its group.
+    boxes = graph_boxes(page, [*GROUPS, *(a for assets in GROUPS.values() for a in assets)])
+    for group, assets in GROUPS.items():
+        assert group in boxes, f"group {group} is not drawn"
+        for asset in assets:
+            assert asset in boxes, f"asset {asset} is not drawn"
+            assert inside(boxes[asset], boxes[group]), f"{asset} is not drawn inside group {group}"
+
+
+class NotInTheGraph(AssertionError):
+    pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotInTheGraph,
+    reason="retraining_decision is a dg.AssetSpec in assets.py, and dg.load_assets_from_modules (definitions.py) "
+    "does not load AssetSpecs: the UI shows it as an 'External Asset' without a definition, outside the monitoring "
+    "group and the graph. Remove this marker when definitions.py passes it to Definitions(assets=...).",
+)
+def test_the_asset_graph_shows_retraining_decision_in_the_monitoring_group(page, dagster_ui):
+    open_expanded_graph(page, dagster_ui)
+    boxes = graph_boxes(page, ["monitoring", "retraining_decision"])
+    if "retraining_decision" not in boxes or not inside(boxes["retraining_decision"], boxes["monitoring"]):
+        raise NotInTheGraph("retraining_decision is not drawn inside the monitoring group")
+
+
+def test_raw_dataset_shows_the_contracts_columns_with_types_and_descriptions(page, dagster_ui):
+    page.goto(f"{dagster_ui.url}/assets/raw_dataset")
+    table = page.locator("table", has=page.get_by_text("Column name", exact=True))
+    expect(table).to_be_visible()
+    schema = RawRentals.to_schema()
+    expect(table.locator("tbody tr")).to_have_count(len(schema.columns))
+    shot(page, "raw_dataset_columns")
+
+    shown = {}
+    for row in table.locator("tbody tr").all():
+        name, types, description = (cell.inner_text().strip() for cell in row.locator("td").all())
+        shown[name] = (types.split()[0], description)
+    contract = {name: (str(column.dtype), column.description or "") for name, column in schema.columns.items()}
+    assert shown == contract
+
+    # The contract's table-wide checks are shown above the columns.
+    for check in schema.checks:
+        expect(visible_text(page, check.name)).to_be_visible()
+
+
+def test_model_evaluation_shows_its_four_blocking_gates_per_partition_and_its_plots(page, dagster_ui, trained_version):
+    key, run_id = trained_version.key, trained_version.run_id
+    page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks")
+    expect(visible_text(page, f"Checks ({len(GATES)})")).to_be_visible()
+    for gate in GATES:
+        page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks&checkDetail={gate}")
+        expect(page.get_by_text("This is a blocking asset check.")).to_be_visible()
+        page.locator("button[role=tab]", has_text="Partitions").click()
+        expect(visible_text(page, "Passed (1)")).to_be_visible()
+        visible_text(page, key).last.click()  # the partition's row: its result for this version
+        expect(visible_text(page, "Passed")).to_be_visible()  # the partition's result (the filter says "Passed (1)")
+        expect(visible_text(page, run_id[:8])).to_be_visible()  # from the run the README example launched
+        if gate == GATES[0]:
+            shot(page, "model_evaluation_gate_partitions")
+
+    # The plots of that version's evaluation render as images (data URIs that decode), not broken links.
+    page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=partitions&partition={key}")
+    expect(visible_text(page, "gates_passed")).to_be_visible()
+    dialog = show_markdown(page, page, "plots")
+    images = decoded_images(page, dialog)
+    shot(page, "model_evaluation_plots")
+    assert sorted(images) == sorted(EVALUATION_PLOTS)
+    assert all(width > 0 for width in images.values()), images
+
+
+def test_a_version_that_breaks_the_contract_shows_the_failure_table_on_its_run_page(page, dagster_ui, bikeshare):
+    key = "2011-01-broken"
+    rows = monthly_snapshot(bikeshare, "2011-01").reset_index(drop=True)
+    rows.loc[10, "hr"] = 99  # the 11th data row
+    rows.loc[20, "weathersit"] = "snowstorm"  # the 21st
+    land_version(dagster_ui.versions_dir, key, rows)
+
+    # A user materializes the new version from the UI: Materialize…, add the partition, launch.
+    page.goto(f"{dagster_ui.url}/assets/raw_dataset")
+    page.get_by_role("button", name="Materialize…").click()
+    page.get_by_text("Add a partition").click()
+    page.get_by_placeholder("name").fill(key)
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Launch 1 run").click()
+    page.get_by_role("link", name="View").or_(page.get_by_role("button", name="View")).first.click()
+
+    expect(page.get_by_text(f"partition: {key}")).to_be_visible()
+    expect(page.get_by_text("Failure", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(page.get_by_text("2 contract failure(s)").first).to_be_visible()
+    dialog = show_markdown(page, page, "failure_table")
+    shot(page, "contract_failure_table")
+    table = dialog.locator("table")
+    assert table.locator("th").all_inner_texts() == ["file", "row", "column", "check", "value"]
+    cells = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
+    assert cells == [
+        ["rentals.csv", "11", "hr", "less_than_or_equal_to(23)", "99"],
+        [
+            "rentals.csv",
+            "21",
+            "weathersit",
+            "isin(['clear', 'cloudy/misty', 'light rain/snow', 'heavy rain/snow'])",
+            "snowstorm",
+        ],
+    ]
+
+
+def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(page, dagster_ui, trained_version):
+    key = "2011-02"
+    land_demo_versions(dagster_ui.versions_dir, [key])
+
+    # The user turns the dataset_version_sensor on.
+    page.goto(f"{dagster_ui.url}/locations/mlops_assets/sensors/dataset_version_sensor")
+    toggle = page.get_by_role("checkbox")
+    expect(toggle).not_to_be_checked()
+    page.locator("label", has=toggle).click()
+    expect(toggle).to_be_checked()
+
+    # Its next tick adds the partition and requests one run; the run succeeds.
+    tick = page.locator("tr", has=page.get_by_text("1 run requested", exact=True))
+    expect(tick.first).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(tick.first.get_by_text("(1 partition created)")).to_be_visible()
+    shot(page, "sensor_tick")
+    tick.first.locator("a[href*='/runs/']").first.click()
+    expect(page.get_by_text(f"partition: {key}")).to_be_visible()
+    expect(page.get_by_text("Launched by dataset_version_sensor")).to_be_visible()
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT)
+    shot(page, "sensor_run")
+
+    # The champion's monitoring of the new version: its plots render.
+    page.goto(f"{dagster_ui.url}/assets/model_monitoring?view=partitions&partition={key}")
+    expect(visible_text(page, "drifted_share")).to_be_visible()
+    dialog = show_markdown(page, page, "plots")
+    images = decoded_images(page, dialog)
+    shot(page, "model_monitoring_plots")
+    assert sorted(images) == sorted(MONITORING_PLOTS)
+    assert all(width > 0 for width in images.values()), images
+
+    # The retraining sensor's decision for that version, with its reasons.
+    page.goto(f"{dagster_ui.url}/assets/retraining_decision?view=events")
+    expect(page.get_by_text(f"Partition {key} materialized")).to_be_visible(timeout=RUN_TIMEOUT)
+    metadata = page.locator("tr", has=page.get_by_text("retrain", exact=True)).first
+    retrain = metadata.locator("td").last.inner_text().strip()
+    assert retrain in ("true", "false")
+    expect(page.get_by_text("retrain" if retrain == "true" else "no retraining", exact=True).first).to_be_visible()
+    expect(page.get_by_text(f"{key}: ").first).to_be_visible()  # the reasons name the version
+    expect(page.get_by_text("evaluated (").first).to_be_visible()  # the evidence: realized against evaluated
+    shot(page, "retraining_decision")
+
+    # A "retrain" decision launches the version's training run, and its gates are recorded for that version too.
+    page.goto(f"{dagster_ui.url}/runs")
+    retraining_run = page.locator("tr", has=page.get_by_text("retraining_sensor", exact=True))
+    if retrain == "false":
+        expect(retraining_run).to_have_count(0)
+        return
+    expect(retraining_run.first).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(retraining_run.first.get_by_text(f"partition: {key}")).to_be_visible()
+    expect(retraining_run.first.get_by_text("Success", exact=True)).to_be_visible(timeout=RUN_TIMEOUT)
+    shot(page, "runs")
+    for gate in GATES:
+        page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks&checkDetail={gate}")
+        page.locator("button[role=tab]", has_text="Partitions").click()
+        for version in (trained_version.key, key):
+            expect(visible_text(page, version).first).to_be_visible()
+        passed_or_failed = page.get_by_text("Passed (").or_(page.get_by_text("Failed (")).filter(visible=True)
+        counts = [int(text.split("(")[1].rstrip(")")) for text in passed_or_failed.all_inner_texts()]
+        assert sum(counts) == 2, f"{gate}: {passed_or_failed.all_inner_texts()}"
