@@ -267,6 +267,8 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
     # result for each of the two versions.
     follow_requested_run(page, dagster_ui, "retraining_sensor", key)
     page.goto(f"{dagster_ui.url}/runs")
+    for launcher in ("retraining_sensor", "dataset_version_sensor", "Manually launched"):
+        expect(visible_text(page, launcher).first).to_be_visible()
     shot(page, "runs")
     for gate in GATES:
         page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks&checkDetail={gate}")
