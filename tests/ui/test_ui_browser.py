@@ -153,7 +153,10 @@ def test_model_evaluation_shows_its_four_blocking_gates_per_partition_and_its_pl
     page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks")
     expect(visible_text(page, f"Checks ({len(GATES)})")).to_be_visible()
     for gate in GATES:
-        page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks&checkDetail={gate}")
+        visible_text(page, gate).first.click()  # the gate in the list of checks
+        expect(page).to_have_url(re.compile(f"checkDetail={gate}"))
+        expect(visible_text(page, gate)).to_have_count(2)  # in the list, and as the title of the details
+        page.locator("button[role=tab]", has_text="Overview").click()
         expect(page.get_by_text("This is a blocking asset check.")).to_be_visible()
         page.locator("button[role=tab]", has_text="Partitions").click()
         expect(visible_text(page, "Passed (1)")).to_be_visible()
@@ -272,6 +275,7 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
     shot(page, "runs")
     for gate in GATES:
         page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks&checkDetail={gate}")
+        expect(visible_text(page, gate)).to_have_count(2)  # in the list, and as the title of the details
         page.locator("button[role=tab]", has_text="Partitions").click()
         for version in (trained_version.key, key):
             expect(visible_text(page, version).first).to_be_visible()
