@@ -146,6 +146,16 @@ class DagsterDev:
         if result.get("instigationState", {}).get("status") != "STOPPED":
             raise RuntimeError(f"could not stop {name}: {result}")
 
+    def wait_for_materialization(self, asset: str, partition: str, timeout: float = 300.0) -> None:
+        """Wait (not assert) until `asset` has a materialization of `partition`, e.g. one a sensor records."""
+        query = """query($path: [String!]!, $partition: String!) { assetOrError(assetKey: {path: $path}) {
+                     ... on Asset { assetMaterializations(partitions: [$partition], limit: 1) { timestamp } } } }"""
+        deadline = time.monotonic() + timeout
+        while not self.graphql(query, path=[asset], partition=partition)["assetOrError"].get("assetMaterializations"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no materialization of {asset}[{partition}] within {timeout:.0f} s:\n{self.log()}")
+            time.sleep(1)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-20000:] if self.log_path.exists() else ""
 

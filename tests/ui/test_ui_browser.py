@@ -9,7 +9,6 @@ is still off, and the last test lands a new version and turns the sensor on.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -278,8 +277,11 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
     assert_rendered(images, MONITORING_PLOTS)
 
     # The retraining sensor records its decision for that version, with the reasons and the evidence.
-    decision = page.get_by_text(f"Partition {key} materialized")
-    reload_until_visible(page, f"{dagster_ui.url}/assets/retraining_decision?view=events", decision)
+    # (Waited for through the API: retraining_decision has no definition (see the xfail test above), and its page,
+    # opened before the first decision, showed the catalog's key-prefix view and kept it across reloads.)
+    dagster_ui.wait_for_materialization("retraining_decision", key)
+    page.goto(f"{dagster_ui.url}/assets/retraining_decision?view=events")
+    expect(page.get_by_text(f"Partition {key} materialized")).to_be_visible()
     metadata = page.locator("tr", has=page.get_by_text("retrain", exact=True)).first
     retrain = metadata.locator("td").nth(1).inner_text().strip()  # the metadata entry `retrain`: true or false
     assert retrain in ("true", "false")
@@ -310,17 +312,3 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
         assert counts["Passed"] + counts["Failed"] == 2 and counts["Execution Failed"] == 0, (gate, counts)
         if gate == "not_worse_than_champion":
             shot(page, "model_evaluation_gate_two_versions")
-
-
-def reload_until_visible(page: Page, url: str, locator: Locator, timeout_s: float = RUN_TIMEOUT / 1000) -> None:
-    """Open `url` and reload it until `locator` shows (for pages that do not refresh by themselves)."""
-    deadline = time.monotonic() + timeout_s
-    page.goto(url)
-    while True:
-        try:
-            expect(locator.first).to_be_visible(timeout=10_000)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            page.reload()
