@@ -35,11 +35,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _default_signals() -> None:
-    # A child started from a non-interactive shell inherits SIGINT (and, from `dagster dev`, SIGTERM) as ignored;
-    # `dagster dev` then never shuts down on them. Restore the defaults so that SIGINT stops it cleanly.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+# Runs `dagster dev` with SIGINT and SIGTERM at their defaults (dispositions survive exec): a child started from a
+# non-interactive shell inherits them as ignored, and `dagster dev` then never shuts down on them.
+EXEC_WITH_DEFAULT_SIGNALS = (
+    "import os, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 class DagsterDev:
@@ -76,16 +78,16 @@ class DagsterDev:
             MLFLOW_DISABLE_TELEMETRY="true",
         )
         dagster = Path(sys.executable).with_name("dagster")
+        command = [str(dagster), "dev", "-w", str(workspace), "-h", HOST, "-p", str(self.port)]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(dagster), "dev", "-w", str(workspace), "-h", HOST, "-p", str(self.port)],
+                [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGNALS, *command],
                 cwd=REPO_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: webserver, daemon, code servers and runs
-                preexec_fn=_default_signals,
             )
         try:
             self._wait_until_loaded()
