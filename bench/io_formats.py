@@ -63,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from generate import demo_rows, replicated_rows
 
+    from mlops_assets.config import ProjectSettings
     from mlops_assets.features import make_features
-    from mlops_assets.splitting import split_rows
+    from mlops_assets.stages.splitting import split_version
 
     raw = replicated_rows(demo_rows(), args.rows)
-    split = split_rows(raw, "time", 0.2, ["day", "hr"])
+    split = split_version(raw, ProjectSettings(), champion=None)  # the project's split, as dataset_split makes it
     values = {
         "raw_dataset": {"raw": raw},
         "feature_table": {"features": make_features(raw)},

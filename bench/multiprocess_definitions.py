@@ -12,11 +12,16 @@ from mlops_assets.definitions import build_definitions
 
 
 def _with_multiprocess_executor(project: dg.Definitions) -> dg.Definitions:
+    """Everything `build_definitions` returns (defs/ folder and resources), with another executor."""
     return dg.Definitions(
         assets=project.assets,
+        asset_checks=project.asset_checks,
         jobs=project.jobs,
+        schedules=project.schedules,
         sensors=project.sensors,
         resources=project.resources,
+        loggers=project.loggers,
+        metadata=project.metadata,
         executor=dg.multiprocess_executor,
     )
 

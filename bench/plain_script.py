@@ -4,15 +4,21 @@ the same MLflow logging, and no orchestration (no Dagster run, events, IO manage
     DAGSTER_HOME=<state> MLOPS_DATA_DIR=<data> .venv/bin/python bench/plain_script.py 2011-12
     .venv/bin/python bench/plain_script.py big --replicated          # the scale benchmark's contract and budget
 
-It is the reference that `bench/run.py` times the pipeline against. Each block below is the body of one asset of
-mlops_assets/assets.py without its Dagster parts (metadata for the UI, the IO manager), in the order the in-process
-executor runs the steps of `--select '*'`: raw_dataset, dataset_split, feature_table, model_monitoring,
-candidate_model, model_evaluation, deployed_model, batch_predictions. Like the pipeline, it reads its folders from
-the environment (ProjectSettings(): MLOPS_DATA_DIR, and MLOPS_STATE_DIR or DAGSTER_HOME) and logs one MLflow run
-per asset that logs (candidate_model, model_evaluation, model_monitoring), named and tagged the same way.
+It is the reference that `bench/run.py` times the pipeline against. Each block below makes the calls of one asset
+of mlops_assets/defs/assets/ (the functions of mlops_assets/stages/, nothing copied from them) without its Dagster
+parts (metadata for the UI, the IO manager, the Dagster instance), in the order the in-process executor runs the
+steps of `--select '*'`: raw_dataset, dataset_split, feature_table, model_monitoring, candidate_model,
+model_evaluation, deployed_model, batch_predictions. Like the pipeline, it reads its folders from the environment
+(ProjectSettings(): MLOPS_DATA_DIR, and MLOPS_STATE_DIR or DAGSTER_HOME) and opens one MLflow run per asset that
+logs (candidate_model, model_evaluation, model_monitoring), named and tagged as `MLflowTracking.asset_run` does.
+What the assets read from the Dagster instance comes from the script instead: the data version is the content hash
+`read_version` computed, and the monitoring history is empty (the benchmark's starting state has none either).
 
-It imports dagster too, but only because the project's settings classes (config.py) are Dagster `Config` classes:
-every stage module imports them. bench/run.py reports that import separately.
+Imports: up front, what the pipeline's first steps need (pandas, Pandera, the contracts and the stage modules of
+ingestion, splitting, training, deployment and scoring) and the training asset's code version (it goes into the
+model's manifest); the monitoring and evaluation stage modules (and MLflow, through them) where their stages start.
+It imports dagster too, but only because the project's settings classes (config.py) are Dagster `Config` classes,
+which the stage functions take. bench/run.py reports that import separately.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ import time
 STARTED = time.perf_counter()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -50,18 +56,18 @@ def main(argv: list[str] | None = None) -> int:
         stages[name] = now - mark[0]
         mark[0] = now
 
-    # What assets.py imports when it is imported; MLflow, evaluation and monitoring are imported below where the
-    # assets import them, so that each stage's time compares with the pipeline's step.
-    import pandas as pd
-
-    from mlops_assets import deployment, training
     from mlops_assets.alerts import notifier_from_env
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.contracts import RawRentals, RentalFeatures, contract_hash
-    from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features, row_time
-    from mlops_assets.ingestion import read_version
-    from mlops_assets.resources import MLflowTracking, git_commit
-    from mlops_assets.splitting import split_rows
+    from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION
+    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.stages.deployment import deploy
+    from mlops_assets.stages.featurize import feature_table as build_feature_table
+    from mlops_assets.stages.ingestion import read_version
+    from mlops_assets.stages.manifest import git_commit
+    from mlops_assets.stages.registry import DeploymentRefused, current_champion
+    from mlops_assets.stages.scoring import score_batch
+    from mlops_assets.stages.splitting import split_version
+    from mlops_assets.stages.training import train_candidate
 
     settings = scale.scale_settings() if args.replicated else ProjectSettings()
     tracking = MLflowTracking()
@@ -71,167 +77,86 @@ def main(argv: list[str] | None = None) -> int:
     stages["imports"] = time.perf_counter() - STARTED  # from interpreter start: imports and settings
     mark[0] = time.perf_counter()
 
-    def mlflow_run(asset: str, tags: dict[str, str]):
+    @contextlib.contextmanager
+    def mlflow_run(asset: str, code_version: str, tags: dict[str, str]):
         """One MLflow run per asset, named and tagged as MLflowTracking.asset_run names and tags it."""
         import mlflow
 
         experiment_id = tracking.ensure_experiment()
-        mlflow.set_tracking_uri(tracking.uri)
+        tracking.activate()
         run_tags = {
             "dagster.run_id": run_id,
             "dagster.asset": asset,
             "dagster.partition": key,
-            "dagster.code_version": "1",
+            "dagster.code_version": code_version,
             **({"git_commit": git_commit()} if git_commit() else {}),
             **tags,
         }
-        return mlflow.start_run(experiment_id=experiment_id, run_name=f"{asset}[{key}]", tags=run_tags)
-
-    def log_pngs(plots: dict[str, bytes], artifact_dir: str) -> None:
-        import mlflow
-
-        with tempfile.TemporaryDirectory() as folder:
-            for name, png in plots.items():
-                Path(folder, name).write_bytes(png)
-            mlflow.log_artifacts(folder, artifact_path=artifact_dir)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"{asset}[{key}]", tags=run_tags) as run:
+            yield run
 
     # raw_dataset
-    version = read_version(Path(settings.versions_dir) / key)
+    version = read_version(settings.versions_dir / key)
     raw = version.frame
     lap("raw_dataset")
 
     # dataset_split
-    champion = deployment.current_champion(tracking, settings.model_name)
-    split = split_rows(
-        raw,
-        settings.split.method,
-        settings.split.holdout_fraction,
-        settings.row_key,
-        champion.train_until_time if champion else None,
-    )
+    split = split_version(raw, settings, current_champion(tracking, settings.model_name))
     lap("dataset_split")
 
     # feature_table
-    feature_table = RentalFeatures.validate(make_features(raw), lazy=True)
+    feature_table = build_feature_table(raw)
     lap("feature_table")
 
     # model_monitoring (the champion in force before this version's candidate, as in the pipeline's step order)
-    import mlflow
+    from mlops_assets.stages.monitoring import monitor
 
-    from mlops_assets.monitoring import build_reference_profile, monitor_champion
-
-    champion = deployment.current_champion(tracking, settings.model_name)
-    if champion is None:
-        raise SystemExit(f"no {settings.model_name}@champion to monitor yet")
-    new_rows = deployment.rows_not_trained_on(raw, champion, settings)
-    mlflow.set_tracking_uri(tracking.uri)
-    model = mlflow.sklearn.load_model(champion.model_uri)
-    predictions = training.predict(model, new_rows[MODEL_INPUT_COLUMNS], settings.task)
-    profile = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/reference_profile.json")
-    report = monitor_champion(
-        version=key,
-        task=settings.task,
-        target=settings.target,
-        new_rows=new_rows,
-        predictions=predictions,
-        profile=profile,
-        evaluated=champion.evaluated_metric(settings.task),
-        drift_settings=settings.drift,
-        degradation_margin=settings.retrain.degradation_margin,
-        metric_history=pd.DataFrame(columns=["version", "metric", "metric_name", "evaluated"]),
-    )
-    with mlflow_run("model_monitoring", {"champion_version": champion.version}):
-        mlflow.log_metrics({f"realized_{k}": v for k, v in report.realized.items() if v == v})
-        mlflow.log_metrics(
-            {"drifted_share": report.summary["drifted_share"], "relative_change": report.relative_change}
-        )
-        mlflow.log_table(report.drift, artifact_file="feature_drift.json")
-        log_pngs(report.plots, "plots")
-    if report.summary["dataset_drift"]:
-        notifier.notify(f"Dataset drift in {key}", f"{report.summary['drifted_share']:.0%} of the features drifted")
+    champion = current_champion(tracking, settings.model_name)
+    with mlflow_run("model_monitoring", "1", {"champion_version": champion.version if champion else ""}):
+        monitoring = monitor(key, raw, champion, settings, [], tracking)
+        monitoring.log_to_mlflow()
+    alert = monitoring.result.drift_alert(key)
+    if alert:
+        notifier.notify(*alert)
     lap("model_monitoring")
 
     # candidate_model
-    train = split.train
-    features = feature_table.loc[train.index]
-    with mlflow_run("candidate_model", {"data_version": version.content_hash}) as run:
-        trained = training.tune_and_train(
-            features, train[settings.target], settings.task, settings.search, settings.seed, settings.split.method
-        )
-        pipeline = training.serving_pipeline(trained.estimator, train)
-        manifest = training.manifest(
-            code_version="1",
+    with mlflow_run("candidate_model", TRAINING_CODE_VERSION, {"data_version": version.content_hash}) as run:
+        candidate = train_candidate(
+            split,
+            feature_table,
+            settings,
+            code_version=TRAINING_CODE_VERSION,
             data_hash=version.content_hash,
-            contract_hash=contract_hash(RawRentals),
-            settings=settings,
+            dataset_version=key,
             dagster_run_id=run_id,
             mlflow_run_id=run.info.run_id,
-            train_until_time=split.metadata.get("train_until_time"),
         )
-        profile = build_reference_profile(
-            train[MODEL_INPUT_COLUMNS],
-            training.predict(pipeline, train[MODEL_INPUT_COLUMNS], settings.task),
-            categorical=settings.categorical_columns,
-            bins=settings.drift.psi_bins,
-        )
-        model_uri = training.log_candidate(
-            pipeline, trained, train[MODEL_INPUT_COLUMNS], settings.task, manifest, profile
-        )
-    candidate = training.Candidate(
-        model_uri=model_uri, run_id=run.info.run_id, manifest=manifest, cv_score=trained.cv_score
-    )
     lap("candidate_model")
 
     # model_evaluation
-    from mlops_assets.evaluation import evaluate_candidate
+    from mlops_assets.stages.evaluation import evaluate
 
-    champion = deployment.current_champion(tracking, settings.model_name)
-    holdout = split.holdout
-    if champion and champion.train_until_time is not None and champion.run_id != candidate.run_id:
-        holdout = holdout[row_time(holdout) > champion.train_until_time]
-    rows = holdout[MODEL_INPUT_COLUMNS]
-    candidate_model = mlflow.sklearn.load_model(candidate.model_uri)
-    champion_predictions = None
-    if champion and champion.run_id != candidate.run_id:
-        champion_predictions = training.predict(mlflow.sklearn.load_model(champion.model_uri), rows, settings.task)
-    evaluation = evaluate_candidate(
-        task=settings.task,
-        target=settings.target,
-        train=split.train,
-        holdout=holdout,
-        candidate_predictions=training.predict(candidate_model, rows, settings.task),
-        champion_predictions=champion_predictions,
-        baseline_group_columns=settings.baseline_group_columns,
-        slice_columns=settings.slice_columns,
-        hour_column="hr" if "hr" in holdout else None,
-        gates=settings.gates,
-        seed=settings.seed,
-    )
-    with mlflow_run("model_evaluation", {"candidate_run_id": candidate.run_id}):
-        for name, values in evaluation.metrics.items():
-            mlflow.log_metrics({f"{name}_{k}": v for k, v in values.items() if v == v})
-        mlflow.log_table(evaluation.slices, artifact_file="slice_metrics.json")
-        mlflow.log_dict({g.name: {"passed": g.passed, **g.metadata} for g in evaluation.gates}, "gates.json")
-        log_pngs(evaluation.plots, "plots")
-        mlflow.set_tag("gates_passed", str(evaluation.passed))
+    champion = current_champion(tracking, settings.model_name)
+    with mlflow_run("model_evaluation", "1", {}):
+        evaluation = evaluate(split, candidate, champion, settings, tracking, run_id)
+        evaluation.log_to_mlflow()
     if not evaluation.passed:
-        notifier.notify(f"Gates failed for {key}", f"candidate {candidate.run_id} failed {evaluation.failed_gates}")
+        notifier.notify(
+            f"Gates failed for {key}",
+            f"candidate {candidate.run_id} failed {', '.join(evaluation.failed_gates)}; the champion stays.",
+        )
     lap("model_evaluation")
 
     # deployed_model (the pipeline's run fails here when a gate failed; so does this script)
-    if not evaluation.passed:
-        raise SystemExit(f"not deploying: the candidate failed the gate(s) {', '.join(evaluation.failed_gates)}")
-    deployment.promote(
-        tracking,
-        settings.model_name,
-        candidate,
-        tags={f"holdout_{k}": str(v) for k, v in evaluation.metrics["candidate"].items()},
-    )
+    try:
+        deploy(tracking, settings, candidate, evaluation, run_id)
+    except DeploymentRefused as refusal:
+        raise SystemExit(str(refusal)) from None
     lap("deployed_model")
 
     # batch_predictions
-    mlflow.set_tracking_uri(tracking.uri)
-    deployment.score_batch(tracking, settings, raw, settings.predictions_dir / f"{key}.parquet")
+    score_batch(tracking, settings, raw, settings.predictions_dir / f"{key}.parquet")
     lap("batch_predictions")
 
     stages["total"] = time.perf_counter() - STARTED

@@ -5,8 +5,9 @@
 Runs `dagster asset materialize -m mlops_assets.definitions --select '*' --partition KEY` (or `-f FILE`) in this
 process (the CLI's own entry point) under cProfile and reports the cumulative time of the parts that the plain
 script does not have: Dagster's instance, run and event handling, the IO manager, and the asset code that only
-exists for Dagster (metadata, the upstream data version, the monitoring history, the MLflow orphan-run search).
-cProfile slows Python-heavy code more than C-heavy code, so read the seconds as shares of the profiled total.
+exists for Dagster (metadata, the upstream data version and monitoring history read from the instance by
+mlops_assets/records.py, the MLflow orphan-run search). cProfile slows Python-heavy code more than C-heavy code,
+so read the seconds as shares of the profiled total.
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ PARTS = {
     "IO manager: store outputs": [("mlops_assets/io_managers.py", "handle_output")],
     "IO manager: load inputs": [("mlops_assets/io_managers.py", "load_input")],
     "MLflow orphan-run search (resources.py)": [("mlops_assets/resources.py", "_close_orphaned_runs")],
-    "upstream data version and monitoring history (assets.py)": [
-        ("mlops_assets/assets.py", "_upstream_data_version"),
-        ("mlops_assets/assets.py", "_monitoring_history"),
+    "upstream data version and monitoring history (records.py)": [
+        ("mlops_assets/records.py", "data_version"),
+        ("mlops_assets/records.py", "monitoring_history"),
     ],
     "UI metadata: column schemas, Markdown tables, inline plots": [
-        ("mlops_assets/assets.py", "column_schema"),
+        ("mlops_assets/column_schemas.py", "column_schema"),
         ("pandas/core/frame.py", "to_markdown"),
-        ("mlops_assets/assets.py", "_image_markdown"),
+        ("mlops_assets/stages/plots.py", "as_markdown"),
     ],
     "asset code (the stage functions and the assets)": [
         ("dagster/_core/execution/plan/compute_generator.py", "invoke_compute_fn")

@@ -21,8 +21,9 @@ Sections (each budget comes from the performance issue):
 - scale: bigger versions (bench/generate.py) of 100k, 1M and 5M rows through the pipeline (bench/scale_definitions.py)
   and the plain script (--replicated): wall time and peak memory.
 - sensors: one tick of each sensor with 100, 1,000 and 10,000 existing versions (bench/sensor_ticks.py).
-- scoring: contract validation of 1M rows, batch scoring against a bare model.predict, the HTTP server
-  (bench/scoring.py); and the IO manager's format (bench/io_formats.py).
+- scoring: contract validation of 1M rows (the opt-in fast path of mlops_assets._fast_validation against plain
+  Pandera, the default), batch scoring against a bare model.predict, the HTTP server (bench/scoring.py); and the IO
+  manager's format (bench/io_formats.py).
 
 Times are wall-clock seconds of whole processes (interpreter start to exit) unless a section says otherwise; peak
 memory is the maximum resident set size of the command's largest process (`wait4` rusage, what /usr/bin/time -v
@@ -46,7 +47,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -314,7 +315,7 @@ def _demo_versions(ws: Workspace, keys: list[str]) -> None:
     """Demo versions landed as the main job lands them, each added as a partition (the CLI cannot add one)."""
     code = (
         "import sys, pandas as pd; from pathlib import Path; "
-        "from mlops_assets.demo_data import land_version, monthly_snapshot, SOURCE_CSV; "
+        "from mlops_assets.demo.versions import land_version, monthly_snapshot, SOURCE_CSV; "
         "s = pd.read_csv(SOURCE_CSV); "
         "[land_version(sys.argv[2], k, monthly_snapshot(s, k)) for k in sys.argv[3:]]; " + _ADD_PARTITIONS
     )

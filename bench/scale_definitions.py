@@ -2,7 +2,8 @@
 
     dagster asset materialize -f bench/scale_definitions.py --select '*' --partition KEY
 
-Everything else is the project's: `build_definitions` (assets, IO manager, in-process executor, resources).
+Everything else is the project's: `build_definitions` (the defs/ folder: assets, checks, jobs, sensors; the IO
+manager, the in-process executor and the resources).
 """
 
 import sys

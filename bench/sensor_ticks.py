@@ -37,10 +37,13 @@ def _timed(call) -> float:
 def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
     import dagster as dg
 
-    from mlops_assets import sensors
     from mlops_assets.config import ProjectSettings
+    from mlops_assets.defs.sensors.dataset_versions import (
+        CHANGE_CHECKS_PER_TICK,
+        dataset_version_sensor,
+        scan_versions,
+    )
     from mlops_assets.resources import MLflowTracking
-    from mlops_assets.sensors import dataset_version_sensor, scan_versions
 
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(store))
     tracking = MLflowTracking(state_dir=str(store), tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
@@ -72,7 +75,7 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         cold = _timed(tick)
         warm = [_timed(tick) for _ in range(reps)]
         # A tick with nothing new, in the steady state: the last version landed a minute ago, so the sensor trusts
-        # its last listing of the folder for as long as the folder's mtime stays put (sensors.RACY_MTIME_NS).
+        # its last listing of the folder for as long as the folder's mtime stays put (dataset_versions.RACY_MTIME_NS).
         minute_ago = time.time_ns() - 60 * 1_000_000_000
         os.utime(versions, ns=(minute_ago, minute_ago))
         after = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
@@ -83,7 +86,7 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         relisted = {**idle_cursor, "listed_mtime": None}
         parts = {
             "read and write the cursor (JSON)": lambda: json.dumps(json.loads(after.cursor)),
-            f"re-check {sensors.CHANGE_CHECKS_PER_TICK} versions for changed files": lambda: scan_versions(
+            f"re-check {CHANGE_CHECKS_PER_TICK} versions for changed files": lambda: scan_versions(
                 versions, idle_cursor
             ),
             "after a landing: list the folder as well": lambda: scan_versions(versions, relisted),
@@ -96,25 +99,26 @@ def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store
     import dagster as dg
 
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.sensors import retraining_sensor
+    from mlops_assets.defs.sensors.retraining import retraining_sensor
+    from mlops_assets.stages.monitoring import MONITORED, MonitoringResult
 
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"))
 
     def monitoring_result(key: str, i: int) -> dg.AssetMaterialization:
+        """A model_monitoring materialization as the asset records it (MonitoringResult.to_metadata)."""
         degraded = i % 7 == 0
-        return dg.AssetMaterialization(
-            asset_key="model_monitoring",
-            partition=key,
-            metadata={
-                "metric": "rmse",
-                "realized_metric": 100.0 + i % 13,
-                "evaluated_metric": 95.0,
-                "relative_change": 0.2 if degraded else 0.05,
-                "degraded": degraded,
-                "dataset_drift": False,
-                "drifted_share": 0.1,
-            },
+        result = MonitoringResult(
+            status=MONITORED,
+            champion_version="1",
+            rows=500,
+            metric="rmse",
+            realized=100.0 + i % 13,
+            evaluated=95.0,
+            relative_change=0.2 if degraded else 0.05,
+            degraded=degraded,
+            drifted_share=0.1,
         )
+        return dg.AssetMaterialization(asset_key="model_monitoring", partition=key, metadata=result.to_metadata())
 
     started = time.perf_counter()
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)

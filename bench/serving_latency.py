@@ -33,10 +33,11 @@ def train_demo_champion(root: Path, key: str = "2011-01") -> str:
     import dagster as dg
     import pandas as pd
 
-    from mlops_assets import assets
     from mlops_assets.alerts import Notifier
     from mlops_assets.config import ProjectSettings, SearchSettings
-    from mlops_assets.demo_data import SOURCE_CSV, land_version, monthly_snapshot
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+    from mlops_assets.demo.versions import SOURCE_CSV, land_version, monthly_snapshot
     from mlops_assets.resources import MLflowTracking
 
     state = root / "state"
@@ -46,22 +47,14 @@ def train_demo_champion(root: Path, key: str = "2011-01") -> str:
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(state), search=search)
     tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
     land_version(settings.versions_dir, key, monthly_snapshot(pd.read_csv(SOURCE_CSV), key))
+    defs = build_definitions(settings=settings, mlflow_tracking=tracking, notifier=Notifier())
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
         instance.add_dynamic_partitions("dataset_version", [key])
-        result = dg.materialize(
-            [a for a in vars(assets).values() if isinstance(a, dg.AssetsDefinition)],
-            partition_key=key,
-            selection=[
-                "raw_dataset",
-                "feature_table",
-                "dataset_split",
-                "candidate_model",
-                "model_evaluation",
-                "deployed_model",
-            ],
+        result = defs.resolve_job_def("version_pipeline").execute_in_process(
             instance=instance,
-            resources={"settings": settings, "mlflow_tracking": tracking, "notifier": Notifier()},
+            partition_key=key,
+            asset_selection=INGESTION_ASSETS + TRAINING_ASSETS,  # what the sensor runs for a first version
             raise_on_error=False,
         )
     if not result.success:
@@ -112,7 +105,7 @@ def main() -> int:
     import pandas as pd
 
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.demo_data import SOURCE_CSV
+    from mlops_assets.demo.versions import SOURCE_CSV
     from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.resources import MLflowTracking
     from mlops_assets.serving import champion_uri, serve_command, serving_env

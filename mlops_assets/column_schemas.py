@@ -2,10 +2,10 @@
 
 Assets carry their columns as `dagster/column_schema` definition metadata, which Dagster reads whenever it loads the
 code location (the UI, the daemon, every run). Built from a Pandera model, that means importing pandas and Pandera
-first, about 0.6 s of every load. So the schemas are built from the contracts (contracts.py stays the one source)
-and kept in column_schemas.json with the SHA-256 of contracts.py. When contracts.py has changed since, they are
-built from the contracts again, so the UI never shows stale columns; `python -m mlops_assets.column_schemas`
-refreshes the file (a test fails while it is stale).
+first, about 0.6 s of every load. So the schemas are built from the contracts (contracts.py stays the one source;
+the predictions' columns come from config.py's row key and task) and kept in column_schemas.json with the SHA-256
+of contracts.py and config.py. When either has changed since, they are built again, so the UI never shows stale
+columns; `python -m mlops_assets.column_schemas` refreshes the file (a test fails while it is stale).
 """
 
 import functools
@@ -16,13 +16,28 @@ from pathlib import Path
 
 import dagster as dg
 
-CONTRACTS_FILE = Path(__file__).with_name("contracts.py")
+SOURCE_FILES = (Path(__file__).with_name("contracts.py"), Path(__file__).with_name("config.py"))
 CACHE_FILE = Path(__file__).with_name("column_schemas.json")
-CONTRACT_NAMES = ("RawRentals", "RentalFeatures", "Predictions")
+CONTRACT_NAMES = ("RawData", "Features", "Predictions")
 
 
-def contracts_sha256() -> str:
-    return hashlib.sha256(CONTRACTS_FILE.read_bytes()).hexdigest()
+def sources_sha256() -> str:
+    digest = hashlib.sha256()
+    for path in SOURCE_FILES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _contract(name: str):
+    """The Pandera model (or, for the predictions, the schema derived from the configuration) called `name`."""
+    if name == "Predictions":
+        from .config import ProjectSettings
+        from .stages.scoring import predictions_schema
+
+        return predictions_schema(ProjectSettings())
+    from . import contracts
+
+    return getattr(contracts, name)
 
 
 def build(contract) -> dg.TableSchema:
@@ -40,13 +55,11 @@ def build(contract) -> dg.TableSchema:
 
 @functools.cache
 def column_schema(contract_name: str) -> dg.TableSchema:
-    """The columns of the contract `contract_name` (a model of contracts.py): from the cache when it is current."""
+    """The columns of the contract `contract_name` (of CONTRACT_NAMES): from the cache when it is current."""
     cached = _cached_schemas()
     if contract_name in cached:
         return cached[contract_name]
-    from mlops_assets import contracts
-
-    return build(getattr(contracts, contract_name))
+    return build(_contract(contract_name))
 
 
 @functools.cache
@@ -55,16 +68,14 @@ def _cached_schemas() -> dict[str, dg.TableSchema]:
         stored = json.loads(CACHE_FILE.read_text())
     except (OSError, ValueError):
         return {}
-    if stored.get("contracts_sha256") != contracts_sha256():
+    if stored.get("sources_sha256") != sources_sha256():
         return {}
     return {name: dg.deserialize_value(json.dumps(value), dg.TableSchema) for name, value in stored["schemas"].items()}
 
 
 def write_cache() -> Path:
-    from mlops_assets import contracts
-
-    schemas = {name: json.loads(dg.serialize_value(build(getattr(contracts, name)))) for name in CONTRACT_NAMES}
-    stored = {"contracts_sha256": contracts_sha256(), "schemas": schemas}
+    schemas = {name: json.loads(dg.serialize_value(build(_contract(name)))) for name in CONTRACT_NAMES}
+    stored = {"sources_sha256": sources_sha256(), "schemas": schemas}
     CACHE_FILE.write_text(json.dumps(stored, indent=1) + "\n")
     return CACHE_FILE
 

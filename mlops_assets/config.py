@@ -1,9 +1,10 @@
 """The one typed place a forker edits: where the data is, what to predict, how to split, tune, gate and monitor.
 
-`ProjectSettings` is a Dagster resource, so every asset, check and sensor receives the same validated object,
-the UI's Resources page shows the values in force, and tests swap in their own by passing another instance.
-The data contract lives in `contracts.py` and the feature code in `features.py`: those are the other two
-places a forker touches.
+`ProjectSettings` is a Dagster resource, so every asset, check and sensor receives the same validated object, the
+UI's Resources page shows the values in force, and tests swap in their own by passing another instance. The data
+contract lives in `contracts.py` and the feature code in `features.py`: those are the other two places a forker
+touches. The defaults below are the demo's (hourly bike rentals); every one of them that names a column or a
+threshold in the data's units is marked "data:".
 """
 
 from __future__ import annotations
@@ -49,11 +50,23 @@ class SearchSettings(dg.Config):
 
 
 class GateSettings(dg.Config):
-    """Promotion gates: a candidate is promoted only when every gate passes."""
+    """Promotion gates (stages/gates.py): a candidate is promoted only when every gate passes."""
 
-    max_rmse: float = Field(default=150.0, description="Regression: holdout RMSE must be at most this.")
+    max_rmse: float = Field(default=150.0, description="data: regression holdout RMSE must be at most this.")
     min_r2: float = Field(default=0.5, description="Regression: holdout R² must be at least this.")
     min_roc_auc: float = Field(default=0.7, description="Classification: holdout ROC AUC must be at least this.")
+    min_pr_auc: float | None = Field(
+        default=None,
+        description="Classification: holdout PR AUC (average precision) must be at least this; None: not gated. "
+        "With rare positives PR AUC says more than ROC AUC: a random model scores the positive rate.",
+    )
+    decision_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="Classification: a probability at or above this predicts the positive label (F1, accuracy, the "
+        "confusion matrix and the predicted_label of batch predictions).",
+    )
     champion_margin: float = Field(
         default=0.05,
         description="The candidate may be worse than the champion by at most this fraction of the champion's "
@@ -89,22 +102,38 @@ class ProjectSettings(dg.ConfigurableResource):
 
     data_dir: str = Field(default_factory=default_data_dir, description="Holds versions/<key>/ folders.")
     state_dir: str = Field(default_factory=default_state_dir, description="Local Dagster and MLflow state.")
+    model_name: str = Field(default="bike_rentals", description="The registered model in MLflow's registry.")
+    seed: int = 42
+
+    # --- the data (data:) ----------------------------------------------------------------------------------------
     task: Literal["regression", "classification"] = "regression"
     target: str = "bikers"
-    # Columns that identify a row: the hash split uses them. Time order comes from features.row_time.
-    row_key: list[str] = ["day", "hr"]
-    # Baseline: mean target per group of these columns (regression) or the class prior (classification).
-    baseline_group_columns: list[str] = ["weekday", "hr"]
-    # Columns that must never be features: they add up to the target (leakage).
-    leakage_columns: list[str] = ["casual", "registered"]
-    # Model input columns monitored as categories (the others are numerical).
-    categorical_columns: list[str] = ["weathersit", "holiday", "workingday", "hr", "weekday"]
-    # The hour-of-day column (0-23) for the error-by-hour plot of the evaluation; None: no such plot.
-    hour_column: str | None = "hr"
-    # Columns to report metrics per slice on.
-    slice_columns: list[str] = ["weathersit", "workingday"]
-    model_name: str = "bike_rentals"
-    seed: int = 42
+    positive_label: str | None = Field(
+        default=None,
+        description="Classification: the target label that counts as positive (1). None: the labels are 0/1.",
+    )
+    row_key: list[str] = Field(
+        default=["day", "hr"],
+        description="Columns that identify a row: the hash split, duplicate checks and batch predictions use them.",
+    )
+    leakage_columns: list[str] = Field(
+        default=["casual", "registered"],
+        description="Columns that must never be model inputs (they give the target away); training refuses them.",
+    )
+    categorical_columns: list[str] = Field(
+        default=["weathersit", "holiday", "workingday", "hr", "weekday"],
+        description="Model input columns monitored as categories (the others are numerical).",
+    )
+    baseline_group_columns: list[str] = Field(
+        default=["weekday", "hr"],
+        description="Regression baseline: the mean target per group of these columns (empty: the global mean).",
+    )
+    slice_columns: list[str] = Field(default=["weathersit", "workingday"], description="Metrics and gates per slice.")
+    error_plot_column: str | None = Field(
+        default="hr", description="Regression: plot the holdout error per value of this column; None: no such plot."
+    )
+
+    # --- the policies --------------------------------------------------------------------------------------------
     split: SplitSettings = SplitSettings()
     search: SearchSettings = SearchSettings()
     gates: GateSettings = GateSettings()

@@ -1,19 +1,24 @@
-"""The code location: every asset, check, job, sensor and resource of the project.
+"""The code location: the assets, checks, jobs and sensors of defs/, with the project's resources bound.
 
-Loading this module stays light: scikit-learn, SciPy and MLflow are imported inside the functions that use them.
+`dagster dev -w workspace.yaml`, `dg dev` and every run load `defs`. Tests call `build_definitions` with their own
+settings and stores. Loading stays light: scikit-learn, SciPy, pandas and MLflow are imported inside the functions
+that use them.
 """
 
+import functools
 from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets import assets
-from mlops_assets.alerts import Notifier, notifier_from_env
-from mlops_assets.config import ProjectSettings
-from mlops_assets.io_managers import AtomicFilesystemIOManager
-from mlops_assets.jobs import train_and_deploy_multiprocess_job, version_pipeline_job
-from mlops_assets.resources import MLflowTracking
-from mlops_assets.sensors import dataset_version_sensor, retraining_sensor, run_failure_alert_sensor
+from .alerts import Notifier, notifier_from_env
+from .config import ProjectSettings
+from .io_managers import AtomicFilesystemIOManager
+from .resources import MLflowTracking
+
+
+@functools.cache
+def _defs_folder() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
 def build_definitions(
@@ -23,10 +28,7 @@ def build_definitions(
 ) -> dg.Definitions:
     """The project's definitions with the given resources (tests pass their own temporary folders)."""
     settings = settings or ProjectSettings()
-    return dg.Definitions(
-        assets=dg.load_assets_from_modules([assets]),
-        jobs=[version_pipeline_job, train_and_deploy_multiprocess_job],
-        sensors=[dataset_version_sensor, retraining_sensor, run_failure_alert_sensor],
+    resources = dg.Definitions(
         resources={
             "settings": settings,
             "io_manager": AtomicFilesystemIOManager(base_dir=str(Path(settings.state_dir) / "assets")),
@@ -37,6 +39,7 @@ def build_definitions(
         # version's steps in one process. Production can choose multiprocess or Celery in run config.
         executor=dg.in_process_executor,
     )
+    return dg.Definitions.merge(_defs_folder(), resources)
 
 
 defs = build_definitions()

@@ -2,17 +2,16 @@
 
 `make_features` is stateless (no fitted statistics), so the features asset, training, batch scoring and the
 HTTP server compute exactly the same columns from raw contract rows: train/serve parity by construction.
-A forker rewrites `make_features` (and `RentalFeatures` in contracts.py) for their data.
+This is one of the three files a forker rewrites (with config.py and contracts.py): `make_features` (and the
+`Features` contract), `MODEL_INPUT_COLUMNS` and `row_time`.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import WEATHER_SITUATIONS
+from .contracts import WEATHER_SITUATIONS
 
 
 def _one_hot_name(category: str) -> str:
@@ -66,35 +65,6 @@ def row_time(raw: pd.DataFrame) -> pd.Series:
     """A row's position in time, as one sortable number: hours since the start of the year for the demo.
 
     The time-based split and monitoring use it to tell rows a model trained on from rows it never saw. For data
-    without time, return None here and set `split.method = "hash"` in config.py.
+    without a time order, set `split.method = "hash"` in config.py: this function is then never called.
     """
     return (raw["day"].astype("int64") - 1) * 24 + raw["hr"].astype("int64")
-
-
-def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:
-    """The first step of every logged model: the raw contract, restricted to the model's input columns.
-
-    The model signature checks column names and types at the HTTP server; this checks what the signature cannot:
-    ranges (hr 0-23), categories, nulls. A violation raises MLflow's invalid-parameter error, which the model
-    server answers with 400 and this message.
-    """
-    import pandera.pandas as pa
-
-    try:
-        return _model_input_schema().validate(rows, lazy=True)
-    except pa.errors.SchemaErrors as error:
-        from mlflow.exceptions import MlflowException
-
-        cases = error.failure_cases.head(10)
-        found = "; ".join(f"{c.column}: {c.check} (value {c.failure_case!r})" for c in cases.itertuples())
-        raise MlflowException.invalid_parameter_value(f"input rows break the model's contract: {found}") from None
-
-
-@functools.cache
-def _model_input_schema():
-    import pandera.pandas as pa
-
-    from mlops_assets.contracts import RawRentals
-
-    columns = RawRentals.to_schema().columns
-    return pa.DataFrameSchema({name: columns[name] for name in MODEL_INPUT_COLUMNS}, coerce=True, strict=False)

@@ -22,8 +22,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.config import default_state_dir
-from mlops_assets.faults import fault_point
+from .config import default_state_dir
+from .faults import fault_point
 
 # run id -> {file: ((inode, size, mtime) of the file when the value was stored or loaded, value)}; one run at a time.
 _run_values: dict[str, dict[Path, tuple[tuple[int, int, int], object]]] = {}

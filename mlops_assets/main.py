@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlops_assets.config import PROJECT_ROOT
+from .config import PROJECT_ROOT
 
 
 def _use_project_instance() -> None:
@@ -165,26 +165,19 @@ def run_until_quiet(driver: SensorDriver, sensors: list[str]) -> list[dict]:
             return outcomes
 
 
-def _latest_metadata(instance, asset: str, partition: str) -> dict:
-    import dagster as dg
-
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
-    ).records
-    if not records:
-        return {}
-    return {key: value.value for key, value in records[0].asset_materialization.metadata.items()}
-
-
 def version_table(instance, keys: list[str]) -> list[dict]:
     """One row per version, read back from the instance (not from this process's memory)."""
+    from .records import latest_metadata
+    from .stages.monitoring import MonitoringResult
+
     rows = []
     for key in keys:
-        raw = _latest_metadata(instance, "raw_dataset", key)
-        monitoring = _latest_metadata(instance, "model_monitoring", key)
-        decision = _latest_metadata(instance, "retraining_decision", key)
-        evaluation = _latest_metadata(instance, "model_evaluation", key)
-        deployed = _latest_metadata(instance, "deployed_model", key)
+        raw = latest_metadata(instance, "raw_dataset", key)
+        monitoring = latest_metadata(instance, "model_monitoring", key)
+        result = MonitoringResult.from_metadata(monitoring) if monitoring else None
+        decision = latest_metadata(instance, "retraining_decision", key)
+        evaluation = latest_metadata(instance, "model_evaluation", key)
+        deployed = latest_metadata(instance, "deployed_model", key)
         if decision:
             # The deciding reason: the trigger when it retrains, the last word (hold-back or no trigger) when not.
             reasons = [line[2:] for line in decision["reasons"].splitlines()]
@@ -194,19 +187,19 @@ def version_table(instance, keys: list[str]) -> list[dict]:
             retrained = "yes: first version, no champion yet"
         else:
             retrained = "-"
-        metric = monitoring.get("metric") or next((k[10:] for k in evaluation if k.startswith("candidate_")), "")
+        metric = result.metric if result else next((k[10:] for k in evaluation if k.startswith("candidate_")), "")
         rows.append(
             {
                 "version": key,
                 "rows": raw.get("dagster/row_count", "-"),
-                "drift share": _fmt(monitoring.get("drifted_share")),
-                f"champion {metric} on new rows": _fmt(monitoring.get("realized_metric")),
+                "drift share": _fmt(result.drifted_share if result else None),
+                f"champion {metric}, new rows": _fmt(result.realized if result else None),
                 "retrained": retrained,
-                f"candidate {metric}": _fmt(evaluation.get(f"candidate_{metric}")),
+                f"candidate {metric}, holdout": _fmt(evaluation.get(f"candidate_{metric}")),
                 "gates": ("passed" if evaluation["gates_passed"] else f"failed ({evaluation['failed_gates']})")
                 if evaluation
                 else "-",
-                "promoted": f"yes (v{deployed['champion_version']})" if deployed.get("changed") else "no",
+                "promoted": f"yes (v{deployed['champion_version']})" if deployed.get("promoted") else "no",
             }
         )
     return rows
@@ -237,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     _use_project_instance()
     import dagster as dg
 
-    from mlops_assets.definitions import defs
-    from mlops_assets.demo_data import DEMO_VERSIONS, land_demo_versions
-    from mlops_assets.sensors import failed_only_on_gates
+    from .definitions import defs
+    from .defs.sensors.alerts import failed_only_on_gates
+    from .demo.versions import DEMO_VERSIONS, land_demo_versions
 
     settings = defs.resources["settings"]  # the very settings the sensors and assets use
     keys = DEMO_VERSIONS[: args.months]

@@ -32,3 +32,8 @@ def version_key_problem(key: str) -> str | None:
             return f"the name contains {', '.join(bad)}; only letters, digits, '.', '_' and '-' are allowed"
         return "the name must start with a letter or a digit"
     return None
+
+
+def version_sort_key(key: str) -> list:
+    """Natural order of version keys: numbers compare as numbers, so `rows-2000` comes before `rows-10000`."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", key)]

@@ -8,35 +8,16 @@ step opens exactly one MLflow run of its own, named `asset[partition]`, closed F
 
 import contextlib
 import fcntl
-import functools
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.config import PROJECT_ROOT, default_state_dir
+from .config import default_state_dir
 
 _URIS_SET_HERE: set[str] = set()  # tracking URIs this process handed to mlflow.set_tracking_uri
-
-
-@functools.cache
-def git_commit() -> str | None:
-    """The commit of the code that ran, when it runs from a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 class MLflowTracking(dg.ConfigurableResource):
@@ -115,6 +96,8 @@ class MLflowTracking(dg.ConfigurableResource):
     def asset_run(self, context: dg.AssetExecutionContext, tags: dict[str, str] | None = None) -> Iterator:
         """One MLflow run for this asset step: named `asset[partition]`, tagged, FAILED if the step raises."""
         import mlflow
+
+        from .stages.manifest import git_commit
 
         experiment_id = self.ensure_experiment()
         self.activate()

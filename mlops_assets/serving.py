@@ -64,7 +64,7 @@ def serving_env(tracking_uri: str | None = None, base: Mapping[str, str] | None 
     tracking_uri: default the project's, MLflowTracking().uri.
     """
     if tracking_uri is None:
-        from mlops_assets.resources import MLflowTracking
+        from .resources import MLflowTracking
 
         tracking_uri = MLflowTracking().uri
     env = dict(os.environ if base is None else base)
@@ -76,7 +76,7 @@ def serving_env(tracking_uri: str | None = None, base: Mapping[str, str] | None 
 
 
 def champion_uri(model_name: str) -> str:
-    from mlops_assets.deployment import CHAMPION
+    from .stages.registry import CHAMPION
 
     return f"models:/{model_name}@{CHAMPION}"
 
@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-uri", help="serve this model URI instead of models:/<model name>@champion")
     args = parser.parse_args(argv)
 
-    from mlops_assets.config import ProjectSettings
-    from mlops_assets.deployment import current_champion
-    from mlops_assets.resources import MLflowTracking
+    from .config import ProjectSettings
+    from .resources import MLflowTracking
+    from .stages.registry import current_champion
 
     tracking = MLflowTracking()
     model_name = args.model_name or ProjectSettings().model_name

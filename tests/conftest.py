@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings, SearchSettings
-from mlops_assets.demo_data import SOURCE_CSV
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo.versions import SOURCE_CSV
+from mlops_assets.resources import MLflowTracking
+from mlops_assets.stages.registry import CHAMPION, PREVIOUS, alias_version
 
 # A search budget that trains in about a second: tests check behaviour, not model quality.
 FAST_SEARCH = SearchSettings(
@@ -32,6 +38,14 @@ FAST_SEARCH = SearchSettings(
 def bikeshare() -> pd.DataFrame:
     """The real hourly rentals of 2011, read once; tests copy it before changing it."""
     return pd.read_csv(SOURCE_CSV)
+
+
+@pytest.fixture(scope="session")
+def year(bikeshare: pd.DataFrame) -> pd.DataFrame:
+    """The whole year, validated as the raw_dataset asset validates it (same dtypes as in the pipeline)."""
+    from mlops_assets.contracts import RawData
+
+    return RawData.validate(bikeshare.copy(), lazy=True)
 
 
 @pytest.fixture
@@ -79,3 +93,51 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_", "DAGSTER_"))}
     return {**env, **overrides}
+
+
+def make_project(root: Path, **settings_overrides) -> SimpleNamespace:
+    """Settings, tracking and a registry client that keep everything under `root` (never the repository's folders).
+
+    The MLflow URI is explicit: a MLFLOW_TRACKING_URI in the environment must not send the tests' models elsewhere.
+    """
+    state = root / "state"
+    settings = ProjectSettings(
+        data_dir=str(root / "data"), state_dir=str(state), **{"search": FAST_SEARCH, **settings_overrides}
+    )
+    tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
+    return SimpleNamespace(root=root, settings=settings, tracking=tracking, client=tracking.client())
+
+
+def run_assets(project, instance: dg.DagsterInstance, key: str, selection, settings: ProjectSettings | None = None):
+    """One run of the version pipeline job for partition `key`, materializing `selection` (asset names or keys)."""
+    settings = settings or project.settings
+    defs = build_definitions(settings=settings, mlflow_tracking=project.tracking, notifier=Notifier())
+    return defs.resolve_job_def("version_pipeline").execute_in_process(
+        instance=instance,
+        partition_key=key,
+        asset_selection=[dg.AssetKey.from_coercible(name) for name in selection],
+        raise_on_error=False,
+    )
+
+
+def step_error(result, step: str) -> str:
+    """The failure message of `step`, with its causes (a user exception is the cause of Dagster's own error)."""
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_key == step:
+            error = event.step_failure_data.error
+            while error is not None:
+                texts.append(error.message)
+                error = error.cause
+    return "\n".join(texts)
+
+
+def aliases(project) -> dict[str, str | None]:
+    """Where `champion` and `previous_champion` point (None when unset)."""
+    return {alias: alias_version(project.client, project.settings.model_name, alias) for alias in (CHAMPION, PREVIOUS)}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

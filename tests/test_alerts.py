@@ -8,8 +8,8 @@ import dagster as dg
 
 from mlops_assets.alerts import Notifier
 from mlops_assets.definitions import build_definitions
-from mlops_assets.jobs import INGESTION_ASSETS
-from mlops_assets.sensors import failed_only_on_gates, run_failure_alert_sensor
+from mlops_assets.defs.jobs import INGESTION_ASSETS
+from mlops_assets.defs.sensors.alerts import failed_only_on_gates, run_failure_alert_sensor
 from tests.conftest import write_version
 
 

@@ -16,10 +16,10 @@ import pytest
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.deployment import CHAMPION, current_champion
-from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.stages.registry import CHAMPION, current_champion
 from tests.conftest import FAST_SEARCH, write_version
 
 GOOD = "2011-02"

@@ -2,8 +2,9 @@
 
 The runs are launched through the instance's run queue (`dagster job launch`) and executed by a real
 `dagster-daemon`, one process per step. Nothing may be lost: every run succeeds, every asset step that logs to
-MLflow has exactly one MLflow run, every candidate is registered, and the aliases follow the project's rule
-(the champion is the passing candidate trained on the newest data, whatever order the runs finish in).
+MLflow has exactly one MLflow run, every candidate is registered, and the aliases follow the project's rules
+whatever order the runs finish in: a version becomes champion only if it was compared with the champion it
+replaces (a candidate that lost the race to another run, or trained on older data, is registered, not promoted).
 """
 
 import itertools
@@ -20,9 +21,10 @@ import pandas as pd
 import pytest
 
 from mlops_assets.config import PROJECT_ROOT
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.deployment import CHAMPION
+from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.records import latest_metadata
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.stages.registry import CHAMPION
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
@@ -98,5 +100,14 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
     assert len(versions) == len(KEYS)  # no lost registration
     assert all(version.status == "READY" for version in versions)
     champion = client.get_model_version_by_alias("bike_rentals", CHAMPION)
-    newest = max(versions, key=lambda v: float(v.tags["train_until_time"]))
-    assert champion.version == newest.version
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for key in KEYS:
+            deployed = latest_metadata(instance, "deployed_model", key)
+            evaluated = latest_metadata(instance, "model_evaluation", key)
+            if deployed["promoted"]:
+                # Promoted only after a comparison with the very champion it replaced.
+                replaced = client.get_model_version("bike_rentals", deployed["candidate_version"]).tags
+                assert (replaced["replaced_version"] or "none") == evaluated["champion_version"], key
+            else:
+                assert "registered, not promoted" in deployed["outcome"], key
+    assert champion.tags.get("promoted_at")

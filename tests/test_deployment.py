@@ -18,59 +18,27 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets import assets, deployment
-from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings, SearchSettings
-from mlops_assets.contracts import Predictions
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from mlops_assets.resources import MLflowTracking
-from tests.conftest import FAST_SEARCH, subprocess_env
+from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.records import latest_metadata
+from mlops_assets.stages import deployment, registry
+from mlops_assets.stages.gates import GATES
+from mlops_assets.stages.rollback import rollback
+from mlops_assets.stages.scoring import predictions_schema, score_batch
+from tests.conftest import FAST_SEARCH, aliases, make_project, run_assets, step_error, subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOOD, BETTER, WORSE = "2011-01", "2011-02", "2011-03"
-ALL_ASSETS = [a for a in vars(assets).values() if isinstance(a, dg.AssetsDefinition)]
 PIPELINE = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
 # One boosting iteration at a tiny learning rate: predicts about the mean, so R² is about 0 and the baseline wins.
 HOPELESS_SEARCH = SearchSettings(**{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001]})
-
-
-def make_project(root: Path) -> SimpleNamespace:
-    """Settings, tracking and paths that keep everything under `root` (never the repository's data/ or state/)."""
-    state = root / "state"
-    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(state), search=FAST_SEARCH)
-    # An explicit URI: a MLFLOW_TRACKING_URI in the environment must not send the tests' models elsewhere.
-    tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
-    return SimpleNamespace(root=root, settings=settings, tracking=tracking, client=tracking.client())
 
 
 def land(project, instance: dg.DagsterInstance, source: pd.DataFrame, key: str, month: str | None = None) -> None:
     """Land demo version `key` (the snapshot up to `month`, default the key's own) and add its partition."""
     land_version(project.settings.versions_dir, key, monthly_snapshot(source, month or key))
     instance.add_dynamic_partitions("dataset_version", [key])
-
-
-def run(project, instance, key: str, selection: list[str], settings: ProjectSettings | None = None):
-    return dg.materialize(
-        ALL_ASSETS,
-        partition_key=key,
-        selection=selection,
-        instance=instance,
-        resources={
-            "settings": settings or project.settings,
-            "mlflow_tracking": project.tracking,
-            "notifier": Notifier(),
-        },
-        raise_on_error=False,
-    )
-
-
-def aliases(project) -> dict[str, str | None]:
-    client = project.client
-    name = project.settings.model_name
-    return {
-        alias: deployment._alias_version(client, name, alias) for alias in (deployment.CHAMPION, deployment.PREVIOUS)
-    }
 
 
 def alias_statuses(project) -> dict[str, str]:
@@ -86,27 +54,8 @@ def version_count(project) -> int:
     return len(project.client.search_model_versions(f"name = '{project.settings.model_name}'"))
 
 
-def step_error(result, step: str) -> str:
-    """The failure message of `step`, with its causes (a user exception is the cause of Dagster's own error)."""
-    texts = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_key == step:
-            error = event.step_failure_data.error
-            while error is not None:
-                texts.append(error.message)
-                error = error.cause
-    return "\n".join(texts)
-
-
 def materialized(result) -> set[str]:
     return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-
-
-def latest_metadata(instance, asset: str, key: str) -> dict:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
-    ).records
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else {}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +77,7 @@ def story(tmp_path_factory, module_instance, bikeshare):
     results, snapshots = {}, {}
 
     def step(name: str, key: str, selection: list[str], settings: ProjectSettings | None = None) -> None:
-        results[name] = run(project, instance, key, selection, settings)
+        results[name] = run_assets(project, instance, key, selection, settings)
         snapshots[name] = {
             "aliases": aliases(project),
             "statuses": alias_statuses(project),
@@ -147,10 +96,10 @@ def test_a_good_candidate_passes_every_gate_and_becomes_champion(story):
     result = story.results["good"]
     assert result.success
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
-    assert checks == dict.fromkeys(assets.GATE_DESCRIPTIONS, True)
+    assert checks == dict.fromkeys(GATES, True)
     assert story.snapshots["good"]["aliases"] == {"champion": "1", "previous_champion": None}
     deployed = latest_metadata(story.instance, "deployed_model", GOOD)
-    assert deployed["champion_version"] == "1" and deployed["changed"] is True
+    assert deployed["champion_version"] == "1" and deployed["promoted"] is True
 
 
 def test_a_second_good_version_is_promoted_and_the_former_champion_kept_for_rollback(story):
@@ -161,9 +110,12 @@ def test_a_second_good_version_is_promoted_and_the_former_champion_kept_for_roll
     assert evaluation["champion_version"] == "1" and evaluation["gates_passed"] is True
     assert story.snapshots["better"]["aliases"] == {"champion": "2", "previous_champion": "1"}
     version = story.project.client.get_model_version(story.project.settings.model_name, "2")
-    assert version.tags[deployment.REPLACED_VERSION] == "1"
-    assert version.tags["manifest.mlflow_run_id"] == version.run_id
-    assert version.tags["holdout_rmse"] == str(evaluation["candidate_rmse"])
+    assert version.tags[registry.REPLACED_VERSION] == "1"
+    assert version.tags["candidate_run_id"] == version.run_id
+    assert version.tags["dataset_version"] == BETTER
+    assert round(float(version.tags["holdout_rmse"]), 4) == evaluation["candidate_rmse"]
+    # The manifest is an artifact of the run; the version carries only the few tags deployment and scoring read.
+    assert not [tag for tag in version.tags if tag.startswith("manifest.")]
 
 
 def test_a_worse_candidate_fails_a_gate_is_not_deployed_and_the_champion_stays(story):
@@ -189,10 +141,10 @@ def test_a_later_deployment_only_run_for_the_failed_candidate_fails_and_moves_no
 
 def test_rerunning_the_champions_deployment_is_idempotent(story):
     before = (aliases(story.project), version_count(story.project))
-    result = run(story.project, story.instance, BETTER, ["deployed_model"])
+    result = run_assets(story.project, story.instance, BETTER, ["deployed_model"])
     assert result.success, step_error(result, "deployed_model")
     deployed = latest_metadata(story.instance, "deployed_model", BETTER)
-    assert deployed["champion_version"] == "2" and deployed["changed"] is False
+    assert deployed["champion_version"] == "2" and deployed["promoted"] is False
     assert deployed["previous_champion_version"] == "1"
     assert (aliases(story.project), version_count(story.project)) == before
 
@@ -201,11 +153,11 @@ def test_rerunning_a_superseded_candidates_deployment_changes_nothing(story):
     # Version 1 was champion and was replaced by version 2, trained on newer data: a rerun of version 1's deployment
     # succeeds and moves nothing (after a rollback, the same rerun is refused: see the rollback test).
     before = (aliases(story.project), version_count(story.project))
-    result = run(story.project, story.instance, GOOD, ["deployed_model"])
+    result = run_assets(story.project, story.instance, GOOD, ["deployed_model"])
     assert result.success, step_error(result, "deployed_model")
     promotion = result.output_for_node("deployed_model")
-    assert (promotion["version"], promotion["champion_version"], promotion["changed"]) == ("1", "2", False)
-    assert "champion version 2 trained on newer data" in promotion["reason"]
+    assert (promotion.version, promotion.champion_version, promotion.changed) == ("1", "2", False)
+    assert "champion version 2 trained on newer data (2011-02) than the candidate (2011-01)" in promotion.reason
     assert (aliases(story.project), version_count(story.project)) == before
 
 
@@ -217,22 +169,22 @@ def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_
     key = "2011-01-relanded"
     land(story.project, story.instance, bikeshare, key, month=GOOD)
     before = version_count(story.project)
-    trained = run(story.project, story.instance, key, PIPELINE[:-2])
+    trained = run_assets(story.project, story.instance, key, PIPELINE[:-2])
     assert trained.success, step_error(trained, "model_evaluation")
     # Deployment in a run of its own, as in a fresh step process: MLflow's process-wide URI points elsewhere.
     mlflow.set_tracking_uri(f"sqlite:///{story.project.root / 'elsewhere.db'}")
     try:
-        result = run(story.project, story.instance, key, PIPELINE[-2:])
+        result = run_assets(story.project, story.instance, key, PIPELINE[-2:])
     finally:
         mlflow.set_tracking_uri(story.project.tracking.uri)
     assert result.success, step_error(result, "deployed_model") + step_error(result, "batch_predictions")
     promotion = result.output_for_node("deployed_model")
-    assert promotion["changed"] is False and promotion["champion_version"] == "2"
-    assert "trained on newer data" in promotion["reason"] and "registered, not promoted" in promotion["reason"]
+    assert promotion.changed is False and promotion.champion_version == "2"
+    assert "trained on newer data" in promotion.reason and "registered, not promoted" in promotion.reason
     assert version_count(story.project) == before + 1
-    registered = story.project.client.get_model_version(story.project.settings.model_name, promotion["version"])
+    registered = story.project.client.get_model_version(story.project.settings.model_name, promotion.version)
     assert registered.status == "READY" and not registered.aliases
-    assert deployment.PROMOTED_AT not in registered.tags
+    assert registry.PROMOTED_AT not in registered.tags
     assert aliases(story.project) == {"champion": "2", "previous_champion": "1"}
     scored = pd.read_parquet(story.project.settings.predictions_dir / f"{key}.parquet")
     assert set(scored["model_version"]) == {"2"}  # scored by the champion, not by the candidate
@@ -244,9 +196,32 @@ def test_a_candidate_evaluated_against_another_champion_is_not_promoted(story):
     project = story.project
     before = (aliases(project), version_count(project))
     for stale in ("1", None):
-        with pytest.raises(deployment.DeploymentRefused, match="evaluated against champion version"):
+        with pytest.raises(registry.DeploymentRefused, match="evaluated against champion"):
             deployment.promote(project.tracking, project.settings.model_name, candidate, {}, expected_champion=stale)
     assert (aliases(project), version_count(project)) == before
+
+
+def test_a_deployment_only_run_after_the_champion_changed_refuses_the_candidate(story, bikeshare):
+    # Evaluated against champion version 2; then the champion changes (a rollback); a deployment-only run must not
+    # promote a candidate that was never compared with the model it would replace.
+    project, key = story.project, "2011-04"
+    land(project, story.instance, bikeshare, key)
+    evaluated = run_assets(project, story.instance, key, PIPELINE[:-2])
+    assert evaluated.success, step_error(evaluated, "model_evaluation")
+    assert latest_metadata(story.instance, "model_evaluation", key)["champion_version"] == "2"
+    before = version_count(project)
+    try:
+        rollback(project.tracking, project.settings.model_name)
+        assert aliases(project)["champion"] == "1"
+        result = run_assets(project, story.instance, key, ["deployed_model"])
+        assert not result.success
+        error = step_error(result, "deployed_model")
+        assert "evaluated against champion version 2, but the champion is now version 1" in error
+        assert aliases(project) == {"champion": "1", "previous_champion": None}
+        assert version_count(project) == before
+    finally:
+        rollback(project.tracking, project.settings.model_name, to_version="2")
+    assert aliases(project) == {"champion": "2", "previous_champion": "1"}
 
 
 def test_aliases_only_ever_point_at_ready_versions(story):
@@ -260,8 +235,9 @@ def test_aliases_only_ever_point_at_ready_versions(story):
 def test_batch_predictions_are_written_by_the_champion_under_the_predictions_contract(story, bikeshare, key, version):
     path = story.project.settings.predictions_dir / f"{key}.parquet"
     scored = pd.read_parquet(path)
-    assert list(scored.columns) == list(Predictions.to_schema().columns)
-    Predictions.validate(scored)
+    schema = predictions_schema(story.project.settings)
+    assert list(scored.columns) == ["day", "hr", "prediction", "model_name", "model_version"] == list(schema.columns)
+    schema.validate(scored)
     snapshot = monthly_snapshot(bikeshare, key)
     assert len(scored) == len(snapshot)
     assert set(scored["model_version"]) == {version}  # the champion right after this version's deployment
@@ -276,28 +252,28 @@ def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, 
     name = project.settings.model_name
     path = project.settings.predictions_dir / f"{BETTER}.parquet"
     written = path.stat().st_mtime_ns
-    real_hash = project.client.get_model_version(name, "2").tags["manifest.contract_hash"]
+    real_hash = project.client.get_model_version(name, "2").tags["contract_hash"]
     try:
-        project.client.set_model_version_tag(name, "2", "manifest.contract_hash", "0" * 16)
-        result = run(project, story.instance, BETTER, ["batch_predictions"])
+        project.client.set_model_version_tag(name, "2", "contract_hash", "0" * 16)
+        result = run_assets(project, story.instance, BETTER, ["batch_predictions"])
         assert not result.success
         assert f"trained with contract {'0' * 16}" in step_error(result, "batch_predictions")
 
-        project.client.delete_model_version_tag(name, "2", "manifest.contract_hash")
+        project.client.delete_model_version_tag(name, "2", "contract_hash")
         with pytest.raises(RuntimeError, match="records no contract hash"):
-            deployment.score_batch(project.tracking, project.settings, monthly_snapshot(bikeshare, BETTER), path)
+            score_batch(project.tracking, project.settings, monthly_snapshot(bikeshare, BETTER), path)
     finally:
-        project.client.set_model_version_tag(name, "2", "manifest.contract_hash", real_hash)
+        project.client.set_model_version_tag(name, "2", "contract_hash", real_hash)
     assert path.stat().st_mtime_ns == written  # the predictions already there were left alone
 
 
 def cli(project, *args: str) -> subprocess.CompletedProcess:
-    """`python -m mlops_assets.deployment ...` with the project's default MLflowTracking(), pointed at the tests'
+    """`python -m mlops_assets.champion ...` with the project's default MLflowTracking(), pointed at the tests'
     state folder by MLOPS_STATE_DIR."""
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = project.settings.state_dir
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.deployment", *args],
+        [sys.executable, "-m", "mlops_assets.champion", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -331,19 +307,19 @@ def test_rollback_from_the_command_line(story):
         assert aliases(project) == {"champion": "1", "previous_champion": None}
 
         # Rerunning version 2's deployment does not undo the rollback behind the operator's back.
-        rerun = run(project, story.instance, BETTER, ["deployed_model"])
+        rerun = run_assets(project, story.instance, BETTER, ["deployed_model"])
         assert not rerun.success and "was champion before" in step_error(rerun, "deployed_model")
         assert aliases(project) == {"champion": "1", "previous_champion": None}
 
         # A batch run scores with whichever version is champion now.
-        rescored = run(project, story.instance, BETTER, ["batch_predictions"])
+        rescored = run_assets(project, story.instance, BETTER, ["batch_predictions"])
         assert rescored.success
         scored = pd.read_parquet(project.settings.predictions_dir / f"{BETTER}.parquet")
         assert set(scored["model_version"]) == {"1"}
     finally:
         forward = cli(project, "rollback", "--to", "2")
         assert forward.returncode == 0, forward.stderr
-        assert run(project, story.instance, BETTER, ["batch_predictions"]).success
+        assert run_assets(project, story.instance, BETTER, ["batch_predictions"]).success
     assert "champion: version 1 -> version 2" in forward.stdout
     assert aliases(project) == {"champion": "2", "previous_champion": "1"}
     assert set(alias_statuses(project).values()) == {"READY"}
@@ -352,8 +328,8 @@ def test_rollback_from_the_command_line(story):
 def test_rollback_refuses_a_target_that_is_not_a_ready_version(story):
     project = story.project
     before = aliases(project)
-    with pytest.raises(deployment.DeploymentRefused, match="does not exist or is not READY"):
-        deployment.rollback(project.tracking, project.settings.model_name, to_version="99")
-    with pytest.raises(deployment.DeploymentRefused, match="already the champion"):
-        deployment.rollback(project.tracking, project.settings.model_name, to_version=before["champion"])
+    with pytest.raises(registry.DeploymentRefused, match="does not exist or is not READY"):
+        rollback(project.tracking, project.settings.model_name, to_version="99")
+    with pytest.raises(registry.DeploymentRefused, match="already the champion"):
+        rollback(project.tracking, project.settings.model_name, to_version=before["champion"])
     assert aliases(project) == before

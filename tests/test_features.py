@@ -1,14 +1,10 @@
-"""Feature engineering (features.make_features), leakage and the train/holdout split (splitting.split_rows).
+"""Feature engineering (features.make_features) and leakage: the target and its parts never reach the model.
 
 Real 2011 rows throughout; the one model trained here is tiny (one parameter set, two folds, 50 iterations).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +12,22 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets import training
 from mlops_assets.config import ProjectSettings
-from mlops_assets.contracts import WEATHER_SITUATIONS, RawRentals, RentalFeatures
-from mlops_assets.demo_data import DEMO_VERSIONS, monthly_snapshot
+from mlops_assets.contracts import WEATHER_SITUATIONS, Features, RawData
+from mlops_assets.demo.versions import monthly_snapshot
 from mlops_assets.features import (
     FEATURE_COLUMNS,
     MEASUREMENTS,
     MODEL_INPUT_COLUMNS,
     WEATHER_COLUMNS,
     make_features,
-    row_time,
 )
-from mlops_assets.splitting import hash_buckets, split_rows
+from mlops_assets.stages import training
+from mlops_assets.stages.splitting import split_rows
 from tests.conftest import FAST_SEARCH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LEAKY = {"casual", "registered", "bikers"}
-
-
-@pytest.fixture(scope="module")
-def year(bikeshare: pd.DataFrame) -> pd.DataFrame:
-    """The whole year, validated as the raw_dataset asset validates it (same dtypes as in the pipeline)."""
-    return RawRentals.validate(bikeshare.copy(), lazy=True)
 
 
 def rows_like(year: pd.DataFrame, **columns) -> pd.DataFrame:
@@ -106,7 +95,7 @@ def test_weather_is_one_hot_over_the_contract_categories_and_unknown_is_all_zero
         "weather_heavy_rain_snow",
     ]
     # An unknown category is not an error at serving time, and the rows still pass the feature contract.
-    RentalFeatures.validate(features, lazy=True)
+    Features.validate(features, lazy=True)
 
 
 def test_measurements_and_flags_pass_through_unchanged(year):
@@ -126,8 +115,8 @@ def test_features_of_the_whole_year_pass_the_contract_with_the_input_index(year)
     features = make_features(shuffled)
 
     assert features.index.equals(shuffled.index)
-    assert list(features.columns) == FEATURE_COLUMNS == list(RentalFeatures.to_schema().columns)
-    validated = RentalFeatures.validate(features, lazy=True)
+    assert list(features.columns) == FEATURE_COLUMNS == list(Features.to_schema().columns)
+    validated = Features.validate(features, lazy=True)
     assert len(validated) == len(year)
     # the same row gives the same features wherever it sits
     pd.testing.assert_frame_equal(features.sort_index(), make_features(shuffled.sort_index()))
@@ -136,9 +125,9 @@ def test_features_of_the_whole_year_pass_the_contract_with_the_input_index(year)
 def test_feature_contract_rejects_what_make_features_must_never_produce(year):
     features = make_features(year.head(10))
     with pytest.raises(pa.errors.SchemaErrors):
-        RentalFeatures.validate(features.assign(casual=year["casual"].head(10)), lazy=True)
+        Features.validate(features.assign(casual=year["casual"].head(10)), lazy=True)
     with pytest.raises(pa.errors.SchemaErrors):
-        RentalFeatures.validate(features.assign(hour_sin=1.5), lazy=True)
+        Features.validate(features.assign(hour_sin=1.5), lazy=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -154,7 +143,7 @@ def test_the_target_and_its_parts_are_never_features_or_model_inputs():
     assert not forbidden & set(FEATURE_COLUMNS)
     assert not forbidden & set(MODEL_INPUT_COLUMNS)
     # every column the estimator sees comes from the model inputs, nothing else
-    assert set(MODEL_INPUT_COLUMNS) <= set(RawRentals.to_schema().columns) - forbidden
+    assert set(MODEL_INPUT_COLUMNS) <= set(RawData.to_schema().columns) - forbidden
 
 
 @pytest.fixture(scope="module")
@@ -193,108 +182,3 @@ def test_changing_casual_registered_or_the_target_does_not_change_predictions(ja
     # ...while an input the model does use does change them (so the comparison above can fail)
     warmer = holdout.assign(temp=(holdout["temp"] + 0.3).clip(upper=1.0))
     assert not np.array_equal(training.predict(pipeline, warmer, "regression"), original)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Split
-# ----------------------------------------------------------------------------------------------------------
-
-
-def test_time_split_holds_out_the_newest_rows(year):
-    version = monthly_snapshot(year, "2011-03")
-    split = split_rows(version.sample(frac=1.0, random_state=1), "time", 0.2, ["day", "hr"])
-
-    assert row_time(split.holdout).min() > row_time(split.train).max()
-    assert len(split.train) + len(split.holdout) == len(version)
-    assert split.train.index.intersection(split.holdout.index).empty
-    assert set(split.train.index) | set(split.holdout.index) == set(version.index)
-    assert len(split.holdout) / len(version) == pytest.approx(0.2, abs=0.005)
-    # training rows come in time order: TimeSeriesSplit's folds depend on it
-    assert row_time(split.train).is_monotonic_increasing
-    assert split.metadata["method"] == "time"
-    assert split.metadata["holdout_from_time"] == row_time(split.holdout).min()
-    assert split.metadata["train_until_time"] == row_time(split.train).max()
-    assert (split.metadata["train_rows"], split.metadata["holdout_rows"]) == (len(split.train), len(split.holdout))
-
-
-def test_time_split_never_holds_out_rows_the_champion_trained_on(year):
-    version = monthly_snapshot(year, "2011-03")
-    natural = split_rows(version, "time", 0.2, ["day", "hr"])
-    champion_until = natural.metadata["holdout_from_time"] + 100
-
-    split = split_rows(version, "time", 0.2, ["day", "hr"], champion_trained_until=champion_until)
-
-    assert row_time(split.holdout).min() > champion_until
-    assert split.metadata["holdout_from_time"] == champion_until + 1
-    assert len(split.holdout) < len(natural.holdout)
-    assert len(split.train) + len(split.holdout) == len(version)
-    # a champion that trained on older rows than the natural cutoff changes nothing
-    older = split_rows(version, "time", 0.2, ["day", "hr"], champion_trained_until=1.0)
-    pd.testing.assert_frame_equal(older.holdout, natural.holdout)
-
-
-def test_time_split_is_deterministic(year):
-    version = monthly_snapshot(year, "2011-02")
-    first = split_rows(version, "time", 0.2, ["day", "hr"])
-    again = split_rows(version.sample(frac=1.0, random_state=9), "time", 0.2, ["day", "hr"])
-
-    pd.testing.assert_frame_equal(first.train, again.train)
-    pd.testing.assert_frame_equal(first.holdout, again.holdout)
-    assert first.metadata == again.metadata
-
-
-def test_hash_split_holds_out_a_row_in_every_cumulative_version_or_in_none(year):
-    holdout_keys, train_keys, version_keys = {}, {}, {}
-    for key in DEMO_VERSIONS:
-        version = monthly_snapshot(year, key)
-        split = split_rows(version.sample(frac=1.0, random_state=len(key)), "hash", 0.2, ["day", "hr"])
-        holdout_keys[key] = set(zip(split.holdout["day"], split.holdout["hr"], strict=True))
-        train_keys[key] = set(zip(split.train["day"], split.train["hr"], strict=True))
-        version_keys[key] = set(zip(version["day"], version["hr"], strict=True))
-        assert len(split.train) + len(split.holdout) == len(version)
-        assert len(split.holdout) / len(version) == pytest.approx(0.2, abs=0.04)
-
-    every_holdout = set().union(*holdout_keys.values())
-    every_train = set().union(*train_keys.values())
-    assert not every_holdout & every_train  # no version ever trains on a row another version holds out
-    year_holdout = holdout_keys["2011-12"]
-    for key in DEMO_VERSIONS:
-        assert holdout_keys[key] == year_holdout & version_keys[key], key
-    assert len(holdout_keys["2011-01"]) > 0
-
-
-def test_hash_buckets_are_the_same_in_another_process(year):
-    sample = year[["day", "hr"]].head(50)
-    here = hash_buckets(sample, ["day", "hr"]).tolist()
-    code = (
-        "import json, sys\nimport pandas as pd\nfrom mlops_assets.splitting import hash_buckets\n"
-        "frame = pd.DataFrame(json.loads(sys.stdin.read()))\n"
-        "print(json.dumps(hash_buckets(frame, ['day', 'hr']).tolist()))\n"
-    )
-    other = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(sample.to_dict(orient="list")),
-        env={**os.environ, "PYTHONHASHSEED": "12345"},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert json.loads(other.stdout.strip().splitlines()[-1]) == here
-    assert len(set(here)) > 40  # the buckets really vary with the key
-
-
-def test_impossible_splits_raise_a_clear_error(year):
-    january = monthly_snapshot(year, "2011-01")
-    last_time = float(row_time(january).max())
-
-    with pytest.raises(ValueError, match=r"0 holdout rows.*both must be non-empty.*champion trained on rows up to"):
-        split_rows(january, "time", 0.2, ["day", "hr"], champion_trained_until=last_time)
-    with pytest.raises(ValueError, match=r"time split left 0 training and 1 holdout rows"):
-        split_rows(january.head(1), "time", 0.2, ["day", "hr"])
-    one_train_row = january[~(hash_buckets(january, ["day", "hr"]) < 2000)].head(1)
-    with pytest.raises(ValueError, match=r"hash split left 1 training and 0 holdout rows"):
-        split_rows(one_train_row, "hash", 0.2, ["day", "hr"])
-    with pytest.raises(ValueError, match=r"unknown split method 'random'"):
-        split_rows(january, "random", 0.2, ["day", "hr"])

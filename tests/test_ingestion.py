@@ -1,4 +1,4 @@
-"""Reading, fingerprinting and validating dataset versions against the RawRentals contract (no Dagster)."""
+"""Reading, fingerprinting and validating dataset versions against the RawData contract (no Dagster)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_assets.contracts import WEATHER_SITUATIONS, RawRentals
-from mlops_assets.demo_data import DEMO_VERSIONS, land_version, monthly_snapshot
-from mlops_assets.ingestion import ContractViolation, content_hash, read_version, version_files
+from mlops_assets.contracts import WEATHER_SITUATIONS, RawData
+from mlops_assets.demo.versions import DEMO_VERSIONS, land_version, monthly_snapshot
+from mlops_assets.stages.ingestion import ContractViolation, content_hash, read_version, version_files
 from tests.conftest import write_version
 
-CONTRACT_COLUMNS = list(RawRentals.to_schema().columns)
+CONTRACT_COLUMNS = list(RawData.to_schema().columns)
 
 
 def failures_of(folder: Path) -> pd.DataFrame:

@@ -16,8 +16,8 @@ from mlops_assets import io_managers
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS
+from mlops_assets.defs.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS
+from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH
 

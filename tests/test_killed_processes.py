@@ -18,8 +18,8 @@ import dagster as dg
 import pytest
 
 from mlops_assets.config import PROJECT_ROOT
-from mlops_assets.deployment import CHAMPION, PREVIOUS
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow

@@ -33,12 +33,12 @@ import pytest
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings, RetrainSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.demo_data import land_version
-from mlops_assets.deployment import CHAMPION, PREVIOUS
-from mlops_assets.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.defs.sensors.alerts import failed_only_on_gates
+from mlops_assets.demo.versions import land_version
 from mlops_assets.main import SensorDriver, run_until_quiet, version_table
 from mlops_assets.resources import MLflowTracking
-from mlops_assets.sensors import failed_only_on_gates
+from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from tests.conftest import FAST_SEARCH
 
 SENSORS = ["dataset_version_sensor", "retraining_sensor"]
@@ -282,7 +282,7 @@ def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_pr
     assert evaluation["champion_version"] == "1"
     assert evaluation["candidate_rmse"] < evaluation["champion_rmse"]
     deployed = metadata(loop.instance, "deployed_model", key)
-    assert deployed["changed"] is True
+    assert deployed["promoted"] is True
     assert deployed["champion_version"] == "2"
     assert deployed["previous_champion_version"] == "1"
     assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.demo_data import monthly_snapshot
+from mlops_assets.demo.versions import monthly_snapshot
 from tests.conftest import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -6,10 +6,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from mlops_assets.assets import raw_dataset
-from mlops_assets.contracts import RawRentals
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.ingestion import read_version
+from mlops_assets.contracts import RawData
+from mlops_assets.defs.assets.ingestion import raw_dataset
+from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.stages.ingestion import read_version
 from tests.conftest import write_version
 
 RAW = dg.AssetKey("raw_dataset")
@@ -42,7 +42,7 @@ def test_a_materialization_records_rows_schema_and_the_content_hash(instance, se
     assert materialization.partition == "2011-02"
     assert materialization.metadata["dagster/row_count"].value == len(snapshot)
     schema = materialization.metadata["dagster/column_schema"].schema
-    assert [c.name for c in schema.columns] == list(RawRentals.to_schema().columns)
+    assert [c.name for c in schema.columns] == list(RawData.to_schema().columns)
     expected_hash = read_version(folder).content_hash
     assert materialization.tags["dagster/data_version"] == expected_hash
     assert materialization.metadata["content_hash"].value == expected_hash

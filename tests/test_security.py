@@ -3,7 +3,7 @@
 import http.server
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import threading
@@ -15,13 +15,7 @@ import yaml
 
 from mlops_assets.alerts import Notifier, notifier_from_env
 from mlops_assets.config import PROJECT_ROOT
-from tests.conftest import subprocess_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port, subprocess_env
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -120,7 +114,16 @@ def test_an_unreachable_webhook_does_not_raise():
 
 
 def test_no_secret_or_url_is_hard_coded_in_the_definitions():
-    from mlops_assets.definitions import defs
-
-    notifier = defs.resources["notifier"]
-    assert notifier.webhook_url == os.environ.get("MLOPS_ALERT_WEBHOOK_URL")
+    """The webhook comes only from the environment, and no package source names a non-loopback URL."""
+    code = "from mlops_assets.definitions import defs; print(defs.resources['notifier'].webhook_url)"
+    for value, expected in ((None, "None"), ("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook")):
+        env = subprocess_env(**({"MLOPS_ALERT_WEBHOOK_URL": value} if value else {}))
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == expected
+    urls = re.compile(r"https?://(?!127\.0\.0\.1|localhost|\[::1\]|\{)[^\s\"'<>)]+")  # `{`: a formatted host
+    package = PROJECT_ROOT / "mlops_assets"
+    found = {str(path.relative_to(package)): urls.findall(path.read_text()) for path in package.rglob("*.py")}
+    assert {path: hits for path, hits in found.items() if hits} == {}

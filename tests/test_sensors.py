@@ -16,11 +16,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets import sensors
-from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.defs.sensors import dataset_versions as sensors
+from mlops_assets.defs.sensors.dataset_versions import dataset_version_sensor, scan_versions
+from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.partitions import LANDING_PREFIX, version_key_problem
 from mlops_assets.resources import MLflowTracking
-from mlops_assets.sensors import dataset_version_sensor, scan_versions
 from tests.conftest import write_version
 
 PARTITIONS = "dataset_version"

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,20 +25,14 @@ import pytest
 
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
-from tests.conftest import subprocess_env
-from tests.test_deployment import GOOD, PIPELINE, land, make_project, run, step_error
+from tests.conftest import free_port, make_project, run_assets, step_error, subprocess_env
+from tests.test_deployment import GOOD, PIPELINE, land
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 120.0
 REQUEST_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((DEFAULT_HOST, 0))
-        return sock.getsockname()[1]
 
 
 def post(url: str, payload: dict) -> tuple[int, dict]:
@@ -78,10 +71,10 @@ def server(tmp_path_factory, _empty_dagster_home, bikeshare):
     shutil.copytree(_empty_dagster_home, home)
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         land(project, instance, bikeshare, GOOD)
-        result = run(project, instance, GOOD, PIPELINE)
+        result = run_assets(project, instance, GOOD, PIPELINE)
         assert result.success, step_error(result, "model_evaluation") + step_error(result, "deployed_model")
 
-    port = free_port()
+    port = free_port(DEFAULT_HOST)
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = project.settings.state_dir  # the CLI uses the default MLflowTracking()
     log_path = project.root / "server.log"
@@ -187,7 +180,7 @@ def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = str(tmp_path / "state")  # an empty tracking store
     result = subprocess.run(
-        [sys.executable, "-m", "mlops_assets.serving", "--port", str(free_port())],
+        [sys.executable, "-m", "mlops_assets.serving", "--port", str(free_port(DEFAULT_HOST))],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

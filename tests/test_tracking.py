@@ -17,9 +17,11 @@ import pytest
 from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 
 from mlops_assets.alerts import Notifier
-from mlops_assets.assets import candidate_model, dataset_split, feature_table, raw_dataset
 from mlops_assets.config import ProjectSettings
-from mlops_assets.demo_data import land_version, monthly_snapshot
+from mlops_assets.defs.assets.features import dataset_split, feature_table
+from mlops_assets.defs.assets.ingestion import raw_dataset
+from mlops_assets.defs.assets.training import candidate_model
+from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.partitions import dataset_version_partitions
 from mlops_assets.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH

@@ -21,17 +21,21 @@ import sklearn
 import yaml
 from sklearn.datasets import load_breast_cancer
 
-from mlops_assets import training
 from mlops_assets.alerts import Notifier
-from mlops_assets.assets import TRAINING_CODE_VERSION, candidate_model, dataset_split, feature_table, raw_dataset
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.contracts import RawRentals, contract_hash
-from mlops_assets.demo_data import land_version, monthly_snapshot
-from mlops_assets.evaluation import classification_metrics, regression_metrics
+from mlops_assets.contracts import RawData
+from mlops_assets.defs.assets.features import dataset_split, feature_table
+from mlops_assets.defs.assets.ingestion import raw_dataset
+from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION, candidate_model
+from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.features import MODEL_INPUT_COLUMNS
-from mlops_assets.ingestion import content_hash, version_files
 from mlops_assets.resources import MLflowTracking
-from mlops_assets.splitting import split_rows
+from mlops_assets.stages import manifest as manifests
+from mlops_assets.stages import training
+from mlops_assets.stages.ingestion import content_hash, version_files
+from mlops_assets.stages.metrics import classification_metrics, regression_metrics
+from mlops_assets.stages.splitting import split_rows
+from mlops_assets.stages.validation import contract_hash
 from tests.conftest import FAST_SEARCH
 
 KEY = "2011-01"
@@ -120,7 +124,7 @@ def test_the_signature_takes_raw_contract_columns_without_the_target_or_its_part
 
     assert inputs == MODEL_INPUT_COLUMNS
     assert not set(LEAKY) & set(inputs)
-    assert set(inputs) <= set(RawRentals.to_schema().columns)
+    assert set(inputs) <= set(RawData.to_schema().columns)
     # the signature is enforced: a row without a model input is refused
     model = mlflow.pyfunc.load_model(trained["first"]["metadata"]["model_uri"])
     with pytest.raises(mlflow.exceptions.MlflowException, match="temp"):
@@ -172,14 +176,15 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained):
     assert manifest["code_version"] == TRAINING_CODE_VERSION
     assert manifest["data_hash"] == raw_data_version
     assert raw_data_version == content_hash(version_files(settings.versions_dir / KEY))
-    assert manifest["contract_hash"] == contract_hash(RawRentals)
-    assert manifest["config_hash"] == training.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
+    assert manifest["contract_hash"] == contract_hash(RawData)
+    assert manifest["config_hash"] == manifests.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
     assert manifest["seed"] == settings.seed == 42
-    assert manifest["lock_file_hash"] == training.file_hash(PROJECT_ROOT / "requirements.lock")
+    assert manifest["lock_file_hash"] == manifests.file_hash(PROJECT_ROOT / "requirements.lock")
     assert manifest["lock_file_hash"] is not None
     assert manifest["dagster_run_id"] == first["result"].run_id
     assert manifest["mlflow_run_id"] == first["metadata"]["mlflow_run_id"]
     assert manifest["train_until_time"] == first["split"].metadata["train_until_time"]
+    assert manifest["dataset_version"] == KEY
 
 
 def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
@@ -188,7 +193,7 @@ def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
     reseeded = settings.model_copy(update={"seed": 7})
 
     def config_hash(s: ProjectSettings) -> str:
-        return training.config_hash(s.model_dump(exclude={"data_dir", "state_dir"}))
+        return manifests.config_hash(s.model_dump(exclude={"data_dir", "state_dir"}))
 
     assert config_hash(same) == config_hash(settings)
     assert config_hash(reseeded) != config_hash(settings)
@@ -206,7 +211,8 @@ def test_the_mlflow_run_is_named_and_tagged_for_the_dagster_step(trained, client
     assert tags["dagster.partition"] == KEY
     assert tags["dagster.code_version"] == TRAINING_CODE_VERSION
     assert tags["data_version"] == first["raw"].tags["dagster/data_version"]
-    assert tags["manifest.data_hash"] == tags["data_version"]
+    assert tags["data_hash"] == tags["data_version"]
+    assert not [tag for tag in tags if tag.startswith("manifest.")]  # the manifest is an artifact
     assert run.info.artifact_uri.startswith((Path(trained["settings"].state_dir).resolve() / "mlartifacts").as_uri())
 
 

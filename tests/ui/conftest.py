@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mlops_assets.demo_data import land_demo_versions
+from mlops_assets.demo.versions import land_demo_versions
 from tests.ui.server import REPO_ROOT, DagsterDev
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package `chromium`; scripts/test installs it where it can

@@ -11,12 +11,12 @@ GROUPS = {
     "training": ["candidate_model"],
     "evaluation": ["model_evaluation"],
     "deployment": ["deployed_model", "batch_predictions"],
-    "monitoring": ["model_monitoring"],  # and retraining_decision: see test_ui_browser.py
+    "monitoring": ["model_monitoring", "retraining_decision"],
 }
 
 # The promotion gates: model_evaluation's four blocking checks.
 GATES = ["absolute_thresholds", "beats_baseline", "not_worse_than_champion", "no_slice_worse_than_champion"]
 
-# The images of the `plots` metadata (regression task, demo configuration with an hour column).
-EVALUATION_PLOTS = ["predicted_vs_actual.png", "error_by_hour.png"]
+# The images of the `plots` metadata (regression task; the demo plots the error per hour, config.error_plot_column).
+EVALUATION_PLOTS = ["predicted_vs_actual.png", "error_by_hr.png"]
 MONITORING_PLOTS = ["feature_drift.png", "champion_metric_over_versions.png"]

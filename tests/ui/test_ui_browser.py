@@ -13,8 +13,8 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from mlops_assets.contracts import RawRentals
-from mlops_assets.demo_data import land_demo_versions, land_version, monthly_snapshot
+from mlops_assets.contracts import RawData
+from mlops_assets.demo.versions import land_demo_versions, land_version, monthly_snapshot
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.expected import EVALUATION_PLOTS, GATES, GROUPS, MONITORING_PLOTS
 
@@ -137,29 +137,11 @@ def test_the_asset_graph_shows_the_six_groups_and_every_asset(page, dagster_ui):
             assert inside(boxes[asset], boxes[group]), f"{asset} is not drawn inside group {group}"
 
 
-class NotInTheGraph(AssertionError):
-    pass
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotInTheGraph,
-    reason="retraining_decision is a dg.AssetSpec in assets.py, and dg.load_assets_from_modules (definitions.py) "
-    "does not load AssetSpecs: the UI shows it as an 'External Asset' without a definition, outside the monitoring "
-    "group and the graph. Remove this marker when definitions.py passes it to Definitions(assets=...).",
-)
-def test_the_asset_graph_shows_retraining_decision_in_the_monitoring_group(page, dagster_ui):
-    open_expanded_graph(page, dagster_ui)
-    boxes = graph_boxes(page, ["monitoring", "retraining_decision"])
-    if "retraining_decision" not in boxes or not inside(boxes["retraining_decision"], boxes["monitoring"]):
-        raise NotInTheGraph("retraining_decision is not drawn inside the monitoring group")
-
-
 def test_raw_dataset_shows_the_contracts_columns_with_types_and_descriptions(page, dagster_ui):
     page.goto(f"{dagster_ui.url}/assets/raw_dataset")
     table = page.locator("table", has=page.get_by_text("Column name", exact=True))
     expect(table).to_be_visible()
-    schema = RawRentals.to_schema()
+    schema = RawData.to_schema()
     expect(table.locator("tbody tr")).to_have_count(len(schema.columns))
     shot(page, "raw_dataset_columns")
 
@@ -277,8 +259,7 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
     assert_rendered(images, MONITORING_PLOTS)
 
     # The retraining sensor records its decision for that version, with the reasons and the evidence.
-    # (Waited for through the API: retraining_decision has no definition (see the xfail test above), and its page,
-    # opened before the first decision, showed the catalog's key-prefix view and kept it across reloads.)
+    # (Waited for through the API: the asset's Events page does not refresh by itself.)
     dagster_ui.wait_for_materialization("retraining_decision", key)
     page.goto(f"{dagster_ui.url}/assets/retraining_decision?view=events")
     expect(page.get_by_text(f"Partition {key} materialized")).to_be_visible()

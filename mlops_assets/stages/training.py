@@ -1,24 +1,29 @@
-"""Training: a seeded hyperparameter search with cross-validation inside the training rows, and the model
-that carries its own feature code (it takes raw contract rows), logged to MLflow in skops format.
+"""Training: a seeded hyperparameter search with cross-validation inside the training rows, and the model that
+carries its own feature code (it takes raw contract rows), logged to MLflow in skops format with a manifest.
 
 Plain functions; scikit-learn, skops and MLflow are imported where they are used.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlops_assets.config import PROJECT_ROOT, SearchSettings
-from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features, validate_model_input
+from ..config import ProjectSettings, SearchSettings
+from ..faults import fault_point
+from ..features import MODEL_INPUT_COLUMNS, make_features
+from .drift import build_reference_profile
+from .manifest import build_manifest
+from .splitting import Split
+from .targets import target_values
+from .validation import validate_model_input
 
+# Manifest entries also set as tags of the candidate's MLflow run (and of its registry version).
+RUN_TAGS = ("data_hash", "contract_hash", "train_until_time")
 # Pinned like the lock file: the environment a logged model needs to load and predict.
 MODEL_PIP_PACKAGES = ["scikit-learn", "skops", "pandas", "numpy", "scipy", "pandera", "mlflow"]
 
@@ -124,32 +129,84 @@ class Candidate:
     run_id: str
     manifest: dict
     cv_score: float
+    scoring: str = ""
+    best_params: dict | None = None
+    cv_results: pd.DataFrame | None = None
+
+    def to_metadata(self, run_link) -> dict:
+        import dagster as dg
+
+        return {
+            "mlflow_run_id": self.run_id,
+            "mlflow_run": run_link,
+            "model_uri": self.model_uri,
+            f"cv_{self.scoring}": self.cv_score,
+            "best_params": dg.MetadataValue.json(self.best_params or {}),
+            "manifest": dg.MetadataValue.json(self.manifest),
+            "cv_results": dg.MetadataValue.md(self.cv_results.round(4).to_markdown(index=False)),
+        }
 
 
-def manifest(
+def check_model_inputs(settings: ProjectSettings) -> None:
+    """Refuse to train on the target or a leakage column (config.py) as a model input."""
+    leaking = [c for c in MODEL_INPUT_COLUMNS if c == settings.target or c in settings.leakage_columns]
+    if leaking:
+        raise ValueError(
+            f"features.MODEL_INPUT_COLUMNS contains {leaking}: the target and the leakage columns of config.py "
+            "must never be model inputs"
+        )
+
+
+def train_candidate(
+    split: Split,
+    features: pd.DataFrame,
+    settings: ProjectSettings,
+    *,
     code_version: str,
     data_hash: str | None,
-    contract_hash: str,
-    settings,
+    dataset_version: str,
     dagster_run_id: str,
     mlflow_run_id: str,
-    train_until_time: float | None,
-) -> dict:
-    """Everything needed to reproduce (and audit) a model."""
-    from mlops_assets.resources import git_commit
+) -> Candidate:
+    """Tune and train on the split's training rows, and log the model, its manifest and profile to the active run.
 
-    return {
-        "code_version": code_version,
-        "git_commit": git_commit(),
-        "data_hash": data_hash,
-        "contract_hash": contract_hash,
-        "config_hash": config_hash(settings.model_dump(exclude={"data_dir", "state_dir"})),
-        "seed": settings.seed,
-        "lock_file_hash": lock_file_hash(),
-        "dagster_run_id": dagster_run_id,
-        "mlflow_run_id": mlflow_run_id,
-        "train_until_time": train_until_time,
-    }
+    `features` is the feature table of the whole version (features.make_features); the reference profile of the
+    training rows is logged with the model so that monitoring compares new data with what this model saw.
+    """
+    check_model_inputs(settings)
+    train = split.train
+    inputs = train[MODEL_INPUT_COLUMNS]
+    y = target_values(train, settings.task, settings.target, settings.positive_label)
+    trained = tune_and_train(
+        features.loc[train.index], y, settings.task, settings.search, settings.seed, settings.split.method
+    )
+    pipeline = serving_pipeline(trained.estimator, train)
+    record = build_manifest(
+        code_version=code_version,
+        data_hash=data_hash,
+        dataset_version=dataset_version,
+        settings=settings,
+        dagster_run_id=dagster_run_id,
+        mlflow_run_id=mlflow_run_id,
+        train_until_time=split.metadata.get("train_until_time"),
+    )
+    profile = build_reference_profile(
+        inputs,
+        predict(pipeline, inputs, settings.task),
+        categorical=settings.categorical_columns,
+        bins=settings.drift.psi_bins,
+    )
+    model_uri = log_candidate(pipeline, trained, inputs, settings.task, record, profile)
+    fault_point("training.after_log_model")
+    return Candidate(
+        model_uri=model_uri,
+        run_id=mlflow_run_id,
+        manifest=record,
+        cv_score=trained.cv_score,
+        scoring=trained.scoring,
+        best_params=trained.best_params,
+        cv_results=trained.cv_results,
+    )
 
 
 def single_threaded():
@@ -171,14 +228,6 @@ def predict(model, rows: pd.DataFrame, task: str) -> np.ndarray:
         return model.predict(rows)
 
 
-def file_hash(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
-
-
-def config_hash(settings_dict: dict) -> str:
-    return hashlib.sha256(json.dumps(settings_dict, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def pip_requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -190,10 +239,6 @@ def skops_trusted_types(model) -> list[str]:
     import skops.io
 
     return skops.io.get_untrusted_types(data=skops.io.dumps(model))
-
-
-def lock_file_hash() -> str | None:
-    return file_hash(PROJECT_ROOT / "requirements.lock")
 
 
 def log_candidate(
@@ -220,7 +265,8 @@ def log_candidate(
     mlflow.log_table(trained.cv_results, artifact_file="cv_results.json")
     mlflow.log_dict(manifest, "manifest.json")
     mlflow.log_dict(reference_profile, "reference_profile.json")
-    mlflow.set_tags({f"manifest.{k}": str(v) for k, v in manifest.items()})
+    # The whole manifest is the artifact above; the run carries only what one filters runs by.
+    mlflow.set_tags({key: str(manifest[key]) for key in RUN_TAGS if key in manifest})
     info = mlflow.sklearn.log_model(
         pipeline,
         name="model",

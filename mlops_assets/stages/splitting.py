@@ -8,11 +8,16 @@ version or of none, and no model ever trains on a row another version holds out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from mlops_assets.features import row_time
+from ..features import row_time
+
+if TYPE_CHECKING:
+    from ..config import ProjectSettings
+    from .deployment import Champion
 
 _HASH_BUCKETS = 10_000
 
@@ -21,7 +26,10 @@ _HASH_BUCKETS = 10_000
 class Split:
     train: pd.DataFrame
     holdout: pd.DataFrame
-    metadata: dict
+    metadata: dict  # how the split was made: method, cut-off, row counts
+
+    def to_metadata(self) -> dict:
+        return {key: value for key, value in self.metadata.items() if value is not None}
 
 
 def hash_buckets(frame: pd.DataFrame, key_columns: list[str]) -> np.ndarray:
@@ -79,3 +87,31 @@ def split_rows(
         )
     metadata.update({"train_rows": len(train), "holdout_rows": len(holdout)})
     return Split(train=train, holdout=holdout, metadata=metadata)
+
+
+def split_version(frame: pd.DataFrame, settings: ProjectSettings, champion: Champion | None) -> Split:
+    """The split of one version: `split_rows` with the settings, holding out only rows the champion never saw.
+
+    A champion trained on newer data than this whole version (versions run out of order, or concurrently) cannot
+    be compared on these rows anyway, and deployment never replaces it with a model of older data: its training
+    window is then ignored here.
+    """
+    trained_until = champion.train_until_time if champion else None
+    if settings.split.method == "time" and trained_until is not None and trained_until >= row_time(frame).max():
+        trained_until = None
+    split = split_rows(frame, settings.split.method, settings.split.holdout_fraction, settings.row_key, trained_until)
+    if champion:
+        split.metadata["champion_version"] = champion.version
+    return split
+
+
+def unseen_rows(frame: pd.DataFrame, champion: Champion, settings: ProjectSettings) -> pd.DataFrame:
+    """The rows of `frame` the champion never trained on: newer than its training rows, or (hash split) held out.
+
+    The one definition of "unseen" for evaluation (scoring the champion honestly) and monitoring (realized metrics).
+    """
+    if settings.split.method == "hash":
+        return frame[in_hash_holdout(frame, settings.row_key, settings.split.holdout_fraction)]
+    if champion.train_until_time is None:
+        raise RuntimeError(f"champion version {champion.version} does not record until when it trained")
+    return frame[row_time(frame) > champion.train_until_time]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_assets.contracts import MONTHS
-from mlops_assets.partitions import LANDING_PREFIX
+from ..contracts import MONTHS
+from ..partitions import LANDING_PREFIX
 
-SOURCE_CSV = Path(__file__).resolve().parent.parent / "data" / "bikeshare_2011.csv"
+SOURCE_CSV = Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv"
 DEMO_VERSIONS = [f"2011-{month:02d}" for month in range(1, 13)]
 
 

@@ -1,6 +1,6 @@
 """Ingestion: read a dataset version's files, fingerprint them, validate them against the raw contract.
 
-Plain functions: the `raw_dataset` asset (assets.py) and the tests call them directly.
+Plain functions: the `raw_dataset` asset (defs/assets/ingestion.py) and the tests call them directly.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from mlops_assets.contracts import RawRentals, contract_failures
-from mlops_assets.partitions import DATA_SUFFIXES
+from ..contracts import RawData
+from ..partitions import DATA_SUFFIXES
+from .validation import contract_failures
 
 
 class ContractViolation(Exception):
@@ -36,12 +37,34 @@ class ContractViolation(Exception):
     def failed_checks(self) -> list[str]:
         return sorted(set(self.failures["column"] + ": " + self.failures["check"]))
 
+    def to_metadata(self, limit: int = 50) -> dict:
+        """The failure report for the UI: counts, the failed checks and the first `limit` failures as a table."""
+        import dagster as dg
+
+        return {
+            "failure_cases": len(self.failures),
+            "failed_checks": dg.MetadataValue.json(self.failed_checks),
+            "failure_table": dg.MetadataValue.md(self.failures.head(limit).to_markdown(index=False)),
+        }
+
 
 @dataclass(frozen=True)
 class VersionData:
     frame: pd.DataFrame
     content_hash: str
     files: list[str]
+    folder: Path
+
+    def to_metadata(self, column_schema) -> dict:
+        import dagster as dg
+
+        return {
+            "dagster/row_count": len(self.frame),
+            "dagster/column_schema": column_schema,
+            "files": dg.MetadataValue.json(self.files),
+            "content_hash": self.content_hash,
+            "path": dg.MetadataValue.path(str(self.folder)),
+        }
 
 
 def version_files(version_dir: Path) -> list[Path]:
@@ -104,12 +127,12 @@ def read_version(version_dir: Path) -> VersionData:
     validated = None
     if frames:  # when no file could be read, "every column is missing" would only bury the real reason
         try:
-            validated = RawRentals.validate(frame, lazy=True, inplace=True)  # frame is ours: no copy
+            validated = RawData.validate(frame, lazy=True, inplace=True)  # frame is ours: no copy
         except pa.errors.SchemaErrors as error:
             failures = pd.concat([failures, _locate(contract_failures(error), origin, files)], ignore_index=True)
     if len(failures):
         raise ContractViolation(version_dir, failures)
-    return VersionData(frame=validated, content_hash=content_hash(files), files=[p.name for p in files])
+    return VersionData(validated, content_hash(files), [p.name for p in files], version_dir)
 
 
 def _locate(cases: pd.DataFrame, origin: pd.DataFrame, files: list[Path]) -> pd.DataFrame:

@@ -1,0 +1,47 @@
+"""Evaluation: `model_evaluation`, the candidate against the champion and a baseline, gated by blocking checks."""
+
+import dagster as dg
+
+from ...alerts import Notifier
+from ...config import ProjectSettings
+from ...faults import fault_point
+from ...resources import MLflowTracking
+from ..checks import gate_check_results, gate_check_specs
+from .pipeline_asset import pipeline_asset
+
+
+@pipeline_asset(
+    "evaluation",
+    code_version="1",
+    kinds={"scikit-learn", "mlflow"},
+    check_specs=gate_check_specs("model_evaluation"),
+    description="The candidate, the current champion and a naive baseline scored on the same holdout rows: "
+    "metrics, a paired bootstrap interval of candidate minus champion, metrics per slice and plots. Its four "
+    "blocking checks are the promotion gates: a failed gate stops deployment.",
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext,
+    dataset_split,
+    candidate_model,
+    settings: ProjectSettings,
+    mlflow_tracking: MLflowTracking,
+    notifier: Notifier,
+):  # no return annotation: with check specs Dagster would read it as several outputs
+    from ...stages.evaluation import evaluate
+    from ...stages.registry import current_champion
+
+    champion = current_champion(mlflow_tracking, settings.model_name)
+    with mlflow_tracking.asset_run(context) as run:
+        evaluation = evaluate(dataset_split, candidate_model, champion, settings, mlflow_tracking, context.run.run_id)
+        evaluation.log_to_mlflow()
+        fault_point("evaluation.after_logging")
+    if not evaluation.passed:
+        notifier.notify(
+            f"Gates failed for {context.partition_key}",
+            f"candidate {candidate_model.run_id} failed {', '.join(evaluation.failed_gates)}; the champion stays.",
+        )
+    return dg.MaterializeResult(
+        value=evaluation,
+        metadata=evaluation.to_metadata(mlflow_tracking.run_link(run)),
+        check_results=gate_check_results(evaluation.gates),
+    )

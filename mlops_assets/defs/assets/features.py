@@ -1,0 +1,45 @@
+"""Features: `feature_table` (the engineered features) and `dataset_split` (the deterministic train/holdout split)."""
+
+import dagster as dg
+
+from ...column_schemas import column_schema
+from ...config import ProjectSettings
+from ...resources import MLflowTracking
+from .pipeline_asset import pipeline_asset
+
+
+@pipeline_asset(
+    "features",
+    code_version="1",
+    kinds={"pandas", "pandera"},
+    metadata={"dagster/column_schema": column_schema("Features")},
+    description="Engineered features of every row (features.make_features, the same code the logged model runs "
+    "at serving time), validated against the Features contract.",
+)
+def feature_table(raw_dataset) -> dg.MaterializeResult:
+    from ...stages.featurize import feature_table as build_feature_table
+
+    features = build_feature_table(raw_dataset)
+    return dg.MaterializeResult(
+        value=features,
+        metadata={
+            "dagster/row_count": len(features),
+            "dagster/column_schema": column_schema("Features"),
+            "preview": dg.MetadataValue.md(features.head(5).round(3).to_markdown()),
+        },
+    )
+
+
+@pipeline_asset(
+    "features",
+    code_version="1",
+    kinds={"pandas"},
+    description="Deterministic train/holdout split of the version's rows. Time split: the newest rows, and never "
+    "rows the current champion trained on; hash split: a stable hash of the row key.",
+)
+def dataset_split(raw_dataset, settings: ProjectSettings, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
+    from ...stages.registry import current_champion
+    from ...stages.splitting import split_version
+
+    split = split_version(raw_dataset, settings, current_champion(mlflow_tracking, settings.model_name))
+    return dg.MaterializeResult(value=split, metadata=split.to_metadata())

@@ -1,0 +1,119 @@
+"""The retraining sensor: new monitoring results go through the retraining policy (stages/retraining.py).
+
+Every decision is recorded as a `retraining_decision` materialization with its reasons and the evidence, so the UI
+shows why a version retrained or not; a "retrain" requests training, evaluation, deployment and scoring for that
+version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from ...config import ProjectSettings
+from .. import jobs
+
+if TYPE_CHECKING:
+    from ...stages.retraining import MonitoringSignal
+
+
+def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tuple[list, list[dg.RunRequest]]:
+    """Apply the retraining policy to new model_monitoring materializations, oldest first.
+
+    Returns the `retraining_decision` materializations (every decision, with its reasons, visible in the UI) and
+    the run requests for the versions that retrain. `history` is extended in place with the results that vote; a
+    result with nothing to judge ("nothing to monitor") is recorded as "no retraining" and does not vote.
+    """
+    from ...stages.monitoring import MonitoringResult
+    from ...stages.retraining import MonitoringSignal, decide_retraining
+
+    events, requests = [], []
+    for record in records:
+        key = record.asset_materialization.partition
+        result = MonitoringResult.from_metadata(record.asset_materialization.metadata)
+        if result.votes:
+            decision = decide_retraining(history, key, result.degraded, result.dataset_drift, record.timestamp, policy)
+            history.append(
+                MonitoringSignal(key, result.degraded, result.dataset_drift, decision.retrain, record.timestamp)
+            )
+            retrain, triggered, reasons = decision.retrain, decision.triggered, decision.reasons
+        else:
+            retrain, triggered, reasons = False, False, (f"{result.status}: {result.note}",)
+        events.append(
+            dg.AssetMaterialization(
+                asset_key="retraining_decision",
+                partition=key,
+                description="retrain" if retrain else "no retraining",
+                metadata={
+                    "retrain": retrain,
+                    "triggered": triggered,
+                    "voted": result.votes,
+                    "reasons": dg.MetadataValue.md("\n".join(f"- {reason}" for reason in reasons)),
+                    "evidence": result.evidence(policy.degradation_margin),
+                    "degraded": result.degraded,
+                    "dataset_drift": result.dataset_drift,
+                    "monitoring_storage_id": record.storage_id,
+                },
+            )
+        )
+        if retrain:
+            requests.append(
+                dg.RunRequest(partition_key=key, run_key=f"retrain:{key}", asset_selection=jobs.TRAINING_ASSETS)
+            )
+    return events, requests
+
+
+def recorded_decisions(instance: dg.DagsterInstance, limit: int = 100) -> dict:
+    """The retraining sensor's state rebuilt from its own recorded decisions, for a start without a cursor.
+
+    Every decision is a retraining_decision materialization that names the monitoring result it read, so a lost
+    cursor (or the daemon taking over from the main job) resumes after the last decision instead of deciding again.
+    """
+    records = instance.fetch_materializations(dg.AssetKey("retraining_decision"), limit=limit).records
+    history, after = [], 0
+    for record in sorted(records, key=lambda r: r.storage_id):
+        meta = record.asset_materialization.metadata
+        after = max(after, int(meta["monitoring_storage_id"].value))
+        if "voted" in meta and not meta["voted"].value:
+            continue  # a result with nothing to judge: not part of the policy's history
+        history.append(
+            {
+                "version": record.asset_materialization.partition,
+                "degraded": bool(meta["degraded"].value),
+                "dataset_drift": bool(meta["dataset_drift"].value),
+                "retrained": bool(meta["retrain"].value),
+                "at": record.timestamp,
+            }
+        )
+    return {"after_storage_id": after, "history": history}
+
+
+@dg.sensor(
+    job=jobs.version_pipeline_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Reads new model_monitoring results and applies the retraining policy of config.RetrainSettings "
+    "(degradation or drift, k of the last n versions, cooldown, daily cap). Records every decision as a "
+    "retraining_decision materialization and requests training, evaluation and deployment when it says retrain.",
+)
+def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSettings) -> dg.SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else recorded_decisions(context.instance)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("model_monitoring"), after_storage_id=cursor["after_storage_id"]),
+        limit=100,
+        ascending=True,
+    ).records
+    from ...stages.retraining import MonitoringSignal
+
+    history = [MonitoringSignal(**signal) for signal in cursor["history"]]
+    events, requests = retraining_decisions(records, history, settings.retrain)
+    after = records[-1].storage_id if records else cursor["after_storage_id"]
+    keep = max(settings.retrain.trigger_n, settings.retrain.cooldown_versions, 1) + 50  # enough for the policy
+    return dg.SensorResult(
+        run_requests=requests,
+        asset_events=events,
+        cursor=json.dumps({"after_storage_id": after, "history": [vars(s) for s in history[-keep:]]}),
+        skip_reason=None if records else "no new monitoring results",
+    )
