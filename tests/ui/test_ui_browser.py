@@ -20,6 +20,7 @@ from tests.ui.expected import EVALUATION_PLOTS, GATES, GROUPS, MONITORING_PLOTS
 
 pytestmark = pytest.mark.slow
 
+ASSETS = [asset for assets in GROUPS.values() for asset in assets]
 RUN_TIMEOUT = 300_000  # ms: a run on two busy cores, queued behind another, takes well under a minute
 expect.set_options(timeout=60_000)
 
@@ -80,24 +81,34 @@ def assert_rendered(images: dict[str, dict], names: list[str]) -> None:
         assert image["error"] is None and image["width"] > 0 and image["painted"] > 0.99, (name, image)
 
 
-def graph_boxes(page: Page, names: list[str]) -> dict[str, dict]:
-    """The drawn box (the SVG foreignObject) of each group or asset node of the graph that shows one of `names`."""
-    return page.evaluate(
-        """names => {
-            const boxes = {};
-            for (const node of document.querySelectorAll('svg foreignObject')) {
-                for (const el of node.querySelectorAll('*')) {
-                    const text = el.children.length === 0 ? el.textContent.trim() : null;
-                    if (names.includes(text) && !(text in boxes)) {
-                        const r = node.getBoundingClientRect();
-                        boxes[text] = {x: r.x, y: r.y, right: r.right, bottom: r.bottom};
-                    }
+# The drawn box (the SVG foreignObject) of each graph node whose label shows one of `names`. At the zoom that fits
+# the whole graph a node shows its name middle-truncated when it is too long for the box ("retraini…_decision"),
+# with no other copy of the full name in the page.
+GRAPH_BOXES = """names => {
+    const shows = (label, name) => {
+        if (label === name) return true;
+        const [head, tail] = label.split('…');
+        return tail !== undefined && head.length > 0 && tail.length > 0 && name.startsWith(head) && name.endsWith(tail);
+    };
+    const boxes = {};
+    for (const node of document.querySelectorAll('svg foreignObject')) {
+        for (const el of node.querySelectorAll('*')) {
+            if (el.children.length > 0) continue;
+            const label = el.textContent.trim();
+            for (const name of names) {
+                if (!(name in boxes) && shows(label, name)) {
+                    const r = node.getBoundingClientRect();
+                    boxes[name] = {x: r.x, y: r.y, right: r.right, bottom: r.bottom, label: label};
                 }
             }
-            return boxes;
-        }""",
-        names,
-    )
+        }
+    }
+    return boxes;
+}"""
+
+
+def graph_boxes(page: Page, names: list[str]) -> dict[str, dict]:
+    return page.evaluate(GRAPH_BOXES, names)
 
 
 def inside(inner: dict, outer: dict) -> bool:
@@ -114,9 +125,8 @@ def open_expanded_graph(page: Page, dagster_ui) -> None:
     for group in GROUPS:  # the sidebar lists the groups; the graph starts with them collapsed
         expect(visible_text(page, group).first).to_be_visible()
     page.keyboard.press("Alt+e")  # the graph's "Expand all groups" (its settings menu names this shortcut)
-    for assets in GROUPS.values():
-        for asset in assets:
-            expect(visible_text(page, asset).first).to_be_visible()
+    names = [*GROUPS, *ASSETS]
+    page.wait_for_function(f"names => Object.keys(({GRAPH_BOXES})(names)).length === names.length", arg=names)
 
 
 def test_the_asset_graph_shows_the_six_groups_and_every_asset(page, dagster_ui):
@@ -129,7 +139,7 @@ def test_the_asset_graph_shows_the_six_groups_and_every_asset(page, dagster_ui):
     expect(visible_text(page, "default")).to_have_count(0)
 
     # In the graph every asset is drawn inside the box of its group.
-    boxes = graph_boxes(page, [*GROUPS, *(a for assets in GROUPS.values() for a in assets)])
+    boxes = graph_boxes(page, [*GROUPS, *ASSETS])
     for group, assets in GROUPS.items():
         assert group in boxes, f"group {group} is not drawn"
         for asset in assets:
