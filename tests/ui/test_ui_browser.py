@@ -127,6 +127,17 @@ def open_expanded_graph(page: Page, dagster_ui) -> None:
     page.keyboard.press("Alt+e")  # the graph's "Expand all groups" (its settings menu names this shortcut)
     names = [*GROUPS, *ASSETS]
     page.wait_for_function(f"names => Object.keys(({GRAPH_BOXES})(names)).length === names.length", arg=names)
+    # Until the layout animation has settled: the same boxes twice in a row, a quarter of a second apart.
+    page.wait_for_function(
+        f"""names => {{
+            const now = JSON.stringify(({GRAPH_BOXES})(names));
+            const settled = window.__lastGraphBoxes === now;
+            window.__lastGraphBoxes = now;
+            return settled;
+        }}""",
+        arg=names,
+        polling=250,
+    )
 
 
 def test_the_asset_graph_shows_the_six_groups_and_every_asset(page, dagster_ui):
