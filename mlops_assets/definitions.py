@@ -12,6 +12,7 @@ import dagster as dg
 
 from .alerts import Notifier, notifier_from_env
 from .config import ProjectSettings
+from .executors import executor_from_env
 from .io_managers import AtomicFilesystemIOManager
 from .resources import MLflowTracking
 
@@ -31,13 +32,13 @@ def build_definitions(
     resources = dg.Definitions(
         resources={
             "settings": settings,
-            "io_manager": AtomicFilesystemIOManager(base_dir=str(Path(settings.state_dir) / "assets")),
+            "io_manager": AtomicFilesystemIOManager.for_state(settings.state_dir),
             "mlflow_tracking": mlflow_tracking or MLflowTracking(),
             "notifier": notifier or notifier_from_env(),
         },
         # Each step of the default multiprocess executor re-imports the code (4-6 s here); in-process runs a
-        # version's steps in one process. Production can choose multiprocess or Celery in run config.
-        executor=dg.in_process_executor,
+        # version's steps in one process. Production chooses multiprocess or Celery with MLOPS_EXECUTOR.
+        executor=executor_from_env(),
     )
     return dg.Definitions.merge(_defs_folder(), resources)
 

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from .config import PROJECT_ROOT
@@ -27,9 +28,6 @@ def _use_project_instance() -> None:
 
 # The run's events all go to the instance (dagster dev shows them); the terminal shows progress lines only.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-PID_TAG = "mlops/driver_pid"  # the process that runs an in-process run, to recognise runs it left behind
 
 
 def _process_alive(pid: int) -> bool:
@@ -54,20 +52,24 @@ class SensorDriver:
         # Run requests of a tick are saved with its cursor and removed once run: a driver killed in the middle
         # of a run runs that request again on its next start (the daemon keeps requested runs in its queue).
         self.pending: list[dict] = state.get("pending", [])
-        self._fail_orphaned_runs()
+        # The run this driver's process is executing, so that a later driver can tell a run a killed driver left
+        # behind (its process is gone) from one a live driver is running. Kept here, not as a run tag.
+        self.running: dict | None = state.get("running")
+        self._fail_orphaned_run()
 
-    def _fail_orphaned_runs(self) -> None:
-        """Runs an earlier driver started in a process that no longer exists (killed) are marked failed.
+    def _fail_orphaned_run(self) -> None:
+        """The run an earlier driver was executing in a process that no longer exists (killed) is marked failed.
 
         An in-process run whose process was killed stays STARTED forever otherwise; once failed, its run key may be
         requested again and its MLflow runs are closed as KILLED by the next step of the same asset and partition.
         """
-        import dagster as dg
-
-        for record in self.instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-            pid = record.dagster_run.tags.get(PID_TAG)
-            if pid and not _process_alive(int(pid)):
-                self.instance.report_run_failed(record.dagster_run)
+        if not self.running or _process_alive(self.running["pid"]):
+            return
+        run = self.instance.get_run_by_id(self.running["run_id"])
+        if run is not None and not run.is_finished:
+            self.instance.report_run_failed(run)
+        self.running = None
+        self._save_state()
 
     def tick(self, sensor_name: str) -> list[dict]:
         import dagster as dg
@@ -113,7 +115,7 @@ class SensorDriver:
 
     def _save_state(self) -> None:
         tmp = self.cursor_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"cursors": self.cursors, "pending": self.pending}))
+        tmp.write_text(json.dumps({"cursors": self.cursors, "pending": self.pending, "running": self.running}))
         os.replace(tmp, self.cursor_file)
 
     def _already_succeeded(self, sensor_name: str, run_key: str) -> bool:
@@ -135,10 +137,12 @@ class SensorDriver:
         outcome = {"sensor": sensor, "partition": request["partition"], "run_key": run_key}
         if run_key and self._already_succeeded(sensor, run_key):
             return {**outcome, "status": "skipped (ran before)"}
-        tags = {**request["tags"], "dagster/sensor_name": sensor, PID_TAG: str(os.getpid())}
+        tags = {**request["tags"], "dagster/sensor_name": sensor}
         if run_key:
             tags["dagster/run_key"] = run_key
         started = time.perf_counter()
+        self.running = {"run_id": str(uuid.uuid4()), "pid": os.getpid()}
+        self._save_state()
         result = self.defs.resolve_job_def(request["job"]).execute_in_process(
             instance=self.instance,
             partition_key=request["partition"],
@@ -146,7 +150,9 @@ class SensorDriver:
             tags=tags,
             run_config=QUIET_LOGS,
             raise_on_error=False,
+            run_id=self.running["run_id"],
         )
+        self.running = None  # saved with the next change of state
         return {
             **outcome,
             "status": "success" if result.success else "failure",

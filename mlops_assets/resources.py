@@ -17,14 +17,17 @@ from pydantic import Field
 
 from .config import default_state_dir
 
-_URIS_SET_HERE: set[str] = set()  # tracking URIs this process handed to mlflow.set_tracking_uri
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces); this one is model training.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_TAGS = {EXPERIMENT_KIND_TAG: "custom_model_development"}
 
 
 class MLflowTracking(dg.ConfigurableResource):
     """Where experiments, models and the registry live.
 
     Default: an embedded SQLite database and local artifacts under the state folder. Production: set
-    MLFLOW_TRACKING_URI (a tracking server, or Postgres) and the same code logs there.
+    MLFLOW_TRACKING_URI (a tracking server such as http://127.0.0.1:5000, or a database) or `tracking_uri`, and the
+    same code logs there.
     """
 
     tracking_uri: str | None = Field(
@@ -32,6 +35,11 @@ class MLflowTracking(dg.ConfigurableResource):
     )
     state_dir: str = Field(default_factory=default_state_dir)
     experiment_name: str = "mlops_assets"
+    artifact_location: str | None = Field(
+        default=None,
+        description="Artifact root of a new experiment in a database store (sqlite://, postgresql://, ...): None is "
+        "<state_dir>/mlartifacts. Ignored for a tracking server, which decides (--artifacts-destination).",
+    )
     ui_url: str = Field(
         default_factory=lambda: os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000"),
         description="Base URL of the MLflow UI, for links in Dagster's asset metadata.",
@@ -39,12 +47,15 @@ class MLflowTracking(dg.ConfigurableResource):
 
     @property
     def uri(self) -> str:
+        """The configured URI, else $MLFLOW_TRACKING_URI, else the embedded SQLite database.
+
+        Only the user sets MLFLOW_TRACKING_URI: `activate()` gives MLflow's `set_tracking_uri` the URI and then puts
+        the variable back as it was, so what one resource activated never leaks into another (or a child process).
+        """
         if self.tracking_uri:
             return self.tracking_uri
-        # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI into the environment: a value this process set
-        # itself is not the user's override, or the first store used would capture every later resource.
         from_env = os.environ.get("MLFLOW_TRACKING_URI")
-        if from_env and from_env not in _URIS_SET_HERE:
+        if from_env:
             return from_env
         return f"sqlite:///{Path(self.state_dir).resolve() / 'mlflow.db'}"
 
@@ -57,15 +68,30 @@ class MLflowTracking(dg.ConfigurableResource):
         import mlflow
 
         uri = self.uri
-        _URIS_SET_HERE.add(uri)
-        mlflow.set_tracking_uri(uri)
+        # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI "so that subprocesses inherit it". MLflow itself
+        # reads its module variable first, so restoring the environment keeps it correct here and keeps the user's
+        # setting (or its absence) the only thing `uri` and child processes ever see.
+        before = os.environ.get("MLFLOW_TRACKING_URI")
+        try:
+            mlflow.set_tracking_uri(uri)
+        finally:
+            if before is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = before
+
+    @property
+    def is_server(self) -> bool:
+        """A tracking server (or hosted service) that decides where artifacts go, rather than a database."""
+        return self.uri.split(":", 1)[0] in {"http", "https", "databricks", "databricks-uc", "uc"}
 
     @property
     def artifact_root(self) -> str | None:
-        # With a tracking server the server decides; with a local database, artifacts sit beside it.
-        if self.uri.startswith("sqlite:///"):
-            return (Path(self.state_dir).resolve() / "mlartifacts").as_uri()
-        return None
+        # A tracking server decides. A database store used directly would otherwise put artifacts into ./mlruns of
+        # whatever folder the process started in: keep them beside the state, or where configured.
+        if self.is_server:
+            return None
+        return self.artifact_location or (Path(self.state_dir).resolve() / "mlartifacts").as_uri()
 
     def client(self):
         import mlflow
@@ -89,7 +115,13 @@ class MLflowTracking(dg.ConfigurableResource):
             client = mlflow.MlflowClient(tracking_uri=self.uri)
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
-                return client.create_experiment(self.experiment_name, artifact_location=self.artifact_root)
+                return client.create_experiment(
+                    self.experiment_name, artifact_location=self.artifact_root, tags=EXPERIMENT_TAGS
+                )
+            if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_TAGS[EXPERIMENT_KIND_TAG]:
+                client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_TAGS[EXPERIMENT_KIND_TAG]
+                )
             return experiment.experiment_id
 
     @contextlib.contextmanager

@@ -1,5 +1,7 @@
-# Sourced by scripts/demo and scripts/test: a virtual environment in .venv with exactly the locked packages.
-# Reinstalls only when requirements.lock changes, so the second run starts at once.
+# Sourced by scripts/demo, scripts/test and scripts/prod-up: a virtual environment in .venv with exactly the locked
+# packages. Reinstalls only when a lock changes, so the second run starts at once.
+# MLOPS_EXTRAS=prod also installs requirements-prod.lock (the production profile's packages: dagster-postgres,
+# dagster-celery, psycopg2, celery with Redis). It pins every package of requirements.lock the same, so it only adds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,6 +28,15 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$loc
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$lock_hash" > .venv/.installed
+  rm -f .venv/.installed-prod
+fi
+if [ "${MLOPS_EXTRAS:-}" = prod ]; then
+  prod_hash=$(sha256sum requirements-prod.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ "$(cat .venv/.installed-prod 2>/dev/null)" != "$prod_hash" ]; then
+    echo "Installing the production profile's locked packages into .venv (requirements-prod.lock)..."
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-prod.lock
+    echo "$prod_hash" > .venv/.installed-prod
+  fi
 fi
 export DAGSTER_HOME=${DAGSTER_HOME:-$PWD/state}
 export MLFLOW_DISABLE_TELEMETRY=true

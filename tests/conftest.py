@@ -34,6 +34,21 @@ FAST_SEARCH = SearchSettings(
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_tracking_uri_variable():
+    """Every test starts without MLFLOW_TRACKING_URI, and whatever it set is gone afterwards.
+
+    The project's resources never export it (MLflowTracking.activate puts it back), but tests that call
+    `mlflow.set_tracking_uri` themselves do, and a later test whose resource reads the variable would then log into
+    that test's store; a developer's own tracking server must not receive the tests' runs either.
+    """
+    before = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if before is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture(scope="session")
 def bikeshare() -> pd.DataFrame:
     """The real hourly rentals of 2011, read once; tests copy it before changing it."""

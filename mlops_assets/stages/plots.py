@@ -36,11 +36,6 @@ def _png(fig: Any, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def _single_class_note(ax: Any, title: str) -> None:
-    ax.text(0.5, 0.5, "undefined: the holdout has a single class", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(title)
-
-
 def as_markdown(plots: dict[str, bytes]) -> str:
     """PNG plots as Markdown images with data URIs: the Dagster UI renders them inline in an asset's metadata."""
     return "\n\n".join(
@@ -98,25 +93,24 @@ def plot_roc_curve(y_true: Any, proba: Any) -> bytes:
     """ROC curve with its AUC, against the chance diagonal."""
     from sklearn.metrics import RocCurveDisplay
 
-    fig, ax = _figure(5.0, 4.0)
-    if len(np.unique(y_true)) < 2:
-        _single_class_note(ax, "ROC curve (holdout)")
-    else:
-        RocCurveDisplay.from_predictions(y_true, proba, ax=ax, plot_chance_level=True, name="candidate")
-        ax.set_title("ROC curve (holdout)")
-    return _png(fig)
+    return _curve(RocCurveDisplay, y_true, proba, "ROC curve (holdout)")
 
 
 def plot_precision_recall(y_true: Any, proba: Any) -> bytes:
     """Precision-recall curve with its average precision, against the positive rate (a random model)."""
     from sklearn.metrics import PrecisionRecallDisplay
 
+    return _curve(PrecisionRecallDisplay, y_true, proba, "Precision-recall (holdout)")
+
+
+def _curve(display, y_true: Any, proba: Any, title: str) -> bytes:
+    """A scikit-learn curve display of the candidate with its chance level; a note when the holdout has one class."""
     fig, ax = _figure(5.0, 4.0)
     if len(np.unique(y_true)) < 2:
-        _single_class_note(ax, "Precision-recall (holdout)")
+        ax.text(0.5, 0.5, "undefined: the holdout has a single class", ha="center", va="center", transform=ax.transAxes)
     else:
-        PrecisionRecallDisplay.from_predictions(y_true, proba, ax=ax, plot_chance_level=True, name="candidate")
-        ax.set_title("Precision-recall (holdout)")
+        display.from_predictions(y_true, proba, ax=ax, plot_chance_level=True, name="candidate")
+    ax.set_title(title)
     return _png(fig)
 
 
