@@ -29,6 +29,21 @@ def default_state_dir() -> str:
     return os.environ.get("MLOPS_STATE_DIR") or os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / "state")
 
 
+class SourceSettings(dg.Config):
+    """Where the main job gets dataset versions from: a source file under data_dir, cut into cumulative versions."""
+
+    file: str = Field(
+        default="bikeshare_2011.csv",
+        description="data: the source file (CSV or Parquet), in data/ or an absolute path.",
+    )
+    versions: int = Field(default=12, ge=1, description="How many versions the source is cut into.")
+    cut: str = Field(
+        default="mlops_assets.demo.versions:monthly_versions",
+        description="'module:function' that cuts the source into (key, rows) versions. "
+        "mlops_assets.landing:cumulative_versions cuts any data set, by time (features.row_time) or file order.",
+    )
+
+
 class SplitSettings(dg.Config):
     method: Literal["time", "hash"] = Field(
         default="time",
@@ -134,6 +149,7 @@ class ProjectSettings(dg.ConfigurableResource):
     )
 
     # --- the policies --------------------------------------------------------------------------------------------
+    source: SourceSettings = SourceSettings()
     split: SplitSettings = SplitSettings()
     search: SearchSettings = SearchSettings()
     gates: GateSettings = GateSettings()

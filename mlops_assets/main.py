@@ -1,7 +1,7 @@
-"""The main job: land the demo's dataset versions one at a time and let the real sensors drive the pipeline.
+"""The main job: land the source's dataset versions one at a time and let the real sensors drive the pipeline.
 
-    python -m mlops_assets.main            # the whole demo year, into the persistent instance under state/
-    python -m mlops_assets.main --months 3 # only 2011-01 … 2011-03
+    python -m mlops_assets.main              # every version of config.SourceSettings, into the instance under state/
+    python -m mlops_assets.main --versions 3 # only the first three (the demo: 2011-01 … 2011-03)
 
 Each landed version is picked up by evaluating the project's sensors against the persistent Dagster instance
 (DAGSTER_HOME, state/ by default), exactly as the daemon would: their partition requests are applied and their
@@ -230,7 +230,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--months", type=int, default=12, help="land 2011-01 … 2011-MM (default 12)")
+    parser.add_argument("--versions", type=int, help="land only the first N versions of the source (default: all)")
     args = parser.parse_args(argv)
 
     _use_project_instance()
@@ -238,17 +238,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from .definitions import defs
     from .defs.sensors.alerts import failed_only_on_gates
-    from .demo.versions import DEMO_VERSIONS, land_demo_versions
+    from .landing import land_version, source_versions
 
     settings = defs.resources["settings"]  # the very settings the sensors and assets use
-    keys = DEMO_VERSIONS[: args.months]
+    versions = source_versions(settings)[: args.versions]
+    keys = [key for key, _ in versions]
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         driver = SensorDriver(defs, instance, Path(os.environ["DAGSTER_HOME"]) / "main_job_sensor_cursors.json")
         print(f"Dagster instance: {os.environ['DAGSTER_HOME']}   versions: {settings.versions_dir}")
         unexpected = 0
-        for key in keys:
-            landed = land_demo_versions(settings.versions_dir, [key])
+        for key, rows in versions:
+            landed = not (settings.versions_dir / key).exists()
+            land_version(settings.versions_dir, key, rows)
             print(f"[{time.perf_counter() - started:6.1f}s] {key}: {'landed' if landed else 'already there'}")
             for outcome in run_until_quiet(driver, ["dataset_version_sensor", "retraining_sensor"]):
                 status = outcome["status"]

@@ -1,4 +1,4 @@
-"""The main job end to end (`python -m mlops_assets.main --months 2`), with every folder in `tmp_path`.
+"""The main job end to end (`python -m mlops_assets.main --versions 2`), with every folder in `tmp_path`.
 
 It runs in a fresh interpreter: the code location builds its `ProjectSettings()` resource when
 `mlops_assets.definitions` is first imported, so MLOPS_DATA_DIR and DAGSTER_HOME must be set before that import;
@@ -53,9 +53,9 @@ def run_ids(home: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def two_invocations(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("main_job")
-    first = run_main(tmp, "--months", "2")
+    first = run_main(tmp, "--versions", "2")
     runs_after_first = run_ids(tmp / "dagster_home")
-    second = run_main(tmp, "--months", "2")
+    second = run_main(tmp, "--versions", "2")
     return tmp, first, runs_after_first, second
 
 
