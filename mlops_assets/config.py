@@ -29,6 +29,21 @@ def default_state_dir() -> str:
     return os.environ.get("MLOPS_STATE_DIR") or os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / "state")
 
 
+class SourceSettings(dg.Config):
+    """Where the main job gets dataset versions from: a source file under data_dir, cut into cumulative versions."""
+
+    file: str = Field(
+        default="bikeshare_2011.csv",
+        description="data: the source file (CSV or Parquet), in data/ or an absolute path.",
+    )
+    versions: int = Field(default=12, ge=1, description="How many versions the source is cut into.")
+    cut: str = Field(
+        default="mlops_assets.demo.versions:monthly_versions",
+        description="'module:function' that cuts the source into (key, rows) versions. "
+        "mlops_assets.landing:cumulative_versions cuts any data set, by time (features.row_time) or file order.",
+    )
+
+
 class SplitSettings(dg.Config):
     method: Literal["time", "hash"] = Field(
         default="time",
@@ -94,20 +109,21 @@ class MonitoringSettings(dg.Config):
     )
 
 
-class SourceSettings(dg.Config):
+class DataSourceSettings(dg.Config):
     """Where dataset versions come from (sources/): folders of files (the default) or a database table or query.
 
-    `kind`, `url` and `table` default to $MLOPS_SOURCE, $MLOPS_SOURCE_URL and $MLOPS_SOURCE_TABLE, so that a
-    deployment chooses its source by configuration (deploy/env.example), as it chooses its executor.
+    `kind`, `url` and `table` default to $MLOPS_DATA_SOURCE, $MLOPS_DATA_SOURCE_URL and $MLOPS_DATA_SOURCE_TABLE,
+    so that a deployment chooses its source by configuration (deploy/env.example), as it chooses its executor.
+    (`SourceSettings` above is something else: the file the main job cuts into versions and lands.)
     """
 
     kind: Literal["files", "database"] = Field(
-        default_factory=lambda: os.environ.get("MLOPS_SOURCE") or "files",
+        default_factory=lambda: os.environ.get("MLOPS_DATA_SOURCE") or "files",
         description="files: one folder <url>/<key>/ of CSV and Parquet files per version; database: the rows of "
         "`table` (or `query`) for the version, through SQLAlchemy.",
     )
     url: str | None = Field(
-        default_factory=lambda: os.environ.get("MLOPS_SOURCE_URL") or None,
+        default_factory=lambda: os.environ.get("MLOPS_DATA_SOURCE_URL") or None,
         description="files: the folder of version folders, a path or an fsspec URL (file://, s3://, memory://); "
         "None: <data_dir>/versions.",
     )
@@ -119,12 +135,12 @@ class SourceSettings(dg.Config):
         "(landing.py) is ingested at once.",
     )
     database_url_env: str = Field(
-        default="MLOPS_SOURCE_DATABASE_URL",
+        default="MLOPS_DATA_SOURCE_DATABASE_URL",
         description="database: the environment variable holding the SQLAlchemy URL (with its credentials; they are "
         "never part of this configuration), e.g. postgresql+psycopg2://user:password@host/db.",
     )
     table: str | None = Field(
-        default_factory=lambda: os.environ.get("MLOPS_SOURCE_TABLE") or None,
+        default_factory=lambda: os.environ.get("MLOPS_DATA_SOURCE_TABLE") or None,
         description="database: the table (or schema.table) holding every version's rows.",
     )
     version_column: str = Field(
@@ -189,22 +205,23 @@ class ProjectSettings(dg.ConfigurableResource):
     )
 
     # --- the policies --------------------------------------------------------------------------------------------
+    source: SourceSettings = SourceSettings()
     split: SplitSettings = SplitSettings()
     search: SearchSettings = SearchSettings()
     gates: GateSettings = GateSettings()
     drift: DriftSettings = DriftSettings()
     retrain: RetrainSettings = RetrainSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
-    source: SourceSettings = Field(default_factory=SourceSettings)
+    data_source: DataSourceSettings = Field(default_factory=DataSourceSettings)
 
     @property
     def versions_dir(self) -> Path:
-        """Where versions are landed by default (the files source's folder unless `source.url` says otherwise)."""
+        """Where versions are landed by default (the files data source's folder unless `data_source.url` says so)."""
         return Path(self.data_dir) / "versions"
 
     @property
     def versions_url(self) -> str:
-        return self.source.url or str(self.versions_dir)
+        return self.data_source.url or str(self.versions_dir)
 
     @property
     def predictions_dir(self) -> Path:

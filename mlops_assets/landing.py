@@ -1,32 +1,86 @@
-"""Landing a dataset version atomically, so that the sensor never reads half of one.
+"""Landing dataset versions atomically, so that the dataset-version sensor never reads half of one.
 
-    python -m mlops_assets.landing SOURCE KEY       # SOURCE: a folder of CSV/Parquet files, or one such file
+    python -m mlops_assets.landing                      # the configured source file's versions (config.SourceSettings)
+    python -m mlops_assets.landing path/to/export KEY   # your own: a folder of CSV/Parquet files, or one such file
 
-The data files are written into `<versions>/.landing-<key>-<pid>/` (the sensor skips `.landing-` folders), flushed
-to disk, a `.landed` manifest of their names and sizes is written last, and the folder is renamed to `<key>` in one
-step. The sensor ingests a folder whose files match its manifest at once; any other folder (copied in place by
-hand) only once nothing in it has changed for `source.quiet_period_seconds`. An existing version is never
-overwritten: land changed data under a new key.
+A version's files are written into `<versions>/.landing-<key>-<pid>/` (the sensor skips `.landing-` folders),
+flushed to disk, a `.landed` manifest of their names and sizes is written last, and the folder is renamed to
+`<key>` in one step. The sensor ingests a folder whose files match its manifest at once; any other folder (copied
+in place by hand) only once nothing in it has changed for `data_source.quiet_period_seconds`. An existing version
+is never overwritten: land changed data under a new key.
+
+The main job lands the source's versions one at a time; `config.SourceSettings.cut` names the function that cuts
+the source into versions: `cumulative_versions` below for any data set, or the demo's monthly cut.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import json
 import os
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from .partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
+
+if TYPE_CHECKING:
+    from .config import ProjectSettings
+
+# The row key the template adds when a data set has none: the row's position in the source file.
+GENERATED_ROW_KEY = "row_id"
+
+
+def source_path(settings: ProjectSettings) -> Path:
+    """The source file: an absolute path, or one relative to the project's data/ folder (where it is committed)."""
+    from .config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "data" / settings.source.file
+
+
+def read_source(settings: ProjectSettings) -> pd.DataFrame:
+    """The source file (CSV or Parquet), with a `row_id` column when that is the configured key."""
+    path = source_path(settings)
+    frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    if settings.row_key == [GENERATED_ROW_KEY] and GENERATED_ROW_KEY not in frame.columns:
+        frame.insert(0, GENERATED_ROW_KEY, range(len(frame)))  # stable: the same row has the same id in every cut
+    return frame
+
+
+def cumulative_versions(source: pd.DataFrame, settings: ProjectSettings) -> list[tuple[str, pd.DataFrame]]:
+    """`settings.source.versions` cumulative versions `v01`, `v02`, …: each holds the rows of the one before and more.
+
+    Rows are taken in time order (features.row_time) for a time split, else in the order of the file.
+    """
+    if settings.split.method == "time":
+        from .features import row_time
+
+        source = source.iloc[row_time(source).argsort(kind="stable")]
+    count = settings.source.versions
+    width = max(2, len(str(count)))
+    return [(f"v{i:0{width}d}", source.iloc[: len(source) * i // count]) for i in range(1, count + 1)]
+
+
+def source_versions(settings: ProjectSettings) -> list[tuple[str, pd.DataFrame]]:
+    """The versions the configured cut (`module:function`) makes of the source file."""
+    module, _, function = settings.source.cut.partition(":")
+    cut = getattr(importlib.import_module(module), function)
+    versions = cut(read_source(settings), settings)
+    for key, _ in versions:
+        if problem := version_key_problem(key):
+            raise ValueError(f"{settings.source.cut} made the version key {key!r}: {problem}")
+    return versions
 
 
 def _is_data(path: Path) -> bool:
     return path.is_file() and not path.is_symlink() and path.suffix.lower() in DATA_SUFFIXES
 
 
-def land(versions_dir: Path, key: str, write: Callable[[Path], None]) -> Path:
+def land(versions_dir: Path, key: str, write: Callable[[Path], object]) -> Path:
     """Land version `key`: `write(folder)` puts its data files into a hidden folder, which is then renamed."""
     problem = version_key_problem(key)
     if problem:
@@ -52,6 +106,11 @@ def land(versions_dir: Path, key: str, write: Callable[[Path], None]) -> Path:
     return target
 
 
+def land_version(versions_dir: Path, key: str, frame: pd.DataFrame, file_name: str = "rows.csv") -> Path:
+    """Land one version's rows as one CSV file; an existing version is never overwritten."""
+    return land(versions_dir, key, lambda folder: frame.to_csv(folder / file_name, index=False))
+
+
 def land_files(versions_dir: Path, key: str, source: Path) -> Path:
     """Land the data files of `source` (a folder, or one file) as version `key`."""
     source = Path(source)
@@ -62,26 +121,38 @@ def land_files(versions_dir: Path, key: str, source: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="a folder of CSV/Parquet files, or one such file")
-    parser.add_argument("key", help="the version key: letters, digits, '.', '_' and '-', at most 64 characters")
-    parser.add_argument("--versions", type=Path, help="the versions folder (default: <data_dir>/versions)")
-    args = parser.parse_args(argv)
-    if args.versions is None:
-        from .config import ProjectSettings
+    import argparse
 
-        args.versions = ProjectSettings().versions_dir
-    if (args.versions / args.key).exists():
-        print(f"{args.versions / args.key} exists: versions are immutable, land under a new key", file=sys.stderr)
-        return 2
-    try:
-        target = land_files(args.versions, args.key, args.source)
-    except ValueError as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(f"landed {target}")
+    from .config import ProjectSettings
+
+    parser = argparse.ArgumentParser(prog="python -m mlops_assets.landing", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="?", type=Path, help="a folder of CSV/Parquet files, or one such file")
+    parser.add_argument("key", nargs="?", help="its version key: letters, digits, '.', '_', '-' (at most 64)")
+    parser.add_argument("--versions", type=int, help="without files: land only the source's first N versions")
+    parser.add_argument("--to", type=Path, help="the versions folder (default: <data_dir>/versions)")
+    args = parser.parse_args(argv)
+    settings = ProjectSettings()
+    versions_dir = args.to or settings.versions_dir
+    if args.files is not None:
+        if args.key is None:
+            parser.error("give the version key after the files")
+        if (versions_dir / args.key).exists():
+            print(f"{versions_dir / args.key} exists: versions are immutable, land under a new key", file=sys.stderr)
+            return 2
+        try:
+            print(f"landed {land_files(versions_dir, args.key, args.files)}")
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        return 0
+    landed = []
+    for key, rows in source_versions(settings)[: args.versions]:
+        if not (versions_dir / key).exists():
+            land_version(versions_dir, key, rows)
+            landed.append(key)
+    print(f"landed into {versions_dir}: {', '.join(landed) or 'nothing new'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,7 +1,7 @@
-"""The main job: land the demo's dataset versions one at a time and let the real sensors drive the pipeline.
+"""The main job: land the source's dataset versions one at a time and let the real sensors drive the pipeline.
 
-    python -m mlops_assets.main            # the whole demo year, into the persistent instance under state/
-    python -m mlops_assets.main --months 3 # only 2011-01 … 2011-03
+    python -m mlops_assets.main              # every version of config.SourceSettings, into the instance under state/
+    python -m mlops_assets.main --versions 3 # only the first three (the demo: 2011-01 … 2011-03)
 
 Each landed version is picked up by evaluating the project's sensors against the persistent Dagster instance
 (DAGSTER_HOME, state/ by default), exactly as the daemon would: their partition requests are applied and their
@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from .config import PROJECT_ROOT
@@ -28,9 +29,6 @@ def _use_project_instance() -> None:
 # The run's events all go to the instance (dagster dev shows them); the terminal shows progress lines and, for a
 # failed run, each failed step's own message (failure_messages), not Dagster's stack trace.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-PID_TAG = "mlops/driver_pid"  # the process that runs an in-process run, to recognise runs it left behind
 
 
 def _process_alive(pid: int) -> bool:
@@ -55,20 +53,24 @@ class SensorDriver:
         # Run requests of a tick are saved with its cursor and removed once run: a driver killed in the middle
         # of a run runs that request again on its next start (the daemon keeps requested runs in its queue).
         self.pending: list[dict] = state.get("pending", [])
-        self._fail_orphaned_runs()
+        # The run this driver's process is executing, so that a later driver can tell a run a killed driver left
+        # behind (its process is gone) from one a live driver is running. Kept here, not as a run tag.
+        self.running: dict | None = state.get("running")
+        self._fail_orphaned_run()
 
-    def _fail_orphaned_runs(self) -> None:
-        """Runs an earlier driver started in a process that no longer exists (killed) are marked failed.
+    def _fail_orphaned_run(self) -> None:
+        """The run an earlier driver was executing in a process that no longer exists (killed) is marked failed.
 
         An in-process run whose process was killed stays STARTED forever otherwise; once failed, its run key may be
         requested again and its MLflow runs are closed as KILLED by the next step of the same asset and partition.
         """
-        import dagster as dg
-
-        for record in self.instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-            pid = record.dagster_run.tags.get(PID_TAG)
-            if pid and not _process_alive(int(pid)):
-                self.instance.report_run_failed(record.dagster_run)
+        if not self.running or _process_alive(self.running["pid"]):
+            return
+        run = self.instance.get_run_by_id(self.running["run_id"])
+        if run is not None and not run.is_finished:
+            self.instance.report_run_failed(run)
+        self.running = None
+        self._save_state()
 
     def tick(self, sensor_name: str) -> list[dict]:
         import dagster as dg
@@ -114,7 +116,7 @@ class SensorDriver:
 
     def _save_state(self) -> None:
         tmp = self.cursor_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"cursors": self.cursors, "pending": self.pending}))
+        tmp.write_text(json.dumps({"cursors": self.cursors, "pending": self.pending, "running": self.running}))
         os.replace(tmp, self.cursor_file)
 
     def _already_succeeded(self, sensor_name: str, run_key: str) -> bool:
@@ -136,10 +138,12 @@ class SensorDriver:
         outcome = {"sensor": sensor, "partition": request["partition"], "run_key": run_key}
         if run_key and self._already_succeeded(sensor, run_key):
             return {**outcome, "status": "skipped (ran before)"}
-        tags = {**request["tags"], "dagster/sensor_name": sensor, PID_TAG: str(os.getpid())}
+        tags = {**request["tags"], "dagster/sensor_name": sensor}
         if run_key:
             tags["dagster/run_key"] = run_key
         started = time.perf_counter()
+        self.running = {"run_id": str(uuid.uuid4()), "pid": os.getpid()}
+        self._save_state()
         result = self.defs.resolve_job_def(request["job"]).execute_in_process(
             instance=self.instance,
             partition_key=request["partition"],
@@ -147,7 +151,9 @@ class SensorDriver:
             tags=tags,
             run_config=QUIET_LOGS,
             raise_on_error=False,
+            run_id=self.running["run_id"],
         )
+        self.running = None  # saved with the next change of state
         return {
             **outcome,
             "status": "success" if result.success else "failure",
@@ -253,7 +259,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--months", type=int, default=12, help="land 2011-01 … 2011-MM (default 12)")
+    parser.add_argument("--versions", type=int, help="land only the first N versions of the source (default: all)")
     args = parser.parse_args(argv)
 
     _use_project_instance()
@@ -261,19 +267,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from .definitions import defs
     from .defs.sensors.alerts import failed_only_on_gates
-    from .demo.versions import DEMO_VERSIONS, land_demo_versions
+    from .landing import land_version, source_versions
     from .partitions import version_sort_key
 
     settings = defs.resources["settings"]  # the very settings the sensors and assets use
-    keys = DEMO_VERSIONS[: args.months]
+    versions = source_versions(settings)[: args.versions]
+    keys = [key for key, _ in versions]
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         driver = SensorDriver(defs, instance, Path(os.environ["DAGSTER_HOME"]) / "main_job_sensor_cursors.json")
         print(f"Dagster instance: {os.environ['DAGSTER_HOME']}   versions: {settings.versions_dir}")
         unexpected = 0
-        ran = list(keys)  # the demo versions, and every other version a run was for (a user's own)
-        for key in keys:
-            landed = land_demo_versions(settings.versions_dir, [key])
+        ran = list(keys)  # the source's versions, and every other version a run was for (a user's own)
+        for key, rows in versions:
+            landed = not (settings.versions_dir / key).exists()
+            land_version(settings.versions_dir, key, rows)
             print(f"[{time.perf_counter() - started:6.1f}s] {key}: {'landed' if landed else 'already there'}")
             for outcome in run_until_quiet(driver, ["dataset_version_sensor", "retraining_sensor"]):
                 status = outcome["status"]
@@ -290,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in settling_versions(driver):
             print(
                 f"Not ingested yet: {key} is still changing (the sensor waits until nothing in it changed for "
-                f"{settings.source.quiet_period_seconds:g} s; land versions with python -m mlops_assets.landing)."
+                f"{settings.data_source.quiet_period_seconds:g} s; land versions with python -m mlops_assets.landing)."
             )
         print()
         print_table(version_table(instance, sorted(ran, key=version_sort_key)))

@@ -17,6 +17,10 @@ from pydantic import Field
 
 from .config import default_state_dir
 
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces); this one is model training.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_TAGS = {EXPERIMENT_KIND_TAG: "custom_model_development"}
+
 
 class MLflowTracking(dg.ConfigurableResource):
     """Where experiments, models and the registry live.
@@ -111,7 +115,13 @@ class MLflowTracking(dg.ConfigurableResource):
             client = mlflow.MlflowClient(tracking_uri=self.uri)
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
-                return client.create_experiment(self.experiment_name, artifact_location=self.artifact_root)
+                return client.create_experiment(
+                    self.experiment_name, artifact_location=self.artifact_root, tags=EXPERIMENT_TAGS
+                )
+            if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_TAGS[EXPERIMENT_KIND_TAG]:
+                client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_TAGS[EXPERIMENT_KIND_TAG]
+                )
             return experiment.experiment_id
 
     @contextlib.contextmanager

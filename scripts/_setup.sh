@@ -40,3 +40,36 @@ if [ "${MLOPS_EXTRAS:-}" = prod ]; then
 fi
 export DAGSTER_HOME=${DAGSTER_HOME:-$PWD/state}
 export MLFLOW_DISABLE_TELEMETRY=true
+
+# The browser tests (tests/ui) drive Debian's Chromium (/usr/bin/chromium), never a browser build of their own.
+# scripts/test installs it with apt-get when it is missing and this machine can (root, or password-less sudo);
+# elsewhere it says so and the browser tests skip with that reason (CI turns the skip into a failure: .ci/run).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo="sudo -n"
+    else
+      echo "Chromium (/usr/bin/chromium) is missing and installing it needs root: the browser tests will skip." \
+        "Install it with: sudo apt-get install chromium" >&2
+      return 0
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    echo "Chromium (/usr/bin/chromium) is missing and there is no apt-get here: the browser tests will skip." >&2
+    return 0
+  fi
+  echo "Installing Debian's chromium for the browser tests (tests/ui), once..."
+  local log
+  log=$(mktemp)
+  if $sudo apt-get update -q >"$log" 2>&1 &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >>"$log" 2>&1 &&
+    [ -x /usr/bin/chromium ]; then
+    rm -f "$log"
+  else
+    tail -n 20 "$log" >&2
+    echo "Could not install chromium (log above): the browser tests will skip." >&2
+    rm -f "$log"
+  fi
+}

@@ -334,7 +334,7 @@ def test_a_half_copied_version_is_ingested_only_whole(world):
     assert key not in project.partitions()
 
     (folder / "rentals.csv").write_text(text)
-    settle(folder, seconds_ago=project.settings.source.quiet_period_seconds + 1)  # finished, and quiet since
+    settle(folder, seconds_ago=project.settings.data_source.quiet_period_seconds + 1)  # finished, and quiet since
 
     assert project.run() == [(f"ingest:{key}", "success")]
     assert project.metadata("raw_dataset", key)["dagster/row_count"] == len(january(world))

@@ -190,6 +190,27 @@ def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_
     assert set(scored["model_version"]) == {"2"}  # scored by the champion, not by the candidate
 
 
+def test_the_whole_graph_on_a_version_older_than_the_champions_data_finishes_green(story, bikeshare):
+    # January again under another key: the champion (version 2) trained on all of it. Nothing to monitor, a
+    # candidate that cannot be compared and is not promoted: recorded outcomes, not errors (no alert either).
+    key = "2011-01-again"
+    land(story.project, story.instance, bikeshare, key, month=GOOD)
+    every_asset = [*PIPELINE, "model_monitoring"]
+    result = run_assets(story.project, story.instance, key, every_asset)
+    assert result.success, step_error(result, "model_monitoring") + step_error(result, "deployed_model")
+    monitoring = latest_metadata(story.instance, "model_monitoring", key)
+    assert monitoring["status"] == "nothing to monitor"
+    assert "was in champion version 2's training" in monitoring["note"]
+    evaluation = latest_metadata(story.instance, "model_evaluation", key)
+    assert evaluation["champion_comparison"].startswith("Champion version 2 trained on every holdout row: not compared")
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["not_worse_than_champion"].passed
+    assert "trained on every holdout row" in checks["not_worse_than_champion"].description
+    deployed = latest_metadata(story.instance, "deployed_model", key)
+    assert deployed["promoted"] is False and "registered, not promoted" in deployed["outcome"]
+    assert aliases(story.project) == {"champion": "2", "previous_champion": "1"}
+
+
 def test_a_candidate_evaluated_against_another_champion_is_not_promoted(story):
     # Evaluated when version 1 was champion; version 2 is champion now: it was never compared with version 2.
     candidate = story.results["worse"].output_for_node("candidate_model")

@@ -525,7 +525,7 @@ def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrit
     versions = tmp_path / "versions"
 
     def land(key: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "mlops_assets.landing", str(source), key, "--versions", str(versions)]
+        command = [sys.executable, "-m", "mlops_assets.landing", str(source), key, "--to", str(versions)]
         return subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=120)
 
     landed = land("2012-01")

@@ -39,7 +39,7 @@ def run_main(root: Path, months: int, kill_at: str | None = None) -> subprocess.
     if kill_at:
         env["MLOPS_KILL_AT"] = kill_at
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.main", "--months", str(months)],
+        [sys.executable, "-m", "mlops_assets.main", "--versions", str(months)],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""The main job end to end (`python -m mlops_assets.main --months 2`), with every folder in `tmp_path`.
+"""The main job end to end (`python -m mlops_assets.main --versions 2`), with every folder in `tmp_path`.
 
 It runs in a fresh interpreter: the code location builds its `ProjectSettings()` resource when
 `mlops_assets.definitions` is first imported, so MLOPS_DATA_DIR and DAGSTER_HOME must be set before that import;
@@ -54,9 +54,9 @@ def run_ids(home: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def two_invocations(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("main_job")
-    first = run_main(tmp, "--months", "2")
+    first = run_main(tmp, "--versions", "2")
     runs_after_first = run_ids(tmp / "dagster_home")
-    second = run_main(tmp, "--months", "2")
+    second = run_main(tmp, "--versions", "2")
     return tmp, first, runs_after_first, second
 
 
@@ -135,9 +135,9 @@ def with_bad_data(two_invocations, bikeshare):
     broken = january.assign(hr=january["hr"].where(january.index != 3, 24))
     land(versions, "user-good", lambda folder: january.to_csv(folder / "rentals.csv", index=False))
     land(versions, "user-bad", lambda folder: broken.to_csv(folder / "rentals.csv", index=False))
-    edited = versions / "2011-01" / "rentals.csv"
+    [edited] = (versions / "2011-01").glob("*.csv")
     edited.write_text(edited.read_text().replace("clear", "cloudy/misty", 1))
-    return tmp, run_main(tmp, "--months", "2")
+    return tmp, run_main(tmp, "--versions", "2")
 
 
 def test_a_data_error_prints_the_clear_message_without_a_stack_trace_and_exits_non_zero(with_bad_data):

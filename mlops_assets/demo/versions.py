@@ -1,18 +1,22 @@
 """The demo's dataset versions: cumulative monthly snapshots of the 2011 bike rentals (data/README.md).
 
-`2011-01` holds January, `2011-02` January and February, … `2011-12` the whole year. A version is landed
-atomically (landing.py: written to a hidden folder with its manifest, then renamed), so the sensor never sees half
-a version and ingests it at once.
+`2011-01` holds January, `2011-02` January and February, … `2011-12` the whole year (config.SourceSettings.cut
+names `monthly_versions`). Delete this package with the demo; `landing.cumulative_versions` cuts any data set.
+Versions are landed by landing.py: atomically, with a manifest, so the sensor ingests them at once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .. import landing
 from ..contracts import MONTHS
-from ..landing import land
+
+if TYPE_CHECKING:
+    from ..config import ProjectSettings
 
 SOURCE_CSV = Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv"
 DEMO_VERSIONS = [f"2011-{month:02d}" for month in range(1, 13)]
@@ -24,9 +28,14 @@ def monthly_snapshot(source: pd.DataFrame, key: str) -> pd.DataFrame:
     return source[source["mnth"].isin(MONTHS[:last_month])]
 
 
+def monthly_versions(source: pd.DataFrame, settings: ProjectSettings) -> list[tuple[str, pd.DataFrame]]:
+    """The first `settings.source.versions` monthly snapshots (the cut the demo's config.py names)."""
+    return [(key, monthly_snapshot(source, key)) for key in DEMO_VERSIONS[: settings.source.versions]]
+
+
 def land_version(versions_dir: Path, key: str, frame: pd.DataFrame, file_name: str = "rentals.csv") -> Path:
-    """Write one immutable version folder atomically. An existing version is never overwritten."""
-    return land(versions_dir, key, lambda folder: frame.to_csv(folder / file_name, index=False))
+    """A demo version as the tests and benchmarks land it: one `rentals.csv` (landing.land_version)."""
+    return landing.land_version(versions_dir, key, frame, file_name)
 
 
 def land_demo_versions(versions_dir: Path, keys: list[str] | None = None, source_csv: Path = SOURCE_CSV) -> list[str]:
@@ -38,10 +47,3 @@ def land_demo_versions(versions_dir: Path, keys: list[str] | None = None, source
             land_version(versions_dir, key, monthly_snapshot(source, key))
             landed.append(key)
     return landed
-
-
-if __name__ == "__main__":
-    import sys
-
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE_CSV.parent / "versions"
-    print("landed:", land_demo_versions(out) or "nothing new")

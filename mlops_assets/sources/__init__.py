@@ -7,7 +7,7 @@
 - `read(key)`: the version's rows per part (a file, or the query's result), the parts that could not be read, and
   the content hash of exactly what was read.
 
-`ProjectSettings.source` chooses the implementation (`data_source`): folders of files (files.py, the default, no
+`ProjectSettings.data_source` chooses the implementation (`data_source`): folders of files (files.py, the default, no
 service needed) or a database table or query (database.py). Nothing here keeps state between calls: the sensor's
 memory is its cursor and what was ingested is the Dagster instance's. This module stays light (the definitions
 import it); pandas, fsspec and SQLAlchemy are imported by the implementations when used.
@@ -89,8 +89,8 @@ class DataSource(ABC):
 
 
 def data_source(settings: ProjectSettings) -> DataSource:
-    """The data source `settings.source` configures."""
-    source = settings.source
+    """The data source `settings.data_source` configures."""
+    source = settings.data_source
     if source.kind == "database":
         from .database import DatabaseSource
 

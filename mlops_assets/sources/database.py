@@ -1,7 +1,7 @@
 """Dataset versions as the rows of a database table or query, through SQLAlchemy (PostgreSQL, or any database it
-speaks), chosen by `ProjectSettings.source.kind = "database"`.
+speaks), chosen by `ProjectSettings.data_source.kind = "database"`.
 
-The URL, with its credentials, comes only from the environment variable that `source.database_url_env` names. Table
+The URL, with its credentials, comes only from the environment variable that `data_source.database_url_env` names. Table
 mode: the rows of `table` whose `version_column` equals the key, without that column, ordered by the row key
 (config.row_key), so that a failure's row number is stable. Query mode: `query` with the parameter `:version`
 (order it yourself), and `versions_query` for the keys. The same contract and failure table apply, with the table
@@ -19,7 +19,7 @@ from . import DataSource, Fingerprint, RawVersion
 from .files import hash_part
 
 if TYPE_CHECKING:
-    from ..config import SourceSettings
+    from ..config import DataSourceSettings
 
 
 class DatabaseSource(DataSource):
@@ -46,7 +46,7 @@ class DatabaseSource(DataSource):
         self._reflected = None
 
     @classmethod
-    def from_settings(cls, source: SourceSettings, row_key: list[str]) -> DatabaseSource:
+    def from_settings(cls, source: DataSourceSettings, row_key: list[str]) -> DatabaseSource:
         url = os.environ.get(source.database_url_env)
         if not url:
             raise ValueError(

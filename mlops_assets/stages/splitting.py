@@ -49,11 +49,13 @@ def split_rows(
     holdout_fraction: float,
     row_key: list[str],
     champion_trained_until: float | None = None,
+    latest_cutoff: float | None = None,
 ) -> Split:
     """Split a version's rows into train and holdout.
 
     champion_trained_until: the newest row time the current champion trained on (time split only). Holdout rows
     must be newer, so that champion and candidate are both scored on rows neither has seen.
+    latest_cutoff: the holdout starts at this row time at the latest (time split only; to make it hold a class).
     """
     if method == "hash":
         in_holdout = in_hash_holdout(frame, row_key, holdout_fraction)
@@ -62,6 +64,8 @@ def split_rows(
     elif method == "time":
         times = row_time(frame)
         cutoff = float(times.quantile(1 - holdout_fraction, interpolation="higher"))
+        if latest_cutoff is not None:
+            cutoff = min(cutoff, float(latest_cutoff))
         if champion_trained_until is not None:
             cutoff = max(cutoff, float(champion_trained_until) + 1)
         in_holdout = (times >= cutoff).to_numpy()
@@ -100,9 +104,46 @@ def split_version(frame: pd.DataFrame, settings: ProjectSettings, champion: Cham
     if settings.split.method == "time" and trained_until is not None and trained_until >= row_time(frame).max():
         trained_until = None
     split = split_rows(frame, settings.split.method, settings.split.holdout_fraction, settings.row_key, trained_until)
+    if settings.task == "classification":
+        split = _with_both_classes(frame, split, settings, trained_until)
     if champion:
         split.metadata["champion_version"] = champion.version
     return split
+
+
+def _with_both_classes(frame: pd.DataFrame, split: Split, settings: ProjectSettings, trained_until) -> Split:
+    """A classification split whose training rows and holdout both hold each class, or a clear error.
+
+    With rare positives the newest rows may hold none: a time split then starts its holdout early enough to hold the
+    newest positive and the newest negative row. A hash split cannot move a row (each row is in the holdout of every
+    version or of none), so it can only refuse.
+    """
+    from .targets import label_names, target_values
+
+    def classes(rows: pd.DataFrame) -> set[int]:
+        return set(np.unique(target_values(rows, settings.task, settings.target, settings.positive_label)).tolist())
+
+    if classes(split.holdout) == {0, 1} and classes(split.train) == {0, 1}:
+        return split
+    if settings.split.method == "time" and classes(split.train) == {0, 1}:
+        times, y = row_time(frame), target_values(frame, settings.task, settings.target, settings.positive_label)
+        newest_of_each = min(float(times[y == label].max()) for label in (0, 1))
+        if trained_until is None or newest_of_each > trained_until:
+            wider = split_rows(
+                frame, "time", settings.split.holdout_fraction, settings.row_key, trained_until, newest_of_each
+            )
+            if classes(wider.holdout) == {0, 1} and classes(wider.train) == {0, 1}:
+                return wider
+    negative, positive = label_names(settings.positive_label)
+    counts = {
+        part: {negative: int((values == 0).sum()), positive: int((values == 1).sum())}
+        for part, rows in (("training rows", split.train), ("holdout", split.holdout))
+        for values in [target_values(rows, settings.task, settings.target, settings.positive_label)]
+    }
+    raise ValueError(
+        f"a classifier needs both classes in its training rows and in its holdout, but the {settings.split.method} "
+        f"split gives {counts}: land a version with more rows of the rare class, or raise split.holdout_fraction"
+    )
 
 
 def unseen_rows(frame: pd.DataFrame, champion: Champion, settings: ProjectSettings) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.config import ProjectSettings, SourceSettings
+from mlops_assets.config import DataSourceSettings, ProjectSettings
 from mlops_assets.defs.assets.ingestion import raw_dataset
 from mlops_assets.defs.sensors.dataset_versions import dataset_version_sensor, scan_versions
 from mlops_assets.demo.versions import monthly_snapshot
@@ -67,7 +67,7 @@ def database_settings(tmp_path, **source) -> ProjectSettings:
     return ProjectSettings(
         data_dir=str(tmp_path / "data"),
         state_dir=str(tmp_path / "state"),
-        source=SourceSettings(kind="database", database_url_env=URL_VARIABLE, **source),
+        data_source=DataSourceSettings(kind="database", database_url_env=URL_VARIABLE, **source),
     )
 
 

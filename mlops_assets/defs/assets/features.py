@@ -34,6 +34,9 @@ def feature_table(raw_dataset) -> dg.MaterializeResult:
     "features",
     code_version="1",
     kinds={"pandas"},
+    # In a run of the whole graph, monitoring judges the current champion on this version before a candidate is
+    # trained and deployed from it (otherwise it could judge the new champion on its own training rows).
+    deps=["model_monitoring"],
     description="Deterministic train/holdout split of the version's rows. Time split: the newest rows, and never "
     "rows the current champion trained on; hash split: a stable hash of the row key.",
 )

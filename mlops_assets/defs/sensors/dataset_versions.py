@@ -201,7 +201,7 @@ def ingest_run_request(key: str, has_champion: bool, run_key: str | None = None)
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a partition and requests an ingestion run for each new dataset version once it has settled "
-    "(source.quiet_period_seconds, or a .landed manifest). Refuses names that are not valid version keys and "
+    "(data_source.quiet_period_seconds, or a .landed manifest). Refuses names that are not valid version keys and "
     "symbolic links. For a version that changes after it was ingested it requests a raw_dataset run, which fails "
     "its version_unchanged check (versions are immutable: land a new version); a version that never ingested is "
     "retried when it changes.",
@@ -236,11 +236,8 @@ def dataset_version_sensor(
 
         has_champion = current_champion(mlflow_tracking, settings.model_name) is not None
     run_requests = [ingest_run_request(key, has_champion, run_key) for key, run_key in requested] + verify
-    waiting = (
-        f"; waiting for {', '.join(scan.settling)} to settle (quiet period {settings.source.quiet_period_seconds:g} s)"
-        if scan.settling
-        else ""
-    )
+    quiet = settings.data_source.quiet_period_seconds
+    waiting = f"; waiting for {', '.join(scan.settling)} to settle (quiet period {quiet:g} s)" if scan.settling else ""
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[dataset_version_partitions.build_add_request(scan.new)] if scan.new else [],

@@ -2,7 +2,8 @@
 
 Every decision is recorded as a `retraining_decision` materialization with its reasons and the evidence, so the UI
 shows why a version retrained or not; a "retrain" requests training, evaluation, deployment and scoring for that
-version.
+version — unless that version is already being trained (a whole-pipeline run from the UI, say) or was trained on
+the same data with the same code: one training per version, whichever path started it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,44 @@ if TYPE_CHECKING:
     from ...stages.retraining import MonitoringSignal
 
 
-def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tuple[list, list[dg.RunRequest]]:
+# A run in these states will train (or is training) the version it is for.
+TRAINING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def training_covered(instance: dg.DagsterInstance, key: str) -> str | None:
+    """Why version `key` needs no retraining run, or None: a run training it is in progress, or it was trained
+    on its current data with the current training code (run keys alone cannot tell, a UI run carries none)."""
+    from ... import records
+    from ..assets.training import TRAINING_CODE_VERSION
+
+    candidate = dg.AssetKey("candidate_model")
+    in_progress = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key}, statuses=TRAINING_STATUSES))
+    for record in in_progress:
+        selection = record.dagster_run.asset_selection
+        if selection is None or candidate in selection:  # None: the whole job, which trains
+            return f"{key} is already being trained by run {record.dagster_run.run_id[:8]}"
+    trained = records.latest_record(instance, "candidate_model", key)
+    if trained is None:
+        return None
+    event = trained.asset_materialization
+    manifest = event.metadata.get("manifest")
+    same_data = manifest is not None and manifest.value.get("data_hash") == records.data_version(
+        instance, "raw_dataset", key
+    )
+    if same_data and event.tags.get("dagster/code_version") == TRAINING_CODE_VERSION:
+        return f"{key} was already trained on this data with this code (run {trained.run_id[:8]})"
+    return None
+
+
+def retraining_decisions(
+    records, history: list[MonitoringSignal], policy, covered=lambda key: None
+) -> tuple[list, list[dg.RunRequest]]:
     """Apply the retraining policy to new model_monitoring materializations, oldest first.
 
     Returns the `retraining_decision` materializations (every decision, with its reasons, visible in the UI) and
     the run requests for the versions that retrain. `history` is extended in place with the results that vote; a
     result with nothing to judge ("nothing to monitor") is recorded as "no retraining" and does not vote.
+    `covered(key)` says why a version that should retrain needs no run of its own (see `training_covered`).
     """
     from ...stages.monitoring import MonitoringResult
     from ...stages.retraining import MonitoringSignal, decide_retraining
@@ -41,6 +74,9 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
             retrain, triggered, reasons = decision.retrain, decision.triggered, decision.reasons
         else:
             retrain, triggered, reasons = False, False, (f"{result.status}: {result.note}",)
+        skipped = covered(key) if retrain else None
+        if skipped:
+            reasons = (*reasons, f"not requested again: {skipped}")
         events.append(
             dg.AssetMaterialization(
                 asset_key="retraining_decision",
@@ -48,6 +84,7 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
                 description="retrain" if retrain else "no retraining",
                 metadata={
                     "retrain": retrain,
+                    "requested": bool(retrain and not skipped),
                     "triggered": triggered,
                     "voted": result.votes,
                     "reasons": dg.MetadataValue.md("\n".join(f"- {reason}" for reason in reasons)),
@@ -58,7 +95,7 @@ def retraining_decisions(records, history: list[MonitoringSignal], policy) -> tu
                 },
             )
         )
-        if retrain:
+        if retrain and not skipped:
             requests.append(
                 dg.RunRequest(partition_key=key, run_key=f"retrain:{key}", asset_selection=jobs.TRAINING_ASSETS)
             )
@@ -108,7 +145,9 @@ def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSett
     from ...stages.retraining import MonitoringSignal
 
     history = [MonitoringSignal(**signal) for signal in cursor["history"]]
-    events, requests = retraining_decisions(records, history, settings.retrain)
+    events, requests = retraining_decisions(
+        records, history, settings.retrain, covered=lambda key: training_covered(context.instance, key)
+    )
     after = records[-1].storage_id if records else cursor["after_storage_id"]
     keep = max(settings.retrain.trigger_n, settings.retrain.cooldown_versions, 1) + 50  # enough for the policy
     return dg.SensorResult(

@@ -1,0 +1,316 @@
+"""The Dagster UI as a user meets it, in a real browser (Debian's Chromium) against a real `dagster dev`.
+
+Each test asserts what is on the screen (text, check statuses, tables, images that decoded) and saves a screenshot
+to test-artifacts/ui/. They share one server (conftest.py) and run in file order: the first version is trained
+through the README's GraphQL example, a broken version is materialized from the UI while the dataset_version_sensor
+is still off, and the last test lands a new version and turns the sensor on.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from mlops_assets.contracts import RawData
+from mlops_assets.demo.versions import land_demo_versions, land_version, monthly_snapshot
+from tests.ui.conftest import ARTIFACTS
+from tests.ui.expected import EVALUATION_PLOTS, GATES, GROUPS, MONITORING_PLOTS
+
+pytestmark = pytest.mark.slow
+
+ASSETS = [asset for assets in GROUPS.values() for asset in assets]
+RUN_TIMEOUT = 300_000  # ms: a run on two busy cores, queued behind another, takes well under a minute
+expect.set_options(timeout=60_000)
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def visible_text(page: Page, text: str) -> Locator:
+    """Elements showing exactly `text` that are visible (Dagster also renders hidden copies to measure text)."""
+    return page.get_by_text(text, exact=True).filter(visible=True)
+
+
+def show_markdown(scope: Locator | Page, page: Page, key: str) -> Locator:
+    """The rendered Markdown of the metadata entry `key` in a metadata table.
+
+    The UI renders short Markdown in the table and puts longer Markdown behind a "[Show Markdown]" link that opens
+    a dialog; returns the table row, or the dialog after clicking that link.
+    """
+    row = scope.locator("tr", has=page.get_by_text(key, exact=True)).first
+    expect(row).to_be_visible()
+    link = row.get_by_text("[Show Markdown]")
+    if link.count() == 0:
+        return row
+    link.first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(key, exact=True).first).to_be_visible()
+    return dialog
+
+
+# An image renders when it decodes and paints every pixel: a broken data URI does not decode (naturalWidth 0), and a
+# truncated PNG still reports its size from its header but leaves rows unpainted. (The plots have an opaque
+# background: matplotlib's default.)
+RENDERED_IMAGE = """async img => {
+    try { await img.decode(); } catch (error) { return {width: img.naturalWidth, painted: 0, error: String(error)}; }
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    const alpha = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let i = 3; i < alpha.length; i += 4) if (alpha[i] > 0) painted++;
+    return {width: img.naturalWidth, painted: painted / (alpha.length / 4), error: null};
+}"""
+
+
+def rendered_images(markdown: Locator) -> dict[str, dict]:
+    """alt text -> {width (naturalWidth), painted (share of pixels), error} of every image shown."""
+    images = markdown.locator("img")
+    expect(images.first).to_be_attached()
+    return {img.get_attribute("alt"): img.evaluate(RENDERED_IMAGE) for img in images.all()}
+
+
+def assert_rendered(images: dict[str, dict], names: list[str]) -> None:
+    assert sorted(images) == sorted(names)
+    for name, image in images.items():
+        assert image["error"] is None and image["width"] > 0 and image["painted"] > 0.99, (name, image)
+
+
+# The drawn box (the SVG foreignObject) of each graph node whose label shows one of `names`. At the zoom that fits
+# the whole graph a node shows its name middle-truncated when it is too long for the box ("retraini…_decision"),
+# with no other copy of the full name in the page.
+GRAPH_BOXES = """names => {
+    const shows = (label, name) => {
+        if (label === name) return true;
+        const [head, tail] = label.split('…');
+        return tail !== undefined && head.length > 0 && tail.length > 0 && name.startsWith(head) && name.endsWith(tail);
+    };
+    const boxes = {};
+    for (const node of document.querySelectorAll('svg foreignObject')) {
+        for (const el of node.querySelectorAll('*')) {
+            if (el.children.length > 0) continue;
+            const label = el.textContent.trim();
+            for (const name of names) {
+                if (!(name in boxes) && shows(label, name)) {
+                    const r = node.getBoundingClientRect();
+                    boxes[name] = {x: r.x, y: r.y, right: r.right, bottom: r.bottom, label: label};
+                }
+            }
+        }
+    }
+    return boxes;
+}"""
+
+
+def graph_boxes(page: Page, names: list[str]) -> dict[str, dict]:
+    return page.evaluate(GRAPH_BOXES, names)
+
+
+def inside(inner: dict, outer: dict) -> bool:
+    return (
+        outer["x"] <= inner["x"]
+        and inner["right"] <= outer["right"]
+        and outer["y"] <= inner["y"]
+        and inner["bottom"] <= outer["bottom"]
+    )
+
+
+def open_expanded_graph(page: Page, dagster_ui) -> None:
+    page.goto(f"{dagster_ui.url}/asset-groups")
+    for group in GROUPS:  # the sidebar lists the groups; the graph starts with them collapsed
+        expect(visible_text(page, group).first).to_be_visible()
+    page.keyboard.press("Alt+e")  # the graph's "Expand all groups" (its settings menu names this shortcut)
+    names = [*GROUPS, *ASSETS]
+    page.wait_for_function(f"names => Object.keys(({GRAPH_BOXES})(names)).length === names.length", arg=names)
+    # Until the layout animation has settled: the same boxes twice in a row, a quarter of a second apart.
+    page.wait_for_function(
+        f"""names => {{
+            const now = JSON.stringify(({GRAPH_BOXES})(names));
+            const settled = window.__lastGraphBoxes === now;
+            window.__lastGraphBoxes = now;
+            return settled;
+        }}""",
+        arg=names,
+        polling=250,
+    )
+
+
+def test_the_asset_graph_shows_the_six_groups_and_every_asset(page, dagster_ui):
+    open_expanded_graph(page, dagster_ui)
+    shot(page, "asset_graph")
+
+    # Exactly six groups in the lineage sidebar (an asset that lost its group would add "default").
+    sidebar = [line for line in page.locator("button").all_inner_texts() if line.split("\n")[0] in GROUPS]
+    assert len(sidebar) == len(GROUPS)
+    expect(visible_text(page, "default")).to_have_count(0)
+
+    # In the graph every asset is drawn inside the box of its group.
+    boxes = graph_boxes(page, [*GROUPS, *ASSETS])
+    for group, assets in GROUPS.items():
+        assert group in boxes, f"group {group} is not drawn"
+        for asset in assets:
+            assert asset in boxes, f"asset {asset} is not drawn"
+            assert inside(boxes[asset], boxes[group]), f"{asset} is not drawn inside group {group}"
+
+
+def test_raw_dataset_shows_the_contracts_columns_with_types_and_descriptions(page, dagster_ui):
+    page.goto(f"{dagster_ui.url}/assets/raw_dataset")
+    table = page.locator("table", has=page.get_by_text("Column name", exact=True))
+    expect(table).to_be_visible()
+    schema = RawData.to_schema()
+    expect(table.locator("tbody tr")).to_have_count(len(schema.columns))
+    shot(page, "raw_dataset_columns")
+
+    shown = {}
+    for row in table.locator("tbody tr").all():
+        name, types, description = (cell.inner_text().strip() for cell in row.locator("td").all())
+        shown[name] = (types.split()[0], description)
+    contract = {name: (str(column.dtype), column.description or "") for name, column in schema.columns.items()}
+    assert shown == contract
+
+    # The contract's table-wide checks are shown above the columns.
+    for check in schema.checks:
+        expect(visible_text(page, check.name)).to_be_visible()
+
+
+def test_model_evaluation_shows_its_four_blocking_gates_per_partition_and_its_plots(page, dagster_ui, trained_version):
+    key, run_id = trained_version.key, trained_version.run_id
+    page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks")
+    expect(visible_text(page, f"Checks ({len(GATES)})")).to_be_visible()
+    for gate in GATES:
+        visible_text(page, gate).first.click()  # the gate in the list of checks
+        expect(visible_text(page, gate)).to_have_count(2)  # in the list, and as the title of the details
+        page.locator("button[role=tab]", has_text="Overview").click()
+        expect(page.get_by_text("This is a blocking asset check.")).to_be_visible()
+        page.locator("button[role=tab]", has_text="Partitions").click()
+        expect(visible_text(page, "Passed (1)")).to_be_visible()
+        visible_text(page, key).last.click()  # the partition's row: its result for this version
+        expect(visible_text(page, "Passed")).to_be_visible()  # the partition's result (the filter says "Passed (1)")
+        expect(visible_text(page, run_id[:8])).to_be_visible()  # from the run the README example launched
+        if gate == GATES[0]:
+            shot(page, "model_evaluation_gate_partitions")
+
+    # The plots of that version's evaluation render as images (data URIs that decode), not broken links.
+    page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=partitions&partition={key}")
+    expect(visible_text(page, "gates_passed")).to_be_visible()
+    dialog = show_markdown(page, page, "plots")
+    images = rendered_images(dialog)
+    shot(page, "model_evaluation_plots")
+    assert_rendered(images, EVALUATION_PLOTS)
+
+
+def test_a_version_that_breaks_the_contract_shows_the_failure_table_on_its_run_page(page, dagster_ui, bikeshare):
+    key = "2011-01-broken"
+    rows = monthly_snapshot(bikeshare, "2011-01").reset_index(drop=True)
+    rows.loc[10, "hr"] = 99  # the 11th data row
+    rows.loc[20, "weathersit"] = "snowstorm"  # the 21st
+    land_version(dagster_ui.versions_dir, key, rows)
+
+    # A user materializes the new version from the UI: Materialize…, add the partition, launch.
+    page.goto(f"{dagster_ui.url}/assets/raw_dataset")
+    page.get_by_role("button", name="Materialize…").click()
+    page.get_by_text("Add a partition").click()
+    page.get_by_placeholder("name").fill(key)
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Launch 1 run").click()
+    expect(page.get_by_text("Launched run")).to_be_visible()
+    view = page.get_by_role("link", name="View", exact=True).or_(page.get_by_role("button", name="View", exact=True))
+    view.first.click()  # the "View" of the "Launched run …" message: the run's page
+
+    expect(page.get_by_text(f"partition: {key}")).to_be_visible()
+    expect(page.get_by_text("Failure", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(page.get_by_text("2 contract failure(s)").first).to_be_visible()
+    dialog = show_markdown(page, page, "failure_table")
+    shot(page, "contract_failure_table")
+    table = dialog.locator("table")
+    assert table.locator("th").all_inner_texts() == ["file", "row", "column", "check", "value"]
+    cells = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
+    assert cells == [
+        ["rentals.csv", "11", "hr", "less_than_or_equal_to(23)", "99"],
+        [
+            "rentals.csv",
+            "21",
+            "weathersit",
+            "isin(['clear', 'cloudy/misty', 'light rain/snow', 'heavy rain/snow'])",
+            "snowstorm",
+        ],
+    ]
+
+
+def follow_requested_run(page: Page, dagster_ui, sensor: str, key: str, tick_says: str | None = None) -> None:
+    """On the sensor's page, wait for the tick that requested one run, open that run and wait until it succeeds."""
+    page.goto(f"{dagster_ui.url}/locations/mlops_assets/sensors/{sensor}")
+    tick = page.locator("tr", has=page.get_by_text("1 run requested", exact=True)).first
+    expect(tick).to_be_visible(timeout=RUN_TIMEOUT)  # the ticks table refreshes by itself
+    if tick_says:
+        expect(tick.get_by_text(tick_says)).to_be_visible()
+    shot(page, f"{sensor}_tick")
+    run_link = tick.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$"))  # the requested run's id
+    page.goto(dagster_ui.url + run_link.get_attribute("href"))  # (a click lands on the link's hover card)
+    expect(page.get_by_text(f"partition: {key}")).to_be_visible()
+    expect(page.get_by_text(f"Launched by {sensor}")).to_be_visible()
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT)
+
+
+def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(page, dagster_ui, trained_version):
+    key = "2011-02"
+    land_demo_versions(dagster_ui.versions_dir, [key])
+
+    # The user turns the dataset_version_sensor on; its next tick adds the partition and requests one run (ingest,
+    # score and monitor, since 2011-01's model is champion), and that run succeeds.
+    page.goto(f"{dagster_ui.url}/locations/mlops_assets/sensors/dataset_version_sensor")
+    toggle = page.get_by_role("checkbox")
+    expect(toggle).not_to_be_checked()
+    page.locator("label", has=toggle).click()
+    expect(toggle).to_be_checked()
+    follow_requested_run(page, dagster_ui, "dataset_version_sensor", key, tick_says="(1 partition created)")
+    shot(page, "sensor_run")
+
+    # The champion's monitoring of the new version: its plots render.
+    page.goto(f"{dagster_ui.url}/assets/model_monitoring?view=partitions&partition={key}")
+    expect(visible_text(page, "drifted_share")).to_be_visible()
+    dialog = show_markdown(page, page, "plots")
+    images = rendered_images(dialog)
+    shot(page, "model_monitoring_plots")
+    assert_rendered(images, MONITORING_PLOTS)
+
+    # The retraining sensor records its decision for that version, with the reasons and the evidence.
+    # (Waited for through the API: the asset's Events page does not refresh by itself.)
+    dagster_ui.wait_for_materialization("retraining_decision", key)
+    page.goto(f"{dagster_ui.url}/assets/retraining_decision?view=events")
+    expect(page.get_by_text(f"Partition {key} materialized")).to_be_visible()
+    metadata = page.locator("tr", has=page.get_by_text("retrain", exact=True)).first
+    retrain = metadata.locator("td").nth(1).inner_text().strip()  # the metadata entry `retrain`: true or false
+    assert retrain in ("true", "false")
+    description = "retrain" if retrain == "true" else "no retraining"
+    expect(page.locator("p").filter(has_text=re.compile(f"^{description}$"))).to_be_visible()
+    expect(page.get_by_text(f"{key}: ").first).to_be_visible()  # the reasons name the version
+    expect(page.get_by_text("evaluated (").first).to_be_visible()  # the evidence: realized against evaluated
+    shot(page, "retraining_decision")
+    if retrain == "false":
+        return
+
+    # "retrain": the retraining sensor requested the version's training run; it succeeds, and the gates now show a
+    # result for each of the two versions.
+    follow_requested_run(page, dagster_ui, "retraining_sensor", key)
+    page.goto(f"{dagster_ui.url}/runs")
+    for launcher in ("retraining_sensor", "dataset_version_sensor", "Manually launched"):
+        expect(visible_text(page, launcher).first).to_be_visible()
+    shot(page, "runs")
+    for gate in GATES:
+        page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=checks&checkDetail={gate}")
+        expect(visible_text(page, gate)).to_have_count(2)  # in the list, and as the title of the details
+        page.locator("button[role=tab]", has_text="Partitions").click()
+        for version in (trained_version.key, key):
+            expect(visible_text(page, version).first).to_be_visible()
+        statuses = page.get_by_text(re.compile(r"^(Execution Failed|Failed|Passed) \(\d+\)$")).filter(visible=True)
+        expect(statuses).to_have_count(3)
+        counts = {text.split(" (")[0]: int(text.split("(")[1].rstrip(")")) for text in statuses.all_inner_texts()}
+        assert counts["Passed"] + counts["Failed"] == 2 and counts["Execution Failed"] == 0, (gate, counts)
+        if gate == "not_worse_than_champion":
+            shot(page, "model_evaluation_gate_two_versions")
