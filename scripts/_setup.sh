@@ -41,7 +41,7 @@ fi
 export DAGSTER_HOME=${DAGSTER_HOME:-$PWD/state}
 export MLFLOW_DISABLE_TELEMETRY=true
 
-# The browser tests (tests/ui) drive Debian's Chromium (/usr/bin/chromium), never a browser build of their own.
+# The browser tests (tests/demo/ui) drive Debian's Chromium (/usr/bin/chromium), never a browser build of their own.
 # scripts/test installs it with apt-get when it is missing and this machine can (root, or password-less sudo);
 # elsewhere it says so and the browser tests skip with that reason (CI turns the skip into a failure: .ci/run).
 ensure_chromium() {
@@ -60,7 +60,7 @@ ensure_chromium() {
     echo "Chromium (/usr/bin/chromium) is missing and there is no apt-get here: the browser tests will skip." >&2
     return 0
   fi
-  echo "Installing Debian's chromium for the browser tests (tests/ui), once..."
+  echo "Installing Debian's chromium for the browser tests (tests/demo/ui), once..."
   local log
   log=$(mktemp)
   if $sudo apt-get update -q >"$log" 2>&1 &&

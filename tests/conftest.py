@@ -1,6 +1,10 @@
-"""Shared fixtures: the real 2011 data, settings that point every folder into `tmp_path`, a real Dagster instance.
+"""Shared fixtures and helpers: the configured data set, settings that point every folder into `tmp_path`, a real
+Dagster instance, a real MLflow store.
 
-Nothing here writes into the repository's data/ or state/ folders.
+The tests outside tests/demo/ run on whatever data set, contract and features the project is configured with
+(config.SourceSettings, contracts.py, features.py): their rows come from the configured source and its cut into
+versions, and their bad inputs are derived from the contract (tests/contract_cases.py). Nothing here writes into
+the repository's data/ or state/ folders.
 """
 
 from __future__ import annotations
@@ -48,6 +52,37 @@ def _no_tracking_uri_variable():
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     if before is not None:
         os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+@pytest.fixture(scope="session")
+def source() -> pd.DataFrame:
+    """The configured source's rows as the raw contract validates them (the dtypes the pipeline sees)."""
+    from mlops_assets.contracts import RawData
+    from mlops_assets.landing import read_source
+
+    return RawData.validate(read_source(ProjectSettings()), lazy=True)
+
+
+@pytest.fixture(scope="session")
+def versions() -> dict[str, pd.DataFrame]:
+    """The configured source cut into dataset versions (config.SourceSettings.cut), in order: key -> rows."""
+    from mlops_assets.landing import source_versions
+
+    return dict(source_versions(ProjectSettings()))
+
+
+@pytest.fixture(scope="session")
+def keys(versions) -> list[str]:
+    """The versions' keys, in order: keys[0] is the first version the pipeline sees."""
+    return list(versions)
+
+
+def land(settings: ProjectSettings, versions: dict[str, pd.DataFrame], *keys: str, as_key: str | None = None) -> None:
+    """Land the given versions (atomically, as the main job does); `as_key` lands the one version under another key."""
+    from mlops_assets.landing import land_version
+
+    for key in keys:
+        land_version(settings.versions_dir, as_key or key, versions[key])
 
 
 @pytest.fixture(scope="session")

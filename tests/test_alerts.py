@@ -25,13 +25,14 @@ class _Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_failed_run_is_posted_to_the_webhook(tmp_path, settings, instance, bikeshare):
+def test_a_failed_run_is_posted_to_the_webhook(tmp_path, settings, instance, source):
     server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         notifier = Notifier(webhook_url=f"http://127.0.0.1:{server.server_port}/alerts")
         defs = build_definitions(settings, notifier=notifier)
-        write_version(settings.versions_dir, "broken", {"rentals.csv": bikeshare.head(50).drop(columns=["temp"])})
+        missing = source.columns[-1]
+        write_version(settings.versions_dir, "broken", {"rows.csv": source.head(50).drop(columns=[missing])})
         instance.add_dynamic_partitions("dataset_version", ["broken"])
         result = defs.resolve_job_def("version_pipeline").execute_in_process(
             instance=instance, partition_key="broken", asset_selection=INGESTION_ASSETS, raise_on_error=False

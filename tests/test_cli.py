@@ -9,13 +9,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
-from mlops_assets.demo.versions import land_demo_versions
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.landing import land_version, source_versions
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
 
-KEY = "2011-01"
+KEY, ROWS = source_versions(ProjectSettings())[0]  # the configured data set's first version
 # Exactly as in the README (the test checks they are there), run with the README's DAGSTER_HOME set.
 MATERIALIZE = (
     f"dagster asset materialize -m mlops_assets.definitions --select raw_dataset,feature_table --partition {KEY}"
@@ -29,7 +29,7 @@ def home(tmp_path) -> dict[str, str]:
     state, data = tmp_path / "state", tmp_path / "data"
     state.mkdir()
     (state / "dagster.yaml").write_text((PROJECT_ROOT / "state" / "dagster.yaml").read_text())
-    land_demo_versions(data / "versions", [KEY])
+    land_version(data / "versions", KEY, ROWS)
     with dg.DagsterInstance.from_config(str(state)) as instance:
         instance.add_dynamic_partitions("dataset_version", [KEY])  # what the dataset_version_sensor does
     return subprocess_env(DAGSTER_HOME=str(state), MLOPS_STATE_DIR=str(state), MLOPS_DATA_DIR=str(data))

@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
-from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.landing import land_version, source_versions
 from mlops_assets.records import latest_metadata
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.stages.registry import CHAMPION
@@ -29,23 +28,24 @@ from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
 
-KEYS = ["2011-01", "2011-02", "2011-03", "2011-04"]
+MODEL = ProjectSettings().model_name
 JOB = "train_and_deploy_multiprocess"
 MLFLOW_ASSETS = ["candidate_model", "model_evaluation"]
 
 
 def test_four_versions_at_once_lose_nothing(tmp_path):
+    cut = dict(source_versions(ProjectSettings())[:4])  # four versions of the configured data set
+    keys = list(cut)
     home, data = tmp_path / "state", tmp_path / "data"
     home.mkdir()
     (home / "dagster.yaml").write_text(
         "concurrency:\n  runs:\n    max_concurrent_runs: 4\ntelemetry:\n  enabled: false\n"
     )
-    source = pd.read_csv(PROJECT_ROOT / "data" / "bikeshare_2011.csv")
-    for key in KEYS:
-        land_version(data / "versions", key, monthly_snapshot(source, key))
+    for key in keys:
+        land_version(data / "versions", key, cut[key])
     env = subprocess_env(DAGSTER_HOME=str(home), MLOPS_DATA_DIR=str(data), MLOPS_STATE_DIR=str(home))
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("dataset_version", KEYS)
+        instance.add_dynamic_partitions("dataset_version", keys)
     MLflowTracking(state_dir=str(home)).ensure_experiment()  # as the project does before parallel work
 
     bin_dir = Path(sys.executable).parent
@@ -58,7 +58,7 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
         start_new_session=True,
     )
     try:
-        for key in KEYS:
+        for key in keys:
             subprocess.run(
                 [str(bin_dir / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", JOB,
                  "--tags", json.dumps({"dagster/partition": key})],
@@ -68,12 +68,12 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
                 runs = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(job_name=JOB))]
-                if len(runs) == len(KEYS) and all(run.is_finished for run in runs):
+                if len(runs) == len(keys) and all(run.is_finished for run in runs):
                     break
                 assert daemon.poll() is None, "the daemon exited"
                 time.sleep(2)
             runs = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(job_name=JOB))]
-            assert sorted(run.tags["dagster/partition"] for run in runs) == KEYS
+            assert sorted(run.tags["dagster/partition"] for run in runs) == keys
             failures = {
                 run.tags["dagster/partition"]: [
                     event.message for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
@@ -96,17 +96,17 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
         logged = client.search_runs([experiment], filter_string=f"tags.`dagster.run_id` = '{run.run_id}'")
         assert sorted(r.data.tags["dagster.asset"] for r in logged) == MLFLOW_ASSETS, run.tags["dagster/partition"]
         assert all(r.info.status == "FINISHED" for r in logged)
-    versions = client.search_model_versions("name = 'bike_rentals'")
-    assert len(versions) == len(KEYS)  # no lost registration
+    versions = client.search_model_versions(f"name = '{MODEL}'")
+    assert len(versions) == len(keys)  # no lost registration
     assert all(version.status == "READY" for version in versions)
-    champion = client.get_model_version_by_alias("bike_rentals", CHAMPION)
+    champion = client.get_model_version_by_alias(MODEL, CHAMPION)
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        for key in KEYS:
+        for key in keys:
             deployed = latest_metadata(instance, "deployed_model", key)
             evaluated = latest_metadata(instance, "model_evaluation", key)
             if deployed["promoted"]:
                 # Promoted only after a comparison with the very champion it replaced.
-                replaced = client.get_model_version("bike_rentals", deployed["candidate_version"]).tags
+                replaced = client.get_model_version(MODEL, deployed["candidate_version"]).tags
                 assert (replaced["replaced_version"] or "none") == evaluated["champion_version"], key
             else:
                 assert "registered, not promoted" in deployed["outcome"], key

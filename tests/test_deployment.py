@@ -1,9 +1,9 @@
 """Deployment end to end: real pipeline runs on a real Dagster instance and a real MLflow registry (SQLite).
 
-One story per module, trained once (small search budget): `2011-01` and `2011-02` are good versions and are
-promoted in turn; `2011-03` is trained with a search space that cannot fit and fails the gates. The tests read
-what each step left behind; a test that moves an alias puts it back before it ends, and a test that adds a version
-uses a version key of its own.
+One story per module, trained once (small search budget) on the configured data set's first versions: the first
+two are good versions and are promoted in turn; the third is trained with a search that cannot fit (a constant
+prediction) and fails the gates. The tests read what each step left behind; a test that moves an alias puts it back
+before it ends, and a test that adds a version uses a version key of its own.
 """
 
 from __future__ import annotations
@@ -20,24 +20,46 @@ import pytest
 
 from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.landing import land_version
 from mlops_assets.records import latest_metadata
 from mlops_assets.stages import deployment, registry
-from mlops_assets.stages.gates import GATES
+from mlops_assets.stages.gates import GATES, PRIMARY_METRIC
 from mlops_assets.stages.rollback import rollback
 from mlops_assets.stages.scoring import predictions_schema, score_batch
 from tests.conftest import FAST_SEARCH, aliases, make_project, run_assets, step_error, subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-GOOD, BETTER, WORSE = "2011-01", "2011-02", "2011-03"
 PIPELINE = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
-# One boosting iteration at a tiny learning rate: predicts about the mean, so R² is about 0 and the baseline wins.
-HOPELESS_SEARCH = SearchSettings(**{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001]})
+# No split can have 10^9 rows in a leaf: the model predicts the training mean (or class rate) for every row, so it
+# meets no threshold and does not beat the baseline, whatever the data set.
+HOPELESS_SEARCH = SearchSettings(
+    **{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001], "min_samples_leaf": [10**9]}
+)
+METRIC = PRIMARY_METRIC[ProjectSettings().task][0]
+needs_time_order = pytest.mark.skipif(
+    ProjectSettings().split.method != "time",
+    reason="the older-data rule needs a time order: this project splits by hash (config.split.method)",
+)
 
 
-def land(project, instance: dg.DagsterInstance, source: pd.DataFrame, key: str, month: str | None = None) -> None:
-    """Land demo version `key` (the snapshot up to `month`, default the key's own) and add its partition."""
-    land_version(project.settings.versions_dir, key, monthly_snapshot(source, month or key))
+@pytest.fixture(scope="module")
+def good(keys) -> str:
+    return keys[0]
+
+
+@pytest.fixture(scope="module")
+def better(keys) -> str:
+    return keys[1]
+
+
+@pytest.fixture(scope="module")
+def worse(keys) -> str:
+    return keys[2]
+
+
+def land(project, instance: dg.DagsterInstance, versions, key: str, rows_of: str | None = None) -> None:
+    """Land version `key` (with the rows of version `rows_of`, default its own) and add its partition."""
+    land_version(project.settings.versions_dir, key, versions[rows_of or key])
     instance.add_dynamic_partitions("dataset_version", [key])
 
 
@@ -67,13 +89,13 @@ def module_instance(tmp_path_factory, _empty_dagster_home):
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory, module_instance, bikeshare):
+def story(tmp_path_factory, module_instance, versions, good, better, worse):
     """Two good versions promoted in turn, then a hopeless candidate that fails the gates, then a deployment-only
     run for it. Records each run's result and the aliases after it."""
     project = make_project(tmp_path_factory.mktemp("deployment_project"))
     instance = module_instance
-    for key in (GOOD, BETTER, WORSE):
-        land(project, instance, bikeshare, key)
+    for key in (good, better, worse):
+        land(project, instance, versions, key)
     results, snapshots = {}, {}
 
     def step(name: str, key: str, selection: list[str], settings: ProjectSettings | None = None) -> None:
@@ -84,12 +106,14 @@ def story(tmp_path_factory, module_instance, bikeshare):
             "versions": version_count(project),
         }
 
-    step("good", GOOD, PIPELINE)
-    step("better", BETTER, PIPELINE)
+    step("good", good, PIPELINE)
+    step("better", better, PIPELINE)
     hopeless = ProjectSettings(**{**project.settings.model_dump(), "search": HOPELESS_SEARCH})
-    step("worse", WORSE, PIPELINE, hopeless)
-    step("worse deploy only", WORSE, ["deployed_model"])
-    return SimpleNamespace(project=project, instance=instance, results=results, snapshots=snapshots)
+    step("worse", worse, PIPELINE, hopeless)
+    step("worse deploy only", worse, ["deployed_model"])
+    return SimpleNamespace(
+        project=project, instance=instance, results=results, snapshots=snapshots, good=good, better=better, worse=worse
+    )
 
 
 def test_a_good_candidate_passes_every_gate_and_becomes_champion(story):
@@ -98,7 +122,7 @@ def test_a_good_candidate_passes_every_gate_and_becomes_champion(story):
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
     assert checks == dict.fromkeys(GATES, True)
     assert story.snapshots["good"]["aliases"] == {"champion": "1", "previous_champion": None}
-    deployed = latest_metadata(story.instance, "deployed_model", GOOD)
+    deployed = latest_metadata(story.instance, "deployed_model", story.good)
     assert deployed["champion_version"] == "1" and deployed["promoted"] is True
 
 
@@ -106,14 +130,14 @@ def test_a_second_good_version_is_promoted_and_the_former_champion_kept_for_roll
     result = story.results["better"]
     assert result.success, step_error(result, "model_evaluation")
     # It was compared with version 1 on rows version 1 never trained on, and beat it within the margin.
-    evaluation = latest_metadata(story.instance, "model_evaluation", BETTER)
+    evaluation = latest_metadata(story.instance, "model_evaluation", story.better)
     assert evaluation["champion_version"] == "1" and evaluation["gates_passed"] is True
     assert story.snapshots["better"]["aliases"] == {"champion": "2", "previous_champion": "1"}
     version = story.project.client.get_model_version(story.project.settings.model_name, "2")
     assert version.tags[registry.REPLACED_VERSION] == "1"
     assert version.tags["candidate_run_id"] == version.run_id
-    assert version.tags["dataset_version"] == BETTER
-    assert round(float(version.tags["holdout_rmse"]), 4) == evaluation["candidate_rmse"]
+    assert version.tags["dataset_version"] == story.better
+    assert round(float(version.tags[f"holdout_{METRIC}"]), 4) == evaluation[f"candidate_{METRIC}"]
     # The manifest is an artifact of the run; the version carries only the few tags deployment and scoring read.
     assert not [tag for tag in version.tags if tag.startswith("manifest.")]
 
@@ -125,7 +149,7 @@ def test_a_worse_candidate_fails_a_gate_is_not_deployed_and_the_champion_stays(s
     assert checks["absolute_thresholds"] is False and checks["beats_baseline"] is False
     assert "model_evaluation" in materialized(result)  # the checked asset is stored, with its failed checks ...
     assert "deployed_model" not in materialized(result)  # ... and deployment is skipped
-    assert not latest_metadata(story.instance, "deployed_model", WORSE)
+    assert not latest_metadata(story.instance, "deployed_model", story.worse)
     assert story.snapshots["worse"]["aliases"] == {"champion": "2", "previous_champion": "1"}
     candidate_run = result.output_for_node("candidate_model").run_id
     assert not story.project.client.search_model_versions(f"run_id = '{candidate_run}'")  # never registered
@@ -141,33 +165,38 @@ def test_a_later_deployment_only_run_for_the_failed_candidate_fails_and_moves_no
 
 def test_rerunning_the_champions_deployment_is_idempotent(story):
     before = (aliases(story.project), version_count(story.project))
-    result = run_assets(story.project, story.instance, BETTER, ["deployed_model"])
+    result = run_assets(story.project, story.instance, story.better, ["deployed_model"])
     assert result.success, step_error(result, "deployed_model")
-    deployed = latest_metadata(story.instance, "deployed_model", BETTER)
+    deployed = latest_metadata(story.instance, "deployed_model", story.better)
     assert deployed["champion_version"] == "2" and deployed["promoted"] is False
     assert deployed["previous_champion_version"] == "1"
     assert (aliases(story.project), version_count(story.project)) == before
 
 
+@needs_time_order
 def test_rerunning_a_superseded_candidates_deployment_changes_nothing(story):
     # Version 1 was champion and was replaced by version 2, trained on newer data: a rerun of version 1's deployment
     # succeeds and moves nothing (after a rollback, the same rerun is refused: see the rollback test).
     before = (aliases(story.project), version_count(story.project))
-    result = run_assets(story.project, story.instance, GOOD, ["deployed_model"])
+    result = run_assets(story.project, story.instance, story.good, ["deployed_model"])
     assert result.success, step_error(result, "deployed_model")
     promotion = result.output_for_node("deployed_model")
     assert (promotion.version, promotion.champion_version, promotion.changed) == ("1", "2", False)
-    assert "champion version 2 trained on newer data (2011-02) than the candidate (2011-01)" in promotion.reason
+    assert (
+        f"champion version 2 trained on newer data ({story.better}) than the candidate ({story.good})"
+        in promotion.reason
+    )
     assert (aliases(story.project), version_count(story.project)) == before
 
 
-def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_champion(story, bikeshare):
+@needs_time_order
+def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_champion(story, versions):
     # January again, under another version key (e.g. a late or re-landed version): it passes its gates (the
     # champion trained on every one of its rows, so it cannot be compared), and is registered but not promoted.
     import mlflow
 
-    key = "2011-01-relanded"
-    land(story.project, story.instance, bikeshare, key, month=GOOD)
+    key = f"{story.good}-relanded"
+    land(story.project, story.instance, versions, key, rows_of=story.good)
     before = version_count(story.project)
     trained = run_assets(story.project, story.instance, key, PIPELINE[:-2])
     assert trained.success, step_error(trained, "model_evaluation")
@@ -190,11 +219,12 @@ def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_
     assert set(scored["model_version"]) == {"2"}  # scored by the champion, not by the candidate
 
 
-def test_the_whole_graph_on_a_version_older_than_the_champions_data_finishes_green(story, bikeshare):
+@needs_time_order
+def test_the_whole_graph_on_a_version_older_than_the_champions_data_finishes_green(story, versions):
     # January again under another key: the champion (version 2) trained on all of it. Nothing to monitor, a
     # candidate that cannot be compared and is not promoted: recorded outcomes, not errors (no alert either).
-    key = "2011-01-again"
-    land(story.project, story.instance, bikeshare, key, month=GOOD)
+    key = f"{story.good}-again"
+    land(story.project, story.instance, versions, key, rows_of=story.good)
     every_asset = [*PIPELINE, "model_monitoring"]
     result = run_assets(story.project, story.instance, key, every_asset)
     assert result.success, step_error(result, "model_monitoring") + step_error(result, "deployed_model")
@@ -222,11 +252,11 @@ def test_a_candidate_evaluated_against_another_champion_is_not_promoted(story):
     assert (aliases(project), version_count(project)) == before
 
 
-def test_a_deployment_only_run_after_the_champion_changed_refuses_the_candidate(story, bikeshare):
+def test_a_deployment_only_run_after_the_champion_changed_refuses_the_candidate(story, versions, keys):
     # Evaluated against champion version 2; then the champion changes (a rollback); a deployment-only run must not
     # promote a candidate that was never compared with the model it would replace.
-    project, key = story.project, "2011-04"
-    land(project, story.instance, bikeshare, key)
+    project, key = story.project, keys[3]
+    land(project, story.instance, versions, key)
     evaluated = run_assets(project, story.instance, key, PIPELINE[:-2])
     assert evaluated.success, step_error(evaluated, "model_evaluation")
     assert latest_metadata(story.instance, "model_evaluation", key)["champion_version"] == "2"
@@ -252,14 +282,17 @@ def test_aliases_only_ever_point_at_ready_versions(story):
     assert set(alias_statuses(story.project).values()) == {"READY"}
 
 
-@pytest.mark.parametrize(("key", "version"), [(GOOD, "1"), (BETTER, "2")])
-def test_batch_predictions_are_written_by_the_champion_under_the_predictions_contract(story, bikeshare, key, version):
+@pytest.mark.parametrize(("index", "version"), [(0, "1"), (1, "2")])
+def test_batch_predictions_are_written_by_the_champion_under_the_predictions_contract(story, versions, index, version):
+    key = list(versions)[index]
     path = story.project.settings.predictions_dir / f"{key}.parquet"
     scored = pd.read_parquet(path)
     schema = predictions_schema(story.project.settings)
-    assert list(scored.columns) == ["day", "hr", "prediction", "model_name", "model_version"] == list(schema.columns)
+    settings = story.project.settings
+    outputs = ["prediction", "predicted_positive"] if settings.task == "classification" else ["prediction"]
+    assert list(scored.columns) == [*settings.row_key, *outputs, "model_name", "model_version"] == list(schema.columns)
     schema.validate(scored)
-    snapshot = monthly_snapshot(bikeshare, key)
+    snapshot = versions[key]
     assert len(scored) == len(snapshot)
     assert set(scored["model_version"]) == {version}  # the champion right after this version's deployment
     assert set(scored["model_name"]) == {story.project.settings.model_name}
@@ -268,21 +301,21 @@ def test_batch_predictions_are_written_by_the_champion_under_the_predictions_con
     assert metadata["model_version"] == version and metadata["dagster/row_count"] == len(snapshot)
 
 
-def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, bikeshare):
+def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, versions):
     project = story.project
     name = project.settings.model_name
-    path = project.settings.predictions_dir / f"{BETTER}.parquet"
+    path = project.settings.predictions_dir / f"{story.better}.parquet"
     written = path.stat().st_mtime_ns
     real_hash = project.client.get_model_version(name, "2").tags["contract_hash"]
     try:
         project.client.set_model_version_tag(name, "2", "contract_hash", "0" * 16)
-        result = run_assets(project, story.instance, BETTER, ["batch_predictions"])
+        result = run_assets(project, story.instance, story.better, ["batch_predictions"])
         assert not result.success
         assert f"trained with contract {'0' * 16}" in step_error(result, "batch_predictions")
 
         project.client.delete_model_version_tag(name, "2", "contract_hash")
         with pytest.raises(RuntimeError, match="records no contract hash"):
-            score_batch(project.tracking, project.settings, monthly_snapshot(bikeshare, BETTER), path)
+            score_batch(project.tracking, project.settings, versions[story.better], path)
     finally:
         project.client.set_model_version_tag(name, "2", "contract_hash", real_hash)
     assert path.stat().st_mtime_ns == written  # the predictions already there were left alone
@@ -310,8 +343,8 @@ def test_rollback_from_the_command_line(story):
 
     status = cli(project, "status")
     assert status.returncode == 0, status.stderr
-    assert "champion: version 2 (READY; dataset version 2011-02" in status.stdout
-    assert "previous_champion: version 1 (READY; dataset version 2011-01" in status.stdout
+    assert f"champion: version 2 (READY; dataset version {story.better}" in status.stdout
+    assert f"previous_champion: version 1 (READY; dataset version {story.good}" in status.stdout
 
     try:
         back = cli(project, "rollback")
@@ -328,19 +361,19 @@ def test_rollback_from_the_command_line(story):
         assert aliases(project) == {"champion": "1", "previous_champion": None}
 
         # Rerunning version 2's deployment does not undo the rollback behind the operator's back.
-        rerun = run_assets(project, story.instance, BETTER, ["deployed_model"])
+        rerun = run_assets(project, story.instance, story.better, ["deployed_model"])
         assert not rerun.success and "was champion before" in step_error(rerun, "deployed_model")
         assert aliases(project) == {"champion": "1", "previous_champion": None}
 
         # A batch run scores with whichever version is champion now.
-        rescored = run_assets(project, story.instance, BETTER, ["batch_predictions"])
+        rescored = run_assets(project, story.instance, story.better, ["batch_predictions"])
         assert rescored.success
-        scored = pd.read_parquet(project.settings.predictions_dir / f"{BETTER}.parquet")
+        scored = pd.read_parquet(project.settings.predictions_dir / f"{story.better}.parquet")
         assert set(scored["model_version"]) == {"1"}
     finally:
         forward = cli(project, "rollback", "--to", "2")
         assert forward.returncode == 0, forward.stderr
-        assert run_assets(project, story.instance, BETTER, ["batch_predictions"]).success
+        assert run_assets(project, story.instance, story.better, ["batch_predictions"]).success
     assert "champion: version 1 -> version 2" in forward.stdout
     assert aliases(project) == {"champion": "2", "previous_champion": "1"}
     assert set(alias_statuses(project).values()) == {"READY"}

@@ -22,11 +22,14 @@ from tests.contract_cases import broken_versions
 
 
 @pytest.fixture(scope="module")
-def contracts(bikeshare) -> dict[str, tuple[pa.DataFrameSchema, pd.DataFrame]]:
+def contracts(source) -> dict[str, tuple[pa.DataFrameSchema, pd.DataFrame]]:
     """Every contract of the project with valid rows for it."""
-    raw = RawData.validate(bikeshare.head(300).copy(), lazy=True)
+    raw = source.head(300).copy()
     settings = ProjectSettings()
-    scored = raw[settings.row_key].assign(prediction=1.5, model_name="m", model_version="1")
+    scored = raw[settings.row_key].assign(prediction=0.5)
+    if settings.task == "classification":
+        scored["predicted_positive"] = True
+    scored = scored.assign(model_name="m", model_version="1")
     return {
         "RawData": (RawData.to_schema(), raw),
         "Features": (Features.to_schema(), make_features(raw)),

@@ -158,7 +158,7 @@ def test_champion_gate_rejects_a_bootstrap_of_another_metric():
 def _sliced_holdout(task: str, worse_slice: str | None) -> pd.DataFrame:
     """Slices of a holdout where the candidate matches the champion except, badly, on `worse_slice`."""
     rng = np.random.default_rng(11)
-    rows = pd.DataFrame({"weathersit": ["clear"] * 200 + ["rain"] * 60 + ["snow"] * 10})
+    rows = pd.DataFrame({"weather": ["clear"] * 200 + ["rain"] * 60 + ["snow"] * 10})
     n = len(rows)
     if task == "regression":
         y = rng.normal(200.0, 80.0, n)
@@ -169,9 +169,9 @@ def _sliced_holdout(task: str, worse_slice: str | None) -> pd.DataFrame:
         champion = np.clip(0.25 + 0.5 * y + rng.normal(0.0, 0.2, n), 0, 1)
         ruined = rng.uniform(size=n)
     # Snow (10 rows) is always ruined, but it is below min_slice_rows: never gated.
-    bad = rows["weathersit"].isin(["snow", worse_slice]).to_numpy()
+    bad = rows["weather"].isin(["snow", worse_slice]).to_numpy()
     candidate = np.where(bad, ruined, champion + rng.normal(0.0, 0.01, n))
-    return slice_metrics(rows, y, {"candidate": candidate, "champion": champion}, ["weathersit"], task)
+    return slice_metrics(rows, y, {"candidate": candidate, "champion": champion}, ["weather"], task)
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
@@ -192,13 +192,13 @@ def test_slice_gate_fails_and_names_the_worst_slice(task):
     metrics = {"candidate": {metric: 0.9, "r2": 0.9}, "champion": {metric: 0.9}, "baseline": {metric: 0.5}}
     gate = _gate(gates.evaluate_gates(task, metrics, None, slices, GATES), "no_slice_worse_than_champion")
     assert not gate.passed
-    assert gate.metadata["worst_slice"] == "weathersit=rain"
+    assert gate.metadata["worst_slice"] == "weather=rain"
     assert gate.metadata["worst_slice_rows"] == 60 and gate.metadata["slices_failing"] == 1
     rain = slices[slices["slice_value"] == "rain"].set_index("model")[metric]
     assert gate.metadata[f"worst_slice_candidate_{metric}"] == pytest.approx(rain["candidate"])
     assert gate.metadata[f"worst_slice_champion_{metric}"] == pytest.approx(rain["champion"])
     assert gate.metadata["worst_slice_relative_worsening"] > 0.25
-    assert "weathersit=rain" in gate.description and _plain(gate.metadata)
+    assert "weather=rain" in gate.description and _plain(gate.metadata)
 
 
 def test_slice_gate_skips_slices_where_the_metric_is_undefined():

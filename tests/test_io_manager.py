@@ -24,7 +24,7 @@ from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS
-from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.landing import land_version
 from mlops_assets.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH, subprocess_env
 
@@ -48,18 +48,19 @@ def run_version(defs: dg.Definitions, instance: dg.DagsterInstance, key: str, se
     return result.run_id
 
 
-def test_the_steps_of_a_run_share_values_and_none_modifies_them(tmp_path, instance, bikeshare):
+def test_the_steps_of_a_run_share_values_and_none_modifies_them(tmp_path, instance, versions, keys):
     state = tmp_path / "state"
     settings = ProjectSettings(data_dir=str(tmp_path / "data"), state_dir=str(state), search=FAST_SEARCH)
     tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
     defs = build_definitions(settings=settings, mlflow_tracking=tracking, notifier=Notifier())
-    for key in ["2011-01", "2011-02"]:
-        land_version(settings.versions_dir, key, monthly_snapshot(bikeshare, key))
-    instance.add_dynamic_partitions("dataset_version", ["2011-01", "2011-02"])
+    first, second = keys[:2]
+    for key in (first, second):
+        land_version(settings.versions_dir, key, versions[key])
+    instance.add_dynamic_partitions("dataset_version", [first, second])
 
-    run_version(defs, instance, "2011-01", INGESTION_ASSETS + TRAINING_ASSETS)
+    run_version(defs, instance, first, INGESTION_ASSETS + TRAINING_ASSETS)
     # Monitoring, training and scoring: raw_dataset is read by four steps, dataset_split by two.
-    run_id = run_version(defs, instance, "2011-02", INGESTION_ASSETS + TRAINING_ASSETS + MONITORING_ASSETS)
+    run_id = run_version(defs, instance, second, INGESTION_ASSETS + TRAINING_ASSETS + MONITORING_ASSETS)
 
     kept = io_managers._run_values[run_id]
     assets = {path.parent.name for path in kept}

@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from tests.conftest import subprocess_env
@@ -81,7 +81,7 @@ def test_a_killed_run_is_finished_by_the_next_start(tmp_path, fault):
 
     state = tmp_path / "state"
     client = MLflowTracking(state_dir=str(state)).client()
-    aliases = client.get_registered_model("bike_rentals").aliases
+    aliases = client.get_registered_model(ProjectSettings().model_name).aliases
     assert CHAMPION in aliases
     if months == 2:
         assert PREVIOUS in aliases and aliases[PREVIOUS] != aliases[CHAMPION]

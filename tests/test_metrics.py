@@ -78,11 +78,11 @@ def test_task_metrics_dispatches_on_the_task():
 
 def test_regression_baseline_is_the_group_mean_with_the_global_mean_for_unseen_groups():
     train = pd.DataFrame(
-        {"weekday": [0, 0, 0, 1, 1], "hr": [8, 8, 9, 8, 8], "bikers": [10.0, 20.0, 30.0, 100.0, 140.0]}
+        {"weekday": [0, 0, 0, 1, 1], "hour": [8, 8, 9, 8, 8], "target": [10.0, 20.0, 30.0, 100.0, 140.0]}
     )
     # A non-default index: predictions must follow the rows' order, not their labels.
-    rows = pd.DataFrame({"weekday": [1, 0, 6, 0], "hr": [8, 8, 8, 9]}, index=[7, 3, 0, 5])
-    baseline = m.baseline_predictions(train, train["bikers"], rows, ["weekday", "hr"], "regression")
+    rows = pd.DataFrame({"weekday": [1, 0, 6, 0], "hour": [8, 8, 8, 9]}, index=[7, 3, 0, 5])
+    baseline = m.baseline_predictions(train, train["target"], rows, ["weekday", "hour"], "regression")
     np.testing.assert_allclose(baseline, [120.0, 15.0, 60.0, 30.0])  # weekday 6 unseen: global mean 60
 
 
@@ -166,12 +166,12 @@ def test_bootstrap_of_a_single_class_holdout_is_undefined_not_an_error():
 
 def test_slice_metrics_is_a_long_table_per_slice_and_model():
     rows = pd.DataFrame(
-        {"weathersit": ["clear", "rain", "clear", "rain", "snow"], "workingday": [1, 1, 0, 0, 1]},
+        {"weather": ["clear", "rain", "clear", "rain", "snow"], "workday": [1, 1, 0, 0, 1]},
         index=[40, 30, 20, 10, 0],  # matched to y by position, not by label
     )
     y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     predictions = {"candidate": y + np.array([0.0, 1.0, 0.0, 0.0, 2.0]), "baseline": np.full(5, 3.0)}
-    table = m.slice_metrics(rows, y, predictions, ["weathersit", "workingday"], "regression")
+    table = m.slice_metrics(rows, y, predictions, ["weather", "workday"], "regression")
 
     assert list(table.columns) == ["slice_column", "slice_value", "rows", "model", "rmse", "mae", "r2"]
     assert len(table) == (3 + 2) * 2
@@ -182,7 +182,7 @@ def test_slice_metrics_is_a_long_table_per_slice_and_model():
     assert rain["rows"] == 2
     assert (rain["rmse"], rain["mae"], rain["r2"]) == pytest.approx((math.sqrt(0.5), 0.5, 0.5))
 
-    working = table[(table["slice_column"] == "workingday") & (table["slice_value"] == "1")]
+    working = table[(table["slice_column"] == "workday") & (table["slice_value"] == "1")]
     baseline = working[working["model"] == "baseline"].iloc[0]
     assert baseline["rows"] == 3
     assert baseline["mae"] == pytest.approx((2 + 1 + 2) / 3)  # y 1, 2, 5 against 3

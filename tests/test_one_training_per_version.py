@@ -3,7 +3,9 @@ with the daemon's sensors on, against the sensors alone. Both must leave the sam
 
 Before the fix, the whole-graph run materialized model_monitoring first, the retraining sensor read it mid-run and
 launched `retrain:<key>` while the first run was still training: two identical models were registered and promoted,
-and `previous_champion` pointed at a copy. Here a real `dagster-daemon` runs the sensors against a real instance.
+and `previous_champion` pointed at a copy. Here a real `dagster-daemon` runs the sensors against a real instance, on
+the configured data set's first two versions, with a code location (tests/always_retrain.py) whose retraining policy
+retrains on every monitoring result, so that the case arises whatever the data.
 """
 
 from __future__ import annotations
@@ -19,15 +21,23 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
 from mlops_assets.defs.sensors.retraining import training_covered
-from mlops_assets.demo.versions import land_demo_versions
+from mlops_assets.landing import land_version, source_versions
 from mlops_assets.records import latest_metadata
 from mlops_assets.resources import MLflowTracking
 from tests.conftest import subprocess_env
 
-FIRST, SECOND = "2011-01", "2011-02"
+SETTINGS = ProjectSettings()
+(FIRST, FIRST_ROWS), (SECOND, SECOND_ROWS) = source_versions(SETTINGS)[:2]
+MODEL = SETTINGS.model_name
 BIN = Path(sys.executable).parent
+WORKSPACE = """load_from:
+  - python_module:
+      module_name: tests.always_retrain
+      location_name: mlops_assets
+      working_directory: {root}
+"""
 
 
 class Project:
@@ -37,6 +47,8 @@ class Project:
         self.state, self.data = root / "state", root / "data"
         self.state.mkdir(parents=True)
         (self.state / "dagster.yaml").write_text((PROJECT_ROOT / "state" / "dagster.yaml").read_text())
+        self.workspace = root / "workspace.yaml"
+        self.workspace.write_text(WORKSPACE.format(root=PROJECT_ROOT))
         self.env = subprocess_env(
             DAGSTER_HOME=str(self.state), MLOPS_STATE_DIR=str(self.state), MLOPS_DATA_DIR=str(self.data)
         )
@@ -52,7 +64,7 @@ class Project:
     def start_daemon(self) -> None:
         with open(self.state / "daemon.log", "a") as log:  # the child keeps its own copy of the descriptor
             self.daemon = subprocess.Popen(
-                [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)],
                 cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
@@ -85,9 +97,9 @@ class Project:
 
     def registry(self) -> dict:
         client = self.tracking.client()
-        versions = client.search_model_versions("name = 'bike_rentals'")
+        versions = client.search_model_versions(f"name = '{MODEL}'")
         aliases = {
-            alias: str(client.get_model_version_by_alias("bike_rentals", alias).version)
+            alias: str(client.get_model_version_by_alias(MODEL, alias).version)
             for alias in ("champion", "previous_champion")
         }
         return {
@@ -102,12 +114,12 @@ def champion_exists(project: Project):
 
     return lambda instance: (
         all(r.dagster_run.is_finished for r in instance.get_run_records())
-        and (current_champion(project.tracking, "bike_rentals") is not None)
+        and (current_champion(project.tracking, MODEL) is not None)
     )
 
 
 def first_version_trained(project: Project) -> None:
-    land_demo_versions(project.data / "versions", [FIRST])
+    land_version(project.data / "versions", FIRST, FIRST_ROWS)
     project.start_daemon()
     project.wait_until(champion_exists(project), f"{FIRST} to be trained and promoted by the sensors")
 
@@ -121,9 +133,9 @@ def test_materialize_all_and_the_sensors_train_a_version_once_and_leave_the_same
         first_version_trained(ui)
         with ui.instance() as instance:
             instance.add_dynamic_partitions("dataset_version", [SECOND])
-        land_demo_versions(ui.data / "versions", [SECOND])
+        land_version(ui.data / "versions", SECOND, SECOND_ROWS)
         subprocess.run(
-            [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "version_pipeline",
+            [str(BIN / "dagster"), "job", "launch", "-w", str(ui.workspace), "-j", "version_pipeline",
              "--tags", json.dumps({"dagster/partition": SECOND})],
             cwd=PROJECT_ROOT, env=ui.env, check=True, capture_output=True, timeout=300,
         )  # fmt: skip
@@ -132,7 +144,7 @@ def test_materialize_all_and_the_sensors_train_a_version_once_and_leave_the_same
 
         # The sensor path: the second version is landed and the sensors do everything.
         first_version_trained(sensors)
-        land_demo_versions(sensors.data / "versions", [SECOND])
+        land_version(sensors.data / "versions", SECOND, SECOND_ROWS)
         sensors.wait_until(lambda instance: sensors.quiet(instance, SECOND), "the sensors' runs for the new version")
         sensors.wait_until(champion_exists(sensors), "the retraining run to finish")
     finally:

@@ -21,12 +21,36 @@ from types import SimpleNamespace
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 import pytest
 
+from mlops_assets.config import ProjectSettings
+from mlops_assets.contracts import RawData
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
 from tests.conftest import free_port, make_project, run_assets, step_error, subprocess_env
-from tests.test_deployment import GOOD, PIPELINE, land
+from tests.contract_cases import violating_value
+from tests.test_deployment import PIPELINE, land
+
+SETTINGS = ProjectSettings()
+INPUTS = {name: column for name, column in RawData.to_schema().columns.items() if name in MODEL_INPUT_COLUMNS}
+NUMERIC = [name for name, column in INPUTS.items() if column.dtype.type.kind in "iuf"]
+
+
+def forbidden_values() -> list[tuple[str, object, str]]:
+    """Values the model's contract forbids: out of an input column's range or categories, or a null (column, value,
+    rule), derived from the contract."""
+    found = [
+        (name, value, check.name)
+        for name, column in INPUTS.items()
+        for check in column.checks
+        if (value := violating_value(check, pd.Series([], dtype=column.dtype.type))) is not None
+    ][:3]
+    floats = [name for name, column in INPUTS.items() if column.dtype.type.kind == "f" and not column.nullable]
+    return found + [(name, None, "not_nullable") for name in floats[:1]]
+
+
+FORBIDDEN = forbidden_values()
 
 pytestmark = pytest.mark.slow
 
@@ -65,13 +89,13 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, _empty_dagster_home, bikeshare):
+def server(tmp_path_factory, _empty_dagster_home, versions, keys, source):
     project = make_project(tmp_path_factory.mktemp("serving_project"))
     home = project.root / "dagster_home"
     shutil.copytree(_empty_dagster_home, home)
     with dg.instance_for_test(temp_dir=str(home)) as instance:
-        land(project, instance, bikeshare, GOOD)
-        result = run_assets(project, instance, GOOD, PIPELINE)
+        land(project, instance, versions, keys[0])
+        result = run_assets(project, instance, keys[0], PIPELINE)
         assert result.success, step_error(result, "model_evaluation") + step_error(result, "deployed_model")
 
     port = free_port(DEFAULT_HOST)
@@ -101,18 +125,18 @@ def server(tmp_path_factory, _empty_dagster_home, bikeshare):
                         break
             except OSError:
                 time.sleep(0.5)
-        yield SimpleNamespace(project=project, url=url, log=log_path, rows=bikeshare[MODEL_INPUT_COLUMNS])
+        yield SimpleNamespace(project=project, url=url, log=log_path, rows=source[MODEL_INPUT_COLUMNS])
     finally:
         stop(process)
 
 
 def test_the_command_serves_the_champion_locally_with_this_environment():
-    command = serve_command("models:/bike_rentals@champion")
+    command = serve_command("models:/my_model@champion")
     assert command[1:] == [
         "models",
         "serve",
         "-m",
-        "models:/bike_rentals@champion",
+        "models:/my_model@champion",
         "--env-manager",
         "local",
         "-h",
@@ -129,7 +153,10 @@ def test_the_command_serves_the_champion_locally_with_this_environment():
 def test_one_row_gets_one_prediction(server):
     status, body = post(f"{server.url}/invocations", {"dataframe_records": records(server.rows.head(1))})
     assert status == 200, body
-    assert len(body["predictions"]) == 1 and isinstance(body["predictions"][0], float)
+    assert len(body["predictions"]) == 1
+    # Regression: the value; classification: the probabilities of (negative, positive), as predict_proba gives them.
+    prediction = body["predictions"][0]
+    assert isinstance(prediction, float) if SETTINGS.task == "regression" else len(prediction) == 2
     assert "version 1" in server.log.read_text()  # the CLI says which version @champion resolved to
 
 
@@ -141,22 +168,24 @@ def test_a_thousand_rows_match_the_model_scored_in_process(server):
     status, body = post(f"{server.url}/invocations", payload)
     assert status == 200, body
     served = np.asarray(body["predictions"], dtype=float)
-    assert served.shape == (1000,)
+    assert len(served) == len(rows)
 
     mlflow.set_tracking_uri(server.project.tracking.uri)
     model = mlflow.sklearn.load_model(f"models:/{server.project.settings.model_name}/1")
-    np.testing.assert_allclose(served, model.predict(rows), rtol=0, atol=1e-6)
+    in_process = model.predict(rows) if SETTINGS.task == "regression" else model.predict_proba(rows)
+    np.testing.assert_allclose(served, in_process, rtol=0, atol=1e-6)
 
 
 def test_a_missing_column_is_a_client_error_naming_the_column(server):
     row = records(server.rows.head(1))[0]
-    del row["windspeed"]
+    missing = MODEL_INPUT_COLUMNS[-1]
+    del row[missing]
     status, body = post(f"{server.url}/invocations", {"dataframe_records": [row]})
     assert 400 <= status < 500, body
-    assert "windspeed" in body["message"] and "missing" in body["message"]
+    assert missing in body["message"] and "missing" in body["message"]
 
 
-@pytest.mark.parametrize(("column", "value"), [("hr", "noon"), ("temp", "warm"), ("hr", None)])
+@pytest.mark.parametrize(("column", "value"), [(name, "not a number") for name in NUMERIC[:2]])
 def test_a_value_of_the_wrong_type_is_a_client_error_naming_the_column(server, column, value):
     row = {**records(server.rows.head(1))[0], column: value}
     status, body = post(f"{server.url}/invocations", {"dataframe_records": [row]})
@@ -164,10 +193,7 @@ def test_a_value_of_the_wrong_type_is_a_client_error_naming_the_column(server, c
     assert f"column {column}" in body["message"]
 
 
-@pytest.mark.parametrize(
-    ("column", "value", "check"),
-    [("hr", 99, "less_than_or_equal_to"), ("weathersit", "fog", "isin"), ("temp", None, "not_nullable")],
-)
+@pytest.mark.parametrize(("column", "value", "check"), FORBIDDEN)
 def test_a_value_the_contract_forbids_is_a_client_error_naming_column_and_rule(server, column, value, check):
     """The signature checks names and types; the contract logged with the model checks ranges, categories, nulls."""
     row = {**records(server.rows.head(1))[0], column: value}
@@ -189,4 +215,4 @@ def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
         check=False,
     )
     assert result.returncode == 1
-    assert "no model is registered as bike_rentals@champion" in result.stderr
+    assert f"no model is registered as {SETTINGS.model_name}@champion" in result.stderr

@@ -21,18 +21,20 @@ from mlops_assets.config import ProjectSettings
 from mlops_assets.defs.assets.features import dataset_split, feature_table
 from mlops_assets.defs.assets.ingestion import raw_dataset
 from mlops_assets.defs.assets.training import candidate_model
-from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.landing import land_version
 from mlops_assets.partitions import dataset_version_partitions
 from mlops_assets.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH
 
-KEY = "2011-01"
 EXPERIMENT = "mlops_assets"
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Test-only assets and the multiprocess job (module level: step processes import them from here)
 # ----------------------------------------------------------------------------------------------------------
+
+
+KEY = "v01"  # a partition of the probe assets below
 
 
 @dg.asset(partitions_def=dataset_version_partitions, group_name="tracking_test", code_version="probe-1")
@@ -165,19 +167,20 @@ def test_telemetry_is_off_after_ensure_experiment(tmp_path, monkeypatch, no_trac
 
 
 def test_multiprocess_steps_each_log_to_exactly_one_mlflow_run_and_a_failed_step_is_failed(
-    tmp_path, monkeypatch, no_tracking_uri_env, instance, bikeshare
+    tmp_path, monkeypatch, no_tracking_uri_env, instance, versions, keys
 ):
     data, state = tmp_path / "data", tmp_path / "state"
     monkeypatch.setenv("MLOPS_DATA_DIR", str(data))
     monkeypatch.setenv("MLOPS_STATE_DIR", str(state))
-    land_version(data / "versions", KEY, monthly_snapshot(bikeshare, KEY))
-    instance.add_dynamic_partitions("dataset_version", [KEY])
+    key = keys[0]  # the first version of the configured data set
+    land_version(data / "versions", key, versions[key])
+    instance.add_dynamic_partitions("dataset_version", [key])
     job = dg.reconstructable(multiprocess_job)
     # The upstream steps log nothing to MLflow: materialized in-process first, they keep the multiprocess run
     # short (every step process re-imports the code, seconds each on two cores).
     upstream = dg.materialize(
         [raw_dataset, feature_table, dataset_split],
-        partition_key=KEY,
+        partition_key=key,
         instance=instance,
         resources={"settings": ProjectSettings(), "mlflow_tracking": MLflowTracking()},
     )
@@ -186,7 +189,7 @@ def test_multiprocess_steps_each_log_to_exactly_one_mlflow_run_and_a_failed_step
     result = dg.execute_job(
         job,
         instance=instance,
-        tags={"dagster/partition": KEY},
+        tags={"dagster/partition": key},
         asset_selection=[dg.AssetKey(name) for name in ("candidate_model", "tracked_probe", "always_fails")],
     )
 
@@ -201,18 +204,18 @@ def test_multiprocess_steps_each_log_to_exactly_one_mlflow_run_and_a_failed_step
     )
     by_asset = {run.data.tags["dagster.asset"]: run for run in runs}
     assert by_asset["candidate_model"].info.status == "FINISHED"
-    assert by_asset["candidate_model"].info.run_name == f"candidate_model[{KEY}]"
+    assert by_asset["candidate_model"].info.run_name == f"candidate_model[{key}]"
     assert by_asset["tracked_probe"].info.status == "FINISHED"
     failed = by_asset["always_fails"]
     assert failed.info.status == "FAILED"
     assert failed.info.end_time is not None
-    assert failed.info.run_name == f"always_fails[{KEY}]"
+    assert failed.info.run_name == f"always_fails[{key}]"
     assert failed.data.metrics == {"before_failure": 1.0}  # the run the step wrote to is the one marked FAILED
     # the steps ran in processes of their own, not in this one
     pids = {by_asset["tracked_probe"].data.tags["pid"], failed.data.tags["pid"]}
     assert len(pids) == 2 and str(os.getpid()) not in pids
     for run in runs:
-        assert run.data.tags["dagster.partition"] == KEY
+        assert run.data.tags["dagster.partition"] == key
         assert "mlflow.parentRunId" not in run.data.tags
     # one store and one experiment of ours, intact after parallel steps
     assert len(client.search_experiments(filter_string=f"name = '{EXPERIMENT}'")) == 1

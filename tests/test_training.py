@@ -1,7 +1,7 @@
 """Training through Dagster into MLflow: the logged model, its manifest and metadata, reproducibility, and
 classification through the same training code.
 
-One small version (January 2011) is materialized twice (raw_dataset -> feature_table -> dataset_split ->
+The configured data set's first version is materialized twice (raw_dataset -> feature_table -> dataset_split ->
 candidate_model) into a real Dagster instance and a real MLflow store, both under a temporary folder, with a
 search of two folds and one parameter set.
 """
@@ -27,27 +27,29 @@ from mlops_assets.contracts import RawData
 from mlops_assets.defs.assets.features import dataset_split, feature_table
 from mlops_assets.defs.assets.ingestion import raw_dataset
 from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION, candidate_model
-from mlops_assets.demo.versions import land_version, monthly_snapshot
 from mlops_assets.features import MODEL_INPUT_COLUMNS
+from mlops_assets.landing import land_version
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sources.files import FileSource
 from mlops_assets.stages import manifest as manifests
 from mlops_assets.stages import training
-from mlops_assets.stages.metrics import classification_metrics, regression_metrics
+from mlops_assets.stages.metrics import classification_metrics, task_metrics
 from mlops_assets.stages.splitting import split_rows
+from mlops_assets.stages.targets import target_values
 from mlops_assets.stages.validation import contract_hash
 from tests.conftest import FAST_SEARCH
 
-KEY = "2011-01"
-LEAKY = ["casual", "registered", "bikers"]
-CV_METRIC = "cv_neg_root_mean_squared_error"
+SETTINGS = ProjectSettings()
+TASK = SETTINGS.task
+LEAKY = [SETTINGS.target, *SETTINGS.leakage_columns]  # the target and the columns that give it away
+CV_METRIC = "cv_neg_root_mean_squared_error" if TASK == "regression" else "cv_roc_auc"
 
 
-def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking) -> dict:
+def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking, key: str) -> dict:
     started = time.perf_counter()
     result = dg.materialize(
         [raw_dataset, feature_table, dataset_split, candidate_model],
-        partition_key=KEY,
+        partition_key=key,
         instance=instance,
         resources={"settings": settings, "mlflow_tracking": tracking, "notifier": Notifier()},
     )
@@ -67,18 +69,23 @@ def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking) 
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, bikeshare):
-    """January 2011 materialized twice, in two Dagster runs, against one instance and one MLflow store."""
+def key(keys) -> str:
+    return keys[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, versions, key):
+    """The first version materialized twice, in two Dagster runs, against one instance and one MLflow store."""
     tmp = tmp_path_factory.mktemp("training")
     settings = ProjectSettings(data_dir=str(tmp / "data"), state_dir=str(tmp / "state"), search=FAST_SEARCH)
     tracking = MLflowTracking(state_dir=settings.state_dir)
-    land_version(settings.versions_dir, KEY, monthly_snapshot(bikeshare, KEY))
+    land_version(settings.versions_dir, key, versions[key])
     (tmp / "dagster_home").mkdir()
     with pytest.MonkeyPatch.context() as env, dg.instance_for_test(temp_dir=str(tmp / "dagster_home")) as instance:
         env.delenv("MLFLOW_TRACKING_URI", raising=False)  # never log to a developer's tracking server
-        instance.add_dynamic_partitions("dataset_version", [KEY])
-        first = _materialize(instance, settings, tracking)
-        second = _materialize(instance, settings, tracking)
+        instance.add_dynamic_partitions("dataset_version", [key])
+        first = _materialize(instance, settings, tracking, key)
+        second = _materialize(instance, settings, tracking, key)
         yield {"settings": settings, "tracking": tracking, "first": first, "second": second}
 
 
@@ -103,19 +110,23 @@ def test_the_logged_model_loads_as_pyfunc_and_sklearn_and_scores_raw_rows(traine
     uri = trained["first"]["metadata"]["model_uri"]
     holdout = trained["first"]["split"].holdout
     rows = raw_holdout_rows(trained)
-    assert {"season", "mnth", "day"} <= set(rows.columns)  # raw rows, not just the model inputs
+    assert set(MODEL_INPUT_COLUMNS) < set(rows.columns)  # raw rows, not just the model inputs
 
-    as_pyfunc = mlflow.pyfunc.load_model(uri).predict(rows)
-    as_sklearn = training.predict(mlflow.sklearn.load_model(uri), rows, "regression")
+    as_pyfunc = np.asarray(mlflow.pyfunc.load_model(uri).predict(rows), dtype=float)
+    as_sklearn = training.predict(mlflow.sklearn.load_model(uri), rows, TASK)
 
-    np.testing.assert_allclose(np.asarray(as_pyfunc, dtype=float), as_sklearn)
-    metrics = regression_metrics(holdout["bikers"], as_sklearn)
+    # Served: the value, or both classes' probabilities (negative, positive); batch scoring keeps the positive one.
+    np.testing.assert_allclose(as_pyfunc if TASK == "regression" else as_pyfunc[:, 1], as_sklearn)
+    y = target_values(holdout, TASK, SETTINGS.target, SETTINGS.positive_label)
+    metrics = task_metrics(TASK, y, as_sklearn)
     print(
-        f"\nJanuary holdout ({len(holdout)} rows): {metrics}; Dagster runs "
+        f"\nfirst version's holdout ({len(holdout)} rows): {metrics}; Dagster runs "
         f"{trained['first']['seconds']:.1f} s and {trained['second']['seconds']:.1f} s"
     )
-    assert metrics["rmse"] < holdout["bikers"].std()  # better than always predicting the mean
-    assert metrics["r2"] > 0.5
+    if TASK == "regression":
+        assert metrics["rmse"] < y.std()  # better than always predicting the mean
+    else:
+        assert metrics["roc_auc"] > 0.6  # better than chance
 
 
 def test_the_signature_takes_raw_contract_columns_without_the_target_or_its_parts(trained, client):
@@ -127,8 +138,9 @@ def test_the_signature_takes_raw_contract_columns_without_the_target_or_its_part
     assert set(inputs) <= set(RawData.to_schema().columns)
     # the signature is enforced: a row without a model input is refused
     model = mlflow.pyfunc.load_model(trained["first"]["metadata"]["model_uri"])
-    with pytest.raises(mlflow.exceptions.MlflowException, match="temp"):
-        model.predict(raw_holdout_rows(trained).drop(columns=["temp"]))
+    missing = MODEL_INPUT_COLUMNS[-1]
+    with pytest.raises(mlflow.exceptions.MlflowException, match=missing):
+        model.predict(raw_holdout_rows(trained).drop(columns=[missing]))
 
 
 def test_the_model_is_saved_with_skops_and_explicit_pinned_requirements(model_dir):
@@ -168,14 +180,14 @@ def test_asset_metadata_links_the_mlflow_run_model_and_search(trained, client):
     assert "rank_test_score" in metadata["cv_results"]
 
 
-def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained):
+def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained, key):
     first, settings = trained["first"], trained["settings"]
     manifest = first["metadata"]["manifest"]
     raw_data_version = first["raw"].tags["dagster/data_version"]
 
     assert manifest["code_version"] == TRAINING_CODE_VERSION
     assert manifest["data_hash"] == raw_data_version
-    assert raw_data_version == FileSource(settings.versions_dir).content_hash(KEY)
+    assert raw_data_version == FileSource(settings.versions_dir).content_hash(key)
     assert manifest["contract_hash"] == contract_hash(RawData)
     assert manifest["config_hash"] == manifests.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
     assert manifest["seed"] == settings.seed == 42
@@ -184,7 +196,7 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained):
     assert manifest["dagster_run_id"] == first["result"].run_id
     assert manifest["mlflow_run_id"] == first["metadata"]["mlflow_run_id"]
     assert manifest["train_until_time"] == first["split"].metadata["train_until_time"]
-    assert manifest["dataset_version"] == KEY
+    assert manifest["dataset_version"] == key
 
 
 def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
@@ -199,16 +211,16 @@ def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
     assert config_hash(reseeded) != config_hash(settings)
 
 
-def test_the_mlflow_run_is_named_and_tagged_for_the_dagster_step(trained, client):
+def test_the_mlflow_run_is_named_and_tagged_for_the_dagster_step(trained, client, key):
     first = trained["first"]
     run = client.get_run(first["metadata"]["mlflow_run_id"])
     tags = run.data.tags
 
-    assert run.info.run_name == f"candidate_model[{KEY}]"
+    assert run.info.run_name == f"candidate_model[{key}]"
     assert run.info.status == "FINISHED"
     assert tags["dagster.run_id"] == first["result"].run_id
     assert tags["dagster.asset"] == "candidate_model"
-    assert tags["dagster.partition"] == KEY
+    assert tags["dagster.partition"] == key
     assert tags["dagster.code_version"] == TRAINING_CODE_VERSION
     assert tags["data_version"] == first["raw"].tags["dagster/data_version"]
     assert tags["data_hash"] == tags["data_version"]
@@ -236,8 +248,7 @@ def test_the_same_version_and_configuration_train_the_same_model(trained, client
     pd.testing.assert_frame_equal(first["split"].holdout, second["split"].holdout)
 
     predictions = [
-        training.predict(mlflow.sklearn.load_model(run["metadata"]["model_uri"]), rows, "regression")
-        for run in (first, second)
+        training.predict(mlflow.sklearn.load_model(run["metadata"]["model_uri"]), rows, TASK) for run in (first, second)
     ]
 
     np.testing.assert_array_equal(predictions[0], predictions[1])
@@ -317,3 +328,13 @@ def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp
         )
     loaded = mlflow.sklearn.load_model(uri)
     np.testing.assert_allclose(training.predict(loaded, split.holdout, "classification"), proba)
+
+
+def test_the_target_and_the_leakage_columns_are_never_model_inputs():
+    from mlops_assets.stages.training import check_model_inputs
+
+    assert not set(LEAKY) & set(MODEL_INPUT_COLUMNS)
+    check_model_inputs(SETTINGS)
+    leaking = SETTINGS.model_copy(update={"leakage_columns": [*SETTINGS.leakage_columns, MODEL_INPUT_COLUMNS[0]]})
+    with pytest.raises(ValueError, match=f"contains \\['{MODEL_INPUT_COLUMNS[0]}'\\].*must never be model inputs"):
+        check_model_inputs(leaking)

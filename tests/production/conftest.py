@@ -14,15 +14,15 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
-from mlops_assets.demo.versions import SOURCE_CSV, land_version, monthly_snapshot
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.landing import land_version, source_versions
 from tests.conftest import subprocess_env
 from tests.production.services import backend_url, broker_url, postgres_admin_dsn, require_services
 
-FIRST_VERSION = "2011-01"  # landed before the stack starts, so the sensor's first tick finds it
+# The configured data set's first version: landed before the stack starts, so the sensor's first tick finds it.
+FIRST_VERSION, FIRST_ROWS = source_versions(ProjectSettings())[0]
 
 
 def free_port() -> int:
@@ -82,7 +82,7 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
     env = stack_env(root)
     # Landed before the stack starts: the sensor's first tick finds it (its interval is 15 s).
-    land_version(root / "data" / "versions", FIRST_VERSION, monthly_snapshot(pd.read_csv(SOURCE_CSV), FIRST_VERSION))
+    land_version(root / "data" / "versions", FIRST_VERSION, FIRST_ROWS)
     started = time.monotonic()
     try:
         up = subprocess.run(

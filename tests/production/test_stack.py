@@ -11,13 +11,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets.config import ProjectSettings
 from tests.production.conftest import FIRST_VERSION
 from tests.production.services import postgres_admin_dsn
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]
 
 KEY = FIRST_VERSION
-MODEL = "bike_rentals"
+MODEL = ProjectSettings().model_name
 
 
 def wait_for_run(instance: dg.DagsterInstance, key: str, timeout: float) -> dg.DagsterRun:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from dagster import DagsterRunStatus
 
-from tests.ui.expected import GATES
+from tests.demo.ui.expected import GATES
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Fixtures of the UI tests: one `dagster dev` per session, Debian's Chromium driven by Playwright, screenshots.
 
-The server starts with a fresh instance and empty folders (tests/ui/server.py). The dataset_version_sensor is
+The server starts with a fresh instance and empty folders (tests/demo/ui/server.py). The dataset_version_sensor is
 stopped right after the start, so that the tests decide when versions are picked up: the GraphQL example lands and
 launches 2011-01 itself, and the sensor test turns the sensor on in the UI. The retraining and run-failure sensors
 keep their default (running), and the daemon runs them and the run queue.
@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from mlops_assets.demo.versions import land_demo_versions
-from tests.ui.server import REPO_ROOT, DagsterDev
+from tests.demo.ui.server import REPO_ROOT, DagsterDev
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package `chromium`; scripts/test installs it where it can
 CHROMIUM_ARGS = [

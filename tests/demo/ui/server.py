@@ -2,7 +2,7 @@
 
 Everything it writes goes under one folder: DAGSTER_HOME (a copy of the project's state/dagster.yaml), the data folder
 (MLOPS_DATA_DIR: versions/ and predictions/) and the state folder (MLOPS_STATE_DIR: MLflow and stored asset values).
-The code location is tests/ui/ui_location.py: the project's definitions with the tests' fast search budget.
+The code location is tests/demo/ui/ui_location.py: the project's definitions with the tests' fast search budget.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.conftest import subprocess_env
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 HOST = "127.0.0.1"
 LOCATION = "mlops_assets"  # the project's code location name (workspace.yaml, pyproject.toml)
 REPOSITORY = "__repository__"  # the repository that a Definitions object becomes
@@ -67,7 +67,7 @@ class DagsterDev:
         workspace.write_text(
             "load_from:\n"
             "  - python_module:\n"
-            "      module_name: tests.ui.ui_location\n"
+            "      module_name: tests.demo.ui.ui_location\n"
             f"      location_name: {LOCATION}\n"
             f"      working_directory: {REPO_ROOT}\n"
         )

@@ -15,8 +15,8 @@ from playwright.sync_api import Locator, Page, expect
 
 from mlops_assets.contracts import RawData
 from mlops_assets.demo.versions import land_demo_versions, land_version, monthly_snapshot
-from tests.ui.conftest import ARTIFACTS
-from tests.ui.expected import EVALUATION_PLOTS, GATES, GROUPS, MONITORING_PLOTS
+from tests.demo.ui.conftest import ARTIFACTS
+from tests.demo.ui.expected import EVALUATION_PLOTS, GATES, GROUPS, MONITORING_PLOTS
 
 pytestmark = pytest.mark.slow
 

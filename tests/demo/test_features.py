@@ -26,7 +26,7 @@ from mlops_assets.stages import training
 from mlops_assets.stages.splitting import split_rows
 from tests.conftest import FAST_SEARCH
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LEAKY = {"casual", "registered", "bikers"}
 
 
