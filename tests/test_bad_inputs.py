@@ -29,8 +29,8 @@ from mlops_assets.defs.checks import VERSION_UNCHANGED
 from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.defs.sensors.alerts import run_failure_alert_sensor
 from mlops_assets.demo.versions import land_version, monthly_snapshot
-from mlops_assets.main import SensorDriver, failure_messages, run_until_quiet
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.sensor_driver import SensorDriver, failure_messages, run_until_quiet
 from mlops_assets.stages.registry import CHAMPION, current_champion
 from tests.conftest import FAST_SEARCH, check_evaluations, settle, write_version
 

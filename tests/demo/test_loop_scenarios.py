@@ -36,8 +36,9 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.defs.sensors.alerts import failed_only_on_gates
 from mlops_assets.demo.versions import land_version
-from mlops_assets.main import SensorDriver, run_until_quiet, version_table
+from mlops_assets.main import version_table
 from mlops_assets.resources import MLflowTracking
+from mlops_assets.sensor_driver import SensorDriver, run_until_quiet
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from tests.conftest import FAST_SEARCH
 
