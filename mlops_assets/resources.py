@@ -20,6 +20,7 @@ from .config import default_state_dir
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces); this one is model training.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_TAGS = {EXPERIMENT_KIND_TAG: "custom_model_development"}
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 
 
 class MLflowTracking(dg.ConfigurableResource):
@@ -170,4 +171,6 @@ class MLflowTracking(dg.ConfigurableResource):
                 client.set_terminated(run.info.run_id, status="KILLED")
 
     def run_link(self, run) -> dg.MetadataValue:
-        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}")
+        # MLflow 3's UI opens in its GenAI view unless told otherwise (a per-browser setting, also by this parameter).
+        experiment, run_id = run.info.experiment_id, run.info.run_id
+        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment}/runs/{run_id}?{MODEL_TRAINING_VIEW}")

@@ -164,6 +164,7 @@ def test_asset_metadata_links_the_mlflow_run_model_and_search(trained, client):
 
     assert metadata["mlflow_run"] == (
         f"{trained['tracking'].ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+        "?workflowType=machine_learning"
     )
     assert metadata["model_uri"].startswith("models:/")
     assert mlflow.models.get_model_info(metadata["model_uri"]).run_id == run.info.run_id

@@ -36,7 +36,7 @@ def gate_check_results(gates) -> list[dg.AssetCheckResult]:
             check_name=gate.name,
             passed=gate.passed,
             description=gate.description,
-            metadata=gate.metadata,
+            metadata={k: round(v, 4) if isinstance(v, float) else v for k, v in gate.metadata.items()},
             severity=dg.AssetCheckSeverity.ERROR,
         )
         for gate in gates

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from .evaluation import Evaluation
     from .training import Candidate
 
-# Manifest entries copied to the registry version: scoring checks the contract, deployment the training window.
-VERSION_TAGS = ("contract_hash", "data_hash", "dataset_version", "train_until_time")
+# Manifest entries copied to the registry version: scoring checks the contract, deployment the training window and
+# says which dataset version it came from. The whole manifest is an artifact of the candidate's run.
+VERSION_TAGS = ("contract_hash", "dataset_version", "train_until_time")
 
 
 class GatesFailed(DeploymentRefused):
@@ -70,12 +71,12 @@ def deploy(tracking, settings: ProjectSettings, candidate: Candidate, evaluation
     """
     if not evaluation.passed:
         raise GatesFailed(f"not deploying: the candidate failed the gate(s) {', '.join(evaluation.failed_gates)}")
-    holdout = evaluation.metrics["candidate"]
+    metric = evaluation.primary_metric  # what monitoring compares the realized metric with
     return promote(
         tracking,
         settings.model_name,
         candidate,
-        tags={f"holdout_{name}": str(value) for name, value in holdout.items()},
+        tags={f"holdout_{metric}": str(evaluation.metrics["candidate"][metric])},
         expected_champion=evaluation.champion_version,
         champion_changed_meanwhile=evaluation.dagster_run_id == run_id,
     )
@@ -176,7 +177,6 @@ def _register(client, model_name: str, candidate, tags: dict[str, str]):
     version_tags = {
         **tags,
         **{key: str(candidate.manifest.get(key)) for key in VERSION_TAGS},
-        "candidate_run_id": candidate.run_id,
     }
     model_id = candidate.model_uri.removeprefix("models:/")  # a logged model's URI: models:/<model id>
     # Given a models:/ source, MLflow's SQL registry looks the logged model up through the process-wide tracking

@@ -88,6 +88,8 @@ class MonitoringResult:
         for name in ("realized", "evaluated", "relative_change", "drifted_share", "prediction_psi"):
             if values[name] is not None:
                 values[name] = round(float(values[name]), 4)
+        if not self.note:
+            del values["note"]  # only results with nothing to judge say why
         return {_KEYS.get(name, name): value for name, value in values.items()}
 
     @classmethod
