@@ -11,7 +11,6 @@ pickle (protocol 5, what the IO manager does) and as Parquet (pyarrow, no compre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import emit
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -87,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     measured[fmt]["read_s"].append(read_s)
                     measured[fmt]["bytes"].append(size)
             results["values"][name] = measured
-    text = json.dumps(results, indent=1)
-    if args.out:
-        args.out.write_text(text)
-    else:
-        print(text)
-    return 0
+    return emit(results, args.out)
 
 
 if __name__ == "__main__":

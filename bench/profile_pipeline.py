@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder
+
+from results import emit
 
 # part -> (path suffix, function name) whose cumulative time is the part's
 PARTS = {
@@ -83,12 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     stats = pstats.Stats(profile)
     result = {"profiled_total_s": total, "parts": grouped(stats)}
-    text = json.dumps(result, indent=1)
-    if args.out:
-        args.out.write_text(text)
-    else:
-        print(text)
-    return 0
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

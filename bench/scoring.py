@@ -36,6 +36,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import scale  # noqa: E402
+from results import emit  # noqa: E402
 
 scale.install()
 
@@ -208,12 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log = (args.out.parent if args.out else Path.cwd()) / "serving.log"
         results["http"] = http_server(rows, args.state_dir, args.requests, max(args.reps, 5), log)
-    text = json.dumps(results, indent=1)
-    if args.out:
-        args.out.write_text(text)
-    else:
-        print(text)
-    return 0
+    return emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder
+
+from results import emit
+
 PARTITIONS = "dataset_version"
 
 
@@ -195,12 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     shutil.rmtree(store, ignore_errors=True)
-    text = json.dumps(results, indent=1)
-    if args.out:
-        args.out.write_text(text)
-    else:
-        print(text)
-    return 0
+    return emit(results, args.out)
 
 
 if __name__ == "__main__":
