@@ -1,6 +1,6 @@
 """Bad input never gets past ingestion and never costs anything that worked before.
 
-One champion is trained on a good version first. Then:
+One champion is trained on a good version first (the configured cut's second version). Then:
 - each malformed version goes through the same run the dataset-version sensor would request (ingestion and
   training) and must fail at raw_dataset with a message naming the file, the column and the rule (and quoting nothing
   of the file but contract cells), materialize nothing for its partition, and leave the champion, the registry and
@@ -8,12 +8,15 @@ One champion is trained on a good version first. Then:
 - versions that are linked, half-copied, fixed in place, changed after ingestion, one row long or made only of rows
   the champion trained on go through the real sensors (`main.SensorDriver`, as the daemon would drive them), each in
   a versions folder of its own over the same instance and champion.
+Every bad version is built from the configured data set's rows and its contract (tests/configured_data.py); "rows the
+champion trained on" and "a row it never saw" are read from the good version's stored split.
 Alerts go to a real webhook on loopback, so that what they carry is checked too.
 """
 
 import http.server
 import json
 import os
+import pickle
 import threading
 from pathlib import Path
 
@@ -28,13 +31,29 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.checks import VERSION_UNCHANGED
 from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.defs.sensors.alerts import run_failure_alert_sensor
-from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.landing import land_version
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sensor_driver import SensorDriver, failure_messages, run_until_quiet
 from mlops_assets.stages.registry import CHAMPION, current_champion
+from tests.configured_data import (
+    CONTRACT_COLUMNS,
+    KEY,
+    UNIQUE,
+    UNIQUE_COLUMN,
+    a_break,
+    bounded_columns,
+    csv_bytes,
+    cut_in_the_middle,
+    dtype_text,
+    first_column_of_kind,
+    key_text,
+    no_rows_checks,
+    swap_two_rows,
+    with_invalid_utf8,
+)
 from tests.conftest import FAST_SEARCH, check_evaluations, settle, write_version
 
-GOOD = "2011-02"
+FILE = "rows.csv"  # the file name landing.land_version gives a version
 ASSETS = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
 SENSORS = ["dataset_version_sensor", "retraining_sensor"]
 SECRET = "TOP-SECRET-LINE"  # in files that must never be quoted: not in failures, messages or alerts
@@ -53,8 +72,9 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, bikeshare):
+def world(tmp_path_factory, versions, keys):
     """A persistent instance and MLflow store with a champion trained on the good version; alerts to a webhook."""
+    good = keys[1]
     root = tmp_path_factory.mktemp("bad_inputs")
     settings = ProjectSettings(
         data_dir=str(root / "data"),
@@ -69,20 +89,25 @@ def world(tmp_path_factory, bikeshare):
     (root / "dagster").mkdir()
     try:
         with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-            land_version(settings.versions_dir, GOOD, monthly_snapshot(bikeshare, GOOD))
-            instance.add_dynamic_partitions("dataset_version", [GOOD])
-            result = run_version(defs, instance, GOOD)
+            land_version(settings.versions_dir, good, versions[good])
+            instance.add_dynamic_partitions("dataset_version", [good])
+            result = run_version(defs, instance, good)
             assert result.success
             champion = current_champion(tracking, settings.model_name)
             assert champion is not None
+            # The champion's own split of the good version, as the pipeline stored it: the rows it trained on, and
+            # the rows it held out (never trained on, by either split method).
+            split = pickle.loads((Path(settings.state_dir) / "assets" / "dataset_split" / good).read_bytes())
             yield {
+                "good": good,
+                "trained": split.train,
+                "held_out": split.holdout,
                 "root": root,
                 "settings": settings,
                 "tracking": tracking,
                 "notifier": notifier,
                 "defs": defs,
                 "instance": instance,
-                "rows": bikeshare,
             }
     finally:
         server.shutdown()
@@ -99,20 +124,20 @@ def run_version(defs, instance, key):
 
 def snapshot(world) -> dict:
     """Everything a bad version must not change."""
-    instance, settings, tracking = world["instance"], world["settings"], world["tracking"]
+    instance, settings, tracking, good = world["instance"], world["settings"], world["tracking"], world["good"]
     client = tracking.client()
     materializations = {
         asset: [
             record.storage_id
             for record in instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[GOOD]), limit=10
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[good]), limit=10
             ).records
         ]
         for asset in ASSETS
     }
     stored = {
         path.relative_to(settings.state_dir).as_posix(): path.read_bytes()
-        for path in Path(settings.state_dir, "assets").rglob(GOOD)
+        for path in Path(settings.state_dir, "assets").rglob(good)
         if path.is_file()
     }
     return {
@@ -120,102 +145,108 @@ def snapshot(world) -> dict:
         "versions": sorted(v.version for v in client.search_model_versions(f"name = '{settings.model_name}'")),
         "materializations": materializations,
         "stored": stored,
-        "predictions": (settings.predictions_dir / f"{GOOD}.parquet").read_bytes(),
+        "predictions": (settings.predictions_dir / f"{good}.parquet").read_bytes(),
     }
 
 
 def rows(world, n=200) -> pd.DataFrame:
-    return monthly_snapshot(world["rows"], "2011-01").head(n).copy()
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode()
+    """Real rows of the configured data set (rows the champion trained on), indexed 0..n-1."""
+    return world["trained"].head(n).reset_index(drop=True).copy()
 
 
 def case_renamed_column(world):
-    return {"rentals.csv": rows(world).rename(columns={"temp": "temperature"})}, (
-        "rentals.csv",
-        "temp",
-        "column_in_dataframe",
-    )
+    column = next(name for name in CONTRACT_COLUMNS if name not in KEY)
+    return {FILE: rows(world).rename(columns={column: f"{column}_renamed"})}, (FILE, column, "column_in_dataframe")
 
 
 def case_unparseable_number(world):
-    frame = rows(world).astype({"temp": object})
-    frame.loc[5, "temp"] = "0,5"
-    return {"rentals.csv": frame}, ("rentals.csv", "temp", "float64")
+    column = first_column_of_kind("f", "float")
+    frame = rows(world).astype({column: object})
+    frame.loc[5, column] = "0,5"
+    return {FILE: frame}, (FILE, column, dtype_text(column))
 
 
 def case_truncated_file(world):
-    text = csv_bytes(rows(world))
-    return {"rentals.csv": text[: len(text) // 2]}, ("rentals.csv", "complete last line", "looks truncated")
+    return {FILE: cut_in_the_middle(csv_bytes(rows(world)))}, (FILE, "complete last line", "looks truncated")
 
 
 def case_header_repeated_mid_file(world):
     lines = csv_bytes(rows(world)).splitlines()
     data = b"\n".join([*lines[:50], lines[0], *lines[50:]]) + b"\n"
-    return {"rentals.csv": data}, ("rentals.csv", "header only once", "line 51 repeats the header")
+    return {FILE: data}, (FILE, "header only once", "line 51 repeats the header")
 
 
 def case_semicolon_separated(world):
-    return {"rentals.csv": csv_bytes(rows(world)).replace(b",", b";")}, ("rentals.csv", "comma-separated", "semicolon")
+    return {FILE: csv_bytes(rows(world)).replace(b",", b";")}, (FILE, "comma-separated", "semicolon")
 
 
-def case_duplicate_hours(world):
+def case_duplicate_row_key(world):
+    if not UNIQUE:
+        pytest.skip("the contract declares no unique row key (Config.unique)")
     frame = rows(world)
-    frame.loc[9, ["day", "hr"]] = frame.loc[8, ["day", "hr"]].to_numpy()
-    key = f"({frame.loc[8, 'day']}, {frame.loc[8, 'hr']})"
-    return {"rentals.csv": frame}, ("rentals.csv", "(day, hr)", f"value '{key}'")
+    frame.loc[9, UNIQUE] = frame.loc[8, UNIQUE].to_numpy()
+    return {FILE: frame}, (FILE, UNIQUE_COLUMN, f"value '{key_text(frame, 8)}'")
 
 
 def case_not_a_csv(world):
     text = f"{SECRET}:x:0:0:root:/root:/bin/bash\nsecond {SECRET} line\n".encode()
-    return {"rentals.csv": text}, ("rentals.csv", "header row", "names none of the contract's"), [SECRET]
+    return {FILE: text}, (FILE, "header row", "names none of the contract's"), [SECRET]
 
 
 def case_file_linked_outside(world):
     outside = world["root"] / "outside" / "secret.csv"
     outside.parent.mkdir(exist_ok=True)
-    outside.write_text(f"season,mnth\n{SECRET},x\n")
+    outside.write_text(f"{','.join(CONTRACT_COLUMNS[:2])}\n{SECRET},x\n")
     files = {"a.csv": rows(world), "b.csv": outside}
     return files, ("b.csv", "not a symbolic link", "refused unread"), [SECRET]
 
 
 def case_mixed_files_disagree(world):
+    column = first_column_of_kind("iuf", "numeric")
     frame = rows(world, 400)
-    parquet = frame.iloc[200:].astype({"hr": str})  # the Parquet file says hr is text
-    parquet["hr"] = "h" + parquet["hr"]
-    return {"a.csv": frame.iloc[:200], "b.parquet": parquet}, ("b.parquet", "hr", "int64")
+    half = len(frame) // 2
+    parquet = frame.iloc[half:].astype({column: str})  # the Parquet file says the column is text
+    parquet[column] = "x" + parquet[column]
+    return {"a.csv": frame.iloc[:half], "b.parquet": parquet}, ("b.parquet", column, dtype_text(column))
 
 
 def case_infinity(world):
     frame = rows(world)
-    frame.loc[3, "windspeed"] = np.inf
-    return {"rentals.csv": frame}, ("rentals.csv", "windspeed", "less_than_or_equal_to")
+    above, below = bounded_columns("f", "max_value"), bounded_columns("f", "min_value")
+    if not above + below:
+        pytest.skip("the contract bounds no float column: it accepts infinity")
+    column, value, rule = (above[0], np.inf, "less_than_or_equal_to") if above else (below[0], -np.inf, "greater_")
+    frame.loc[3, column] = value
+    return {FILE: frame}, (FILE, column, rule)
 
 
-def case_huge_count(world):
+def case_huge_number(world):
     frame = rows(world)
-    frame.loc[7, ["registered", "bikers"]] = [10**12, 10**12 + frame.loc[7, "casual"]]
-    return {"rentals.csv": frame}, ("rentals.csv", "registered", "less_than_or_equal_to")
+    above, below = bounded_columns("iu", "max_value"), bounded_columns("iu", "min_value")
+    if not above + below:
+        pytest.skip("the contract bounds no integer column")
+    column, value, rule = (above[0], 10**12, "less_than_or_equal_to") if above else (below[0], -(10**12), "greater_")
+    frame.loc[7, column] = value
+    return {FILE: frame}, (FILE, column, rule)
 
 
 def case_target_leak_column(world):
     frame = rows(world)
-    frame["bikers_tomorrow"] = frame["bikers"]
-    return {"rentals.csv": frame}, ("rentals.csv", "bikers_tomorrow", "column_in_schema")
+    target = world["settings"].target
+    frame[f"{target}_tomorrow"] = frame[target]
+    return {FILE: frame}, (FILE, f"{target}_tomorrow", "column_in_schema")
 
 
 def case_empty_file(world):
-    return {"rentals.csv": b""}, ("rentals.csv", "(file)", "not empty")
+    return {FILE: b""}, (FILE, "(file)", "not empty")
 
 
 def case_header_only(world):
-    return {"rentals.csv": csv_bytes(rows(world).head(0))}, ("rentals.csv", "", "at least one row")
+    return {FILE: csv_bytes(rows(world).head(0))}, (FILE, "", no_rows_checks()[0])
 
 
 def case_non_utf8(world):
-    return {"rentals.csv": csv_bytes(rows(world)).replace(b"clear", b"cl\xe9ar", 1)}, ("rentals.csv", "(file)", "UTF-8")
+    return {FILE: with_invalid_utf8(csv_bytes(rows(world)))}, (FILE, "(file)", "UTF-8")
 
 
 def case_no_data_files(world):
@@ -306,15 +337,15 @@ class Project:
         return latest_metadata(self.instance, asset, key)
 
 
-def january(world, n: int | None = None) -> pd.DataFrame:
-    """Rows the champion trained on (all of January): monitoring has nothing to judge, so no model is loaded."""
-    frame = monthly_snapshot(world["rows"], "2011-01")
-    return frame.head(n) if n else frame
+def trained(world) -> pd.DataFrame:
+    """Rows the champion trained on (its split's training rows): monitoring has nothing to judge, so no model is
+    loaded."""
+    return world["trained"].copy()
 
 
 def test_a_linked_version_folder_is_refused_and_never_read(world):
     project, before = Project(world, "linked"), snapshot(world)
-    elsewhere = settle(write_version(world["root"] / "elsewhere", "x", {"rentals.csv": january(world)}))
+    elsewhere = settle(write_version(world["root"] / "elsewhere", "x", {FILE: trained(world)}))
     (project.versions / "linked-version").symlink_to(elsewhere, target_is_directory=True)
 
     assert project.run() == []
@@ -325,32 +356,33 @@ def test_a_linked_version_folder_is_refused_and_never_read(world):
 
 def test_a_half_copied_version_is_ingested_only_whole(world):
     project, before = Project(world, "half"), snapshot(world)
-    key, text = "half-copied", january(world).to_csv(index=False)
+    key, text = "half-copied", trained(world).to_csv(index=False)
     folder = project.versions / key
     folder.mkdir()
-    (folder / "rentals.csv").write_text(text[: len(text) // 3])  # the copy is still running
+    (folder / FILE).write_text(text[: len(text) // 3])  # the copy is still running
 
     assert project.run() == []
     assert key not in project.partitions()
 
-    (folder / "rentals.csv").write_text(text)
+    (folder / FILE).write_text(text)
     settle(folder, seconds_ago=project.settings.data_source.quiet_period_seconds + 1)  # finished, and quiet since
 
     assert project.run() == [(f"ingest:{key}", "success")]
-    assert project.metadata("raw_dataset", key)["dagster/row_count"] == len(january(world))
+    assert project.metadata("raw_dataset", key)["dagster/row_count"] == len(trained(world))
     assert snapshot(world) == before
 
 
 def test_a_version_fixed_in_place_after_it_failed_is_retried(world):
     project, before = Project(world, "fixed"), snapshot(world)
-    key, good = "fixed-in-place", january(world)
-    bad = good.assign(hr=good["hr"].where(good.index != 5, 24))
-    settle(write_version(project.versions, key, {"rentals.csv": bad}))
+    key, good, broken = "fixed-in-place", trained(world), a_break()
+    bad = broken.apply(good, 5)
+    settle(write_version(project.versions, key, {FILE: bad}))
 
     assert project.run() == [(f"ingest:{key}", "failure")]
-    assert "hr" in failure_messages(project.instance, project.outcomes[0]["run_id"])[0]
+    message = failure_messages(project.instance, project.outcomes[0]["run_id"])[0]
+    assert broken.column in message and broken.check in message
 
-    good.to_csv(project.versions / key / "rentals.csv", index=False)
+    good.to_csv(project.versions / key / FILE, index=False)
     settle(project.versions / key)
     [(run_key, status)] = project.run()
 
@@ -363,10 +395,8 @@ def test_a_version_fixed_in_place_after_it_failed_is_retried(world):
 def keep_size_and_time(path: Path) -> None:
     """An edit that keeps the file's size and modification time: only the content hash sees it."""
     stat = path.stat()
-    data = bytearray(path.read_bytes())
-    position = data.rindex(b"clear")
-    data[position : position + 5] = b"CLEAR"
-    path.write_bytes(bytes(data))
+    path.write_bytes(swap_two_rows(path.read_bytes()))
+    assert path.stat().st_size == stat.st_size
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
@@ -378,12 +408,12 @@ def append_rows(path: Path) -> None:
 def test_a_version_changed_after_ingestion_is_a_visible_error_and_loses_nothing(world, edit):
     project, before = Project(world, f"changed-{edit.__name__}"), snapshot(world)
     key = f"changed-{edit.__name__.replace('_', '-')}"
-    land_version(project.versions, key, january(world))
+    land_version(project.versions, key, trained(world))
     assert project.run() == [(f"ingest:{key}", "success")]
     ingested = project.metadata("raw_dataset", key)
     stored = (Path(project.settings.state_dir) / "assets" / "raw_dataset" / key).read_bytes()
 
-    edit(project.versions / key / "rentals.csv")
+    edit(project.versions / key / FILE)
     [(run_key, status)] = project.run()
 
     assert run_key.startswith(f"verify:{key}:") and status == "failure"
@@ -399,8 +429,8 @@ def test_a_version_changed_after_ingestion_is_a_visible_error_and_loses_nothing(
 
 def test_a_one_row_version_records_too_few_rows_and_does_not_retrain(world):
     project, before = Project(world, "one-row"), snapshot(world)
-    march = world["rows"][world["rows"]["mnth"] == "March"].head(1)
-    land_version(project.versions, "one-row", march)
+    never_seen = world["held_out"].head(1)  # a row the champion held out: it never trained on it
+    land_version(project.versions, "one-row", never_seen)
     alerts_before = len(_Hook.posts)
 
     assert project.run() == [("ingest:one-row", "success")]
@@ -418,7 +448,7 @@ def test_a_one_row_version_records_too_few_rows_and_does_not_retrain(world):
 
 def test_a_version_of_rows_the_champion_trained_on_is_a_recorded_no_op(world):
     project, before = Project(world, "seen-rows"), snapshot(world)
-    land_version(project.versions, "seen-rows", january(world))
+    land_version(project.versions, "seen-rows", trained(world))
     alerts_before = len(_Hook.posts)
 
     assert project.run() == [("ingest:seen-rows", "success")]

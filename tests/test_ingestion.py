@@ -1,21 +1,44 @@
-"""Reading, fingerprinting and validating dataset versions against the RawData contract (no Dagster)."""
+"""Reading, fingerprinting and validating dataset versions against the RawData contract (no Dagster).
+
+Every version here is built from the configured data set: the source's rows and the configured cut's versions; every
+bad input from the contract (tests/contract_cases.py, tests/configured_data.py). The demo's own facts about its file
+and its rules are in tests/demo/test_demo_contract.py.
+"""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
-from mlops_assets.contracts import WEATHER_SITUATIONS, RawData
-from mlops_assets.demo.versions import DEMO_VERSIONS, land_version, monthly_snapshot
+from mlops_assets.landing import land_version
 from mlops_assets.sources.files import FileSource
 from mlops_assets.stages.ingestion import ContractViolation, read_version
+from mlops_assets.stages.validation import contract_failures
+from tests.configured_data import (
+    CONTRACT_COLUMNS,
+    SCHEMA,
+    UNIQUE,
+    UNIQUE_COLUMN,
+    a_break,
+    columns_of_kind,
+    csv_bytes,
+    cut_after_a_comma,
+    cut_inside_a_value,
+    dtype_text,
+    first_column_of_kind,
+    key_text,
+    needs_unique_key,
+    no_rows_checks,
+    sample,
+    with_invalid_utf8,
+)
 from tests.conftest import write_version
+from tests.contract_cases import broken_versions
 
-CONTRACT_COLUMNS = list(RawData.to_schema().columns)
+FILE = "rows.csv"  # the file name landing.land_version gives a version
 
 
 def folder_hash(folder: Path) -> str:
@@ -45,68 +68,57 @@ def rows_matching(failures: pd.DataFrame, *, file, row, column, check) -> pd.Dat
 # --- the real data passes --------------------------------------------------------------------------------------
 
 
-def test_the_whole_2011_file_passes_the_contract(tmp_path, bikeshare):
-    folder = tmp_path / "2011"
-    folder.mkdir()
-    shutil.copy(Path(__file__).resolve().parent.parent / "data" / "bikeshare_2011.csv", folder / "rentals.csv")
+def test_the_whole_source_passes_the_contract(tmp_path, source):
+    folder = land_version(tmp_path / "versions", "whole", source)
 
     version = read_version(folder)
 
-    assert len(version.frame) == len(bikeshare) == 8645
+    assert len(version.frame) == len(source) > 0
     assert list(version.frame.columns) == CONTRACT_COLUMNS
-    assert version.files == ["rentals.csv"]
-    # The CSV quotes some integers ("0"): they arrive as integers, as the contract says.
-    assert version.frame["hr"].dtype == "int64"
-    assert version.frame.groupby(["day", "hr"]).size().max() == 1
+    assert version.files == [FILE]
+    # Every number arrives with the contract's type (read back from CSV text), every other column as text.
+    assert {name: str(dtype) for name, dtype in version.frame.dtypes.items()} == {
+        name: dtype_text(name) if name in columns_of_kind("iufb") else "object" for name in CONTRACT_COLUMNS
+    }
+    if UNIQUE:
+        assert version.frame.groupby(UNIQUE).size().max() == 1
 
 
-def test_the_rare_heavy_rain_category_is_accepted(tmp_path, bikeshare):
-    heavy = bikeshare[bikeshare["weathersit"] == "heavy rain/snow"]
-    assert len(heavy) == 1, "the demo year has exactly one hour of heavy rain/snow"
-    assert "heavy rain/snow" in WEATHER_SITUATIONS
-    # A small version around that hour: it passes, and the category is kept as it is.
-    position = bikeshare.index.get_loc(heavy.index[0])
-    folder = write_version(tmp_path, "heavy", {"rentals.csv": bikeshare.iloc[position - 3 : position + 3]})
+def test_every_version_of_the_configured_cut_passes_and_holds_the_one_before(tmp_path, versions):
+    previous: set | None = None
+    for key, rows in versions.items():
+        folder = land_version(tmp_path / "versions", key, rows)
 
-    version = read_version(folder)
+        version = read_version(folder)
 
-    assert (version.frame["weathersit"] == "heavy rain/snow").sum() == 1
-
-
-@pytest.mark.parametrize("key", DEMO_VERSIONS)
-def test_every_demo_monthly_snapshot_passes(tmp_path, bikeshare, key):
-    snapshot = monthly_snapshot(bikeshare, key)
-    folder = land_version(tmp_path / "versions", key, snapshot)
-
-    version = read_version(folder)
-
-    assert folder.name == key
-    assert len(version.frame) == len(snapshot) > 0
-    months = int(key.split("-")[1])
-    assert version.frame["mnth"].nunique() == months
-    # Cumulative: each month's snapshot holds every earlier row.
-    assert version.frame["day"].min() == 1
+        assert folder.name == key
+        assert len(version.frame) == len(rows) > 0
+        # Cumulative (config.SourceSettings): each version holds every row of the one before.
+        row_keys = set(version.frame[UNIQUE or CONTRACT_COLUMNS].itertuples(index=False, name=None))
+        if previous is not None:
+            assert previous < row_keys, f"{key} does not hold every row of the version before it"
+        previous = row_keys
 
 
-def test_landing_never_overwrites_a_version(tmp_path, bikeshare):
-    versions = tmp_path / "versions"
-    first = land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+def test_landing_never_overwrites_a_version(tmp_path, versions, keys):
+    root = tmp_path / "versions"
+    first = land_version(root, keys[0], versions[keys[0]])
     before = folder_hash(first)
 
-    land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-02"))
+    land_version(root, keys[0], versions[keys[1]])
 
     assert folder_hash(first) == before
-    assert [p.name for p in versions.iterdir()] == ["2011-01"], "no staging folder may be left behind"
-    assert sorted(p.name for p in first.iterdir()) == [".landed", "rentals.csv"], "the manifest is written last"
+    assert [p.name for p in root.iterdir()] == [keys[0]], "no staging folder may be left behind"
+    assert sorted(p.name for p in first.iterdir()) == [".landed", FILE], "the manifest is written last"
 
 
 # --- the content hash ------------------------------------------------------------------------------------------
 
 
-def test_content_hash_is_stable_and_the_data_version(tmp_path, bikeshare):
-    snapshot = monthly_snapshot(bikeshare, "2011-01")
-    one = land_version(tmp_path / "a", "2011-01", snapshot)
-    two = land_version(tmp_path / "b", "2011-01", snapshot)
+def test_content_hash_is_stable_and_the_data_version(tmp_path, versions, keys):
+    rows = versions[keys[0]]
+    one = land_version(tmp_path / "a", keys[0], rows)
+    two = land_version(tmp_path / "b", keys[0], rows)
 
     first, again, copy = read_version(one), read_version(one), read_version(two)
 
@@ -115,10 +127,10 @@ def test_content_hash_is_stable_and_the_data_version(tmp_path, bikeshare):
     assert first.content_hash == folder_hash(one)
 
 
-def test_content_hash_changes_when_one_byte_changes(tmp_path, bikeshare):
-    folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+def test_content_hash_changes_when_one_byte_changes(tmp_path, versions, keys):
+    folder = land_version(tmp_path, keys[0], versions[keys[0]])
     before = folder_hash(folder)
-    path = folder / "rentals.csv"
+    path = folder / FILE
     data = bytearray(path.read_bytes())
     last_digit = max(i for i, b in enumerate(data) if chr(b).isdigit())
     data[last_digit] = ord("1") if data[last_digit] != ord("1") else ord("2")  # same length, one byte differs
@@ -127,189 +139,196 @@ def test_content_hash_changes_when_one_byte_changes(tmp_path, bikeshare):
     assert folder_hash(folder) != before
 
 
-def test_content_hash_covers_file_names(tmp_path, bikeshare):
-    folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+def test_content_hash_covers_file_names(tmp_path, versions, keys):
+    folder = land_version(tmp_path, keys[0], versions[keys[0]])
     before = folder_hash(folder)
-    (folder / "rentals.csv").rename(folder / "other.csv")
+    (folder / FILE).rename(folder / "other.csv")
 
     assert folder_hash(folder) != before
 
 
-def test_files_other_than_csv_and_parquet_are_ignored(tmp_path, bikeshare):
-    folder = land_version(tmp_path, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+def test_files_other_than_csv_and_parquet_are_ignored(tmp_path, versions, keys):
+    folder = land_version(tmp_path, keys[0], versions[keys[0]])
     before = read_version(folder).content_hash
     (folder / "README.md").write_text("notes about this version")
 
     version = read_version(folder)
 
-    assert version.files == ["rentals.csv"]
+    assert version.files == [FILE]
     assert version.content_hash == before
 
 
 # --- several files in one version ------------------------------------------------------------------------------
 
 
-def test_csv_and_parquet_in_one_version_are_read_together(tmp_path, bikeshare):
-    january = monthly_snapshot(bikeshare, "2011-01")
-    half = len(january) // 2
+def test_csv_and_parquet_in_one_version_are_read_together(tmp_path, versions, keys):
+    rows = versions[keys[0]]
+    half = len(rows) // 2
     folder = write_version(
-        tmp_path, "mixed", {"a.csv": january.iloc[:half], "b.parquet": january.iloc[half:].reset_index(drop=True)}
+        tmp_path, "mixed", {"a.csv": rows.iloc[:half], "b.parquet": rows.iloc[half:].reset_index(drop=True)}
     )
 
     version = read_version(folder)
 
     assert version.files == ["a.csv", "b.parquet"]
-    assert len(version.frame) == len(january)
-    pd.testing.assert_frame_equal(
-        version.frame.reset_index(drop=True), january.reset_index(drop=True), check_dtype=False
-    )
+    assert len(version.frame) == len(rows)
+    pd.testing.assert_frame_equal(version.frame.reset_index(drop=True), rows.reset_index(drop=True), check_dtype=False)
 
 
-def test_a_failure_in_the_second_file_names_that_file_and_its_own_row(tmp_path, bikeshare):
-    rows = bikeshare.head(48).copy()
-    second = rows.iloc[24:].reset_index(drop=True)
-    second.loc[4, "hr"] = 24  # the 5th data row of b.parquet
+def test_a_failure_in_the_second_file_names_that_file_and_its_own_row(tmp_path):
+    rows, bad = sample(48), a_break()
+    second = bad.apply(rows.iloc[24:].reset_index(drop=True), 4)  # the 5th data row of b.parquet
     folder = write_version(tmp_path, "mixed", {"a.csv": rows.iloc[:24], "b.parquet": second})
 
     failures = failures_of(folder)
 
     assert len(failures) == 1
-    assert len(rows_matching(failures, file="b.parquet", row=5, column="hr", check="less_than_or_equal_to")) == 1
+    assert len(rows_matching(failures, file="b.parquet", row=5, column=bad.column, check=bad.check)) == 1
 
 
-def test_an_hour_delivered_in_two_files_is_a_duplicate_in_both(tmp_path, bikeshare):
-    rows = bikeshare.head(10)
+@needs_unique_key
+def test_a_row_key_delivered_in_two_files_is_a_duplicate_in_both(tmp_path):
+    rows = sample(10)
     folder = write_version(tmp_path, "twice", {"a.csv": rows, "b.csv": rows.iloc[[3]]})
 
     failures = failures_of(folder)
 
-    key = f"({rows['day'].iloc[3]}, {rows['hr'].iloc[3]})"
     for file, row in [("a.csv", 4), ("b.csv", 1)]:
-        [found] = rows_matching(failures, file=file, row=row, column="(day, hr)", check="unique").itertuples()
-        assert found.value == key
+        [found] = rows_matching(failures, file=file, row=row, column=UNIQUE_COLUMN, check="unique").itertuples()
+        assert found.value == key_text(rows, 3)
     assert len(failures) == 2
 
 
-# --- every kind of violation -----------------------------------------------------------------------------------
+# --- every rule of the contract, one by one ----------------------------------------------------------------------
+
+AT = 3  # the broken row's position: data row 4 of the file
+CASES = broken_versions(SCHEMA, sample(8), at=AT)
 
 
-def set_cell(column: str, index: int, value) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
-        frame[column] = frame[column].astype(object)
-        frame.loc[index, column] = value
-        return frame
-
-    return mutate
-
-
-def negative(column: str, index: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """A negative count that still adds up, so that only the range check fails."""
-
-    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
-        frame.loc[index, column] = -1
-        frame.loc[index, "bikers"] = frame.loc[index, "casual"] + frame.loc[index, "registered"]
-        return frame
-
-    return mutate
-
-
-def duplicate_hour(frame: pd.DataFrame) -> pd.DataFrame:
-    frame.loc[9, ["day", "hr"]] = frame.loc[8, ["day", "hr"]].to_numpy()
-    return frame
+def expected_failures(case: str, rows: pd.DataFrame) -> tuple[list[tuple], int | None]:
+    """(failures that must be there as (row, column, check), their exact number or None) for a contract_cases case."""
+    if case == "extra column":
+        return [(None, "__extra_column__", "column_in_schema")], 1
+    if case == "missing column":
+        return [(None, CONTRACT_COLUMNS[0], "column_in_dataframe")], 1
+    if case == "no rows":
+        checks = no_rows_checks()
+        return [(None, "(table)", check) for check in checks], len(checks)
+    if case == "duplicate row key":
+        return [(AT + 1, UNIQUE_COLUMN, "unique"), (len(rows), UNIQUE_COLUMN, "unique")], 2
+    column, _, rule = case.partition(": ")
+    check = {
+        "missing value": "not_nullable",
+        "fraction": f"coerce_dtype('{dtype_text(column)}')",
+    }.get(rule, rule)
+    return [(AT + 1, column, check)], None
 
 
-# (mutation of the first 48 hours, expected failure rows as (row, column, check), exact number of failures)
-VIOLATIONS = {
-    "missing-column": (lambda f: f.drop(columns=["temp"]), [(None, "temp", "column_in_dataframe")], 1),
-    "extra-column": (lambda f: f.assign(note="x"), [(None, "note", "column_in_schema")], 1),
-    "wrong-type": (set_cell("temp", 3, "abc"), [(4, "temp", "coerce_dtype('float64')")], None),
-    "hour-24": (set_cell("hr", 5, 24), [(6, "hr", "less_than_or_equal_to(23)")], 1),
-    "weekday-7": (set_cell("weekday", 6, 7), [(7, "weekday", "less_than_or_equal_to(6)")], 1),
-    "temp-1.5": (set_cell("temp", 7, 1.5), [(8, "temp", "less_than_or_equal_to(1)")], 1),
-    "hum-negative": (set_cell("hum", 7, -0.1), [(8, "hum", "greater_than_or_equal_to(0)")], 1),
-    "season-5": (set_cell("season", 0, 5), [(1, "season", "isin")], 1),
-    "month-name": (set_cell("mnth", 0, "January"), [(1, "mnth", "isin")], 1),
-    "casual-negative": (negative("casual", 10), [(11, "casual", "greater_than_or_equal_to(0)")], 1),
-    "registered-negative": (negative("registered", 11), [(12, "registered", "greater_than_or_equal_to(0)")], 1),
-    "unknown-weather": (set_cell("weathersit", 12, "fog"), [(13, "weathersit", "isin")], 1),
-    "null-int": (set_cell("hr", 13, None), [(14, "hr", "not_nullable")], None),
-    "null-float": (set_cell("temp", 14, None), [(15, "temp", "not_nullable")], 1),
-    "null-category": (set_cell("weathersit", 15, None), [(16, "weathersit", "not_nullable")], 1),
-    # The row key is reported as the tuple it is, once per duplicated row.
-    "duplicate-hour": (duplicate_hour, [(9, "(day, hr)", "unique"), (10, "(day, hr)", "unique")], 2),
-    "broken-sum": (set_cell("bikers", 20, 999), [(21, "(table)", "bikers == casual + registered")], 1),
-}
-
-
-@pytest.mark.parametrize("violation", list(VIOLATIONS))
-def test_each_violation_names_file_row_column_and_check(tmp_path, bikeshare, violation):
-    mutate, expected, count = VIOLATIONS[violation]
-    folder = write_version(tmp_path, "bad", {"rentals.csv": mutate(bikeshare.head(48).copy())})
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_violation_names_file_row_column_and_check(tmp_path, case):
+    rows = CASES[case]
+    folder = write_version(tmp_path, "bad", {FILE: rows})
 
     with pytest.raises(ContractViolation) as caught:
         read_version(folder)
     failures = caught.value.failures
 
+    expected, count = expected_failures(case, rows)
     for row, column, check in expected:
-        found = rows_matching(failures, file="rentals.csv", row=row, column=column, check=check)
+        found = rows_matching(failures, file=FILE, row=row, column=column, check=check)
         assert len(found) == 1, f"no single failure for row {row}, {column}, {check}:\n{failures}"
         assert f"{column}: " in " ".join(caught.value.failed_checks)
     if count is not None:
         assert len(failures) == count, failures
+    if ": " in case:  # a bad cell: nothing but its own row is reported
+        assert failures["row"].dropna().eq(AT + 1).all(), failures
+        if not case.endswith(": fraction"):  # (a fraction kept as text also fails the column's checks as a whole)
+            assert failures["row"].notna().all(), failures
     # The message names the first failure's file and row, so a log line alone is enough to find it.
-    assert "rentals.csv" in str(caught.value)
+    assert FILE in str(caught.value)
 
 
-def test_a_broken_sum_is_one_failure_showing_the_row(tmp_path, bikeshare):
-    rows = bikeshare.head(48).copy()
-    rows.loc[20, "bikers"] = 999
-    rows.loc[30, "casual"] += 1
-    folder = write_version(tmp_path, "bad", {"rentals.csv": rows})
+@pytest.mark.parametrize("kinds", ["i", "f"], ids=["integer", "float"])
+def test_a_text_in_a_numeric_column_is_a_failed_coercion(tmp_path, kinds):
+    column = first_column_of_kind(kinds, {"i": "integer", "f": "float"}[kinds])
+    rows = sample(24).astype({column: object})
+    rows.loc[3, column] = "abc"
+    folder = write_version(tmp_path, "bad", {FILE: rows})
 
     failures = failures_of(folder)
 
-    assert failures["row"].tolist() == [21, 31]
-    assert "bikers=999" in failures["value"].iloc[0]
-    assert f"casual={rows.loc[30, 'casual']}" in failures["value"].iloc[1]
-    assert set(failures["column"]) == {"(table)"}
+    found = rows_matching(failures, file=FILE, row=4, column=column, check=f"coerce_dtype('{dtype_text(column)}')")
+    assert len(found) == 1, failures
+    assert found["value"].iloc[0] == "abc"
 
 
-@pytest.mark.parametrize(
-    ("column", "index", "value"),
-    [("hr", 2, 2.5), ("hr", 7, "7.9"), ("weekday", 0, 5.5), ("casual", 3, 0.5)],
-    ids=["hour-2.5", "hour-7.9", "weekday-5.5", "casual-0.5"],
-)
-def test_a_fraction_in_an_integer_column_is_reported_not_truncated(tmp_path, bikeshare, column, index, value):
-    # Coercion alone would cast 7.9 to 7: the version would pass with an hour nobody delivered.
-    rows = bikeshare.head(24).copy()
+def test_a_row_wise_table_check_is_one_failure_showing_the_row():
+    """A dataframe check that fails row by row (the demo's `bikers == casual + registered`) is one `(table)` failure
+    per failing row, showing the row's values: not one per column, as Pandera reports it."""
+    schema = pa.DataFrameSchema(
+        {"a": pa.Column(int), "b": pa.Column(int), "total": pa.Column(int)},
+        checks=[pa.Check(lambda df: df["total"] == df["a"] + df["b"], name="total == a + b")],
+    )
+    frame = pd.DataFrame({"a": [1, 2, 3, 4], "b": [1, 1, 1, 1], "total": [2, 3, 999, 5]})
+    frame.loc[3, "a"] += 1
+    with pytest.raises(pa.errors.SchemaErrors) as caught:
+        schema.validate(frame, lazy=True)
+
+    failures = contract_failures(caught.value)
+
+    assert failures["index"].tolist() == [2, 3]
+    assert set(failures["column"]) == {"(table)"} and set(failures["check"]) == {"total == a + b"}
+    assert "total=999" in failures["value"].iloc[0]
+    assert "a=5" in failures["value"].iloc[1]
+
+
+def fractions() -> list:
+    """(integer column, row, fraction added): as a number, as text, in a second integer column."""
+    columns = columns_of_kind("i")
+    if not columns:
+        return [pytest.param(None, 0, 0, marks=pytest.mark.skip(reason="the contract has no integer column"))]
+    first, *others = columns
+    return [(first, 2, 0.5), (first, 7, "0.9"), *[(column, 0, 0.5) for column in others[:1]]]
+
+
+@pytest.mark.parametrize(("column", "index", "offset"), fractions())
+def test_a_fraction_in_an_integer_column_is_reported_not_truncated(tmp_path, column, index, offset):
+    # Coercion alone would cast 7.9 to 7: the version would pass with a value nobody delivered.
+    rows = sample(24)
+    value = rows[column].iloc[index] + float(offset)
+    if isinstance(offset, str):
+        value = str(value)
     rows[column] = rows[column].astype(object)
     rows.loc[index, column] = value
-    folder = write_version(tmp_path, "bad", {"rentals.csv": rows})
+    folder = write_version(tmp_path, "bad", {FILE: rows})
 
     failures = failures_of(folder)
 
-    found = rows_matching(failures, file="rentals.csv", row=index + 1, column=column, check="coerce_dtype('int64')")
+    found = rows_matching(
+        failures, file=FILE, row=index + 1, column=column, check=f"coerce_dtype('{dtype_text(column)}')"
+    )
     assert len(found) == 1, failures
     assert found["value"].iloc[0] == str(float(value))
 
 
-def test_whole_numbers_written_as_floats_are_accepted(tmp_path, bikeshare):
-    rows = bikeshare.head(24).copy()
-    rows["hr"] = rows["hr"].astype(float)  # written as "0.0", "1.0", ...
-    folder = write_version(tmp_path, "floats", {"rentals.csv": rows})
+def test_whole_numbers_written_as_floats_are_accepted(tmp_path):
+    column = first_column_of_kind("i", "integer")
+    rows = sample(24)
+    rows[column] = rows[column].astype(float)  # written as "0.0", "1.0", ...
+    folder = write_version(tmp_path, "floats", {FILE: rows})
 
     version = read_version(folder)
 
-    assert version.frame["hr"].dtype == "int64"
-    assert version.frame["hr"].tolist() == bikeshare.head(24)["hr"].tolist()
+    assert version.frame[column].dtype == "int64"
+    assert version.frame[column].tolist() == sample(24)[column].tolist()
 
 
 @pytest.mark.parametrize(
     ("files", "check"),
     [
-        ({"rentals.csv": b""}, "not empty"),
-        ({"rentals.csv": "caf\u00e9,clear\n".encode("latin-1")}, "UTF-8 text"),
-        ({"rentals.parquet": b"this is not parquet"}, "readable parquet"),
+        ({FILE: b""}, "not empty"),
+        ({FILE: "caf\u00e9,x\n".encode("latin-1")}, "UTF-8 text"),
+        ({"rows.parquet": b"this is not parquet"}, "readable parquet"),
     ],
     ids=["empty-file", "non-utf8", "broken-parquet"],
 )
@@ -322,33 +341,33 @@ def test_unreadable_files_are_one_clear_failure(tmp_path, files, check):
     assert len(rows_matching(failures, file=next(iter(files)), row=None, column="(file)", check=check)) == 1
 
 
-def test_non_utf8_bytes_inside_real_data_are_caught(tmp_path, bikeshare):
-    text = bikeshare.head(20).to_csv(index=False).replace("clear", "cl\u00e9ar", 1)
-    folder = write_version(tmp_path, "bad", {"rentals.csv": text.encode("latin-1")})
+def test_non_utf8_bytes_inside_real_data_are_caught(tmp_path):
+    folder = write_version(tmp_path, "bad", {FILE: with_invalid_utf8(csv_bytes(sample(20)))})
 
     failures = failures_of(folder)
 
-    assert len(rows_matching(failures, file="rentals.csv", row=None, column="(file)", check="UTF-8 text")) == 1
+    assert len(rows_matching(failures, file=FILE, row=None, column="(file)", check="UTF-8 text")) == 1
 
 
-def test_an_unreadable_file_beside_a_good_one_is_reported_with_the_good_one_validated(tmp_path, bikeshare):
-    good = bikeshare.head(24).copy()
-    good.loc[3, "hr"] = 24
-    folder = write_version(tmp_path, "bad", {"a.csv": good, "b.csv": b""})
+def test_an_unreadable_file_beside_a_good_one_is_reported_with_the_good_one_validated(tmp_path):
+    bad = a_break()
+    folder = write_version(tmp_path, "bad", {"a.csv": bad.apply(sample(24), 3), "b.csv": b""})
 
     failures = failures_of(folder)
 
     assert len(rows_matching(failures, file="b.csv", row=None, column="(file)", check="not empty")) == 1
-    assert len(rows_matching(failures, file="a.csv", row=4, column="hr", check="less_than_or_equal_to")) == 1
+    assert len(rows_matching(failures, file="a.csv", row=4, column=bad.column, check=bad.check)) == 1
 
 
-def test_a_header_only_file_has_no_rows(tmp_path, bikeshare):
-    folder = write_version(tmp_path, "bad", {"rentals.csv": bikeshare.head(0)})
+def test_a_header_only_file_has_no_rows(tmp_path):
+    checks = no_rows_checks()
+    folder = write_version(tmp_path, "bad", {FILE: sample(1).head(0)})
 
     failures = failures_of(folder)
 
-    assert len(failures) == 1
-    assert len(rows_matching(failures, file="rentals.csv", row=None, column="(table)", check="at least one row")) == 1
+    assert len(failures) == len(checks)
+    for check in checks:
+        assert len(rows_matching(failures, file=FILE, row=None, column="(table)", check=check)) == 1
 
 
 def test_a_folder_without_data_files_is_a_violation(tmp_path):
@@ -366,62 +385,59 @@ def test_a_missing_folder_is_not_a_contract_violation(tmp_path):
         read_version(tmp_path / "nope")
 
 
-def test_a_column_missing_from_one_of_two_files(tmp_path, bikeshare):
-    folder = write_version(
-        tmp_path,
-        "bad",
-        {"a.csv": bikeshare.head(5), "b.csv": bikeshare.iloc[5:10].drop(columns=["hum"])},
-    )
+def test_a_column_missing_from_one_of_two_files(tmp_path):
+    column = next((n for n in columns_of_kind("f") if not SCHEMA.columns[n].nullable), None)
+    if column is None:
+        pytest.skip("the contract has no non-nullable float column")
+    rows = sample(10)
+    folder = write_version(tmp_path, "bad", {"a.csv": rows.head(5), "b.csv": rows.iloc[5:10].drop(columns=[column])})
 
     failures = failures_of(folder)
 
-    # Concatenated, b.csv's rows have no humidity: the null values are located in b.csv.
+    # Concatenated, b.csv's rows have no value in that column: the null values are located in b.csv.
     assert set(failures["file"]) == {"b.csv"}
-    assert sorted(failures.loc[failures["column"].eq("hum"), "row"]) == [1, 2, 3, 4, 5]
+    assert sorted(failures.loc[failures["column"].eq(column), "row"]) == [1, 2, 3, 4, 5]
 
 
 # --- structure: the real cause first, and no content of the file in the report -------------------------------------
 
 
-def csv_text(rows: pd.DataFrame) -> str:
-    return rows.to_csv(index=False)
-
-
-def repeated_header(rows: pd.DataFrame) -> bytes:
+def repeated_header(data: bytes) -> bytes:
     """Two exports concatenated with both headers: line 6 is the header again."""
-    lines = csv_text(rows).splitlines()
+    lines = data.decode().splitlines()
     return ("\n".join([*lines[:5], lines[0], *lines[5:]]) + "\n").encode()
 
 
+FIELDS = len(CONTRACT_COLUMNS)
 STRUCTURE = {
-    # (file bytes from 24 real rows, check, row, words the message must hold)
+    # (file bytes from the CSV bytes of 24 real rows, check, row, words the message must hold)
     "repeated-header": (repeated_header, "header only once", 5, ["line 6 repeats the header"]),
-    "semicolons": (lambda r: csv_text(r).replace(",", ";").encode(), "comma-separated", None, ["semicolon"]),
-    "tabs": (lambda r: csv_text(r).replace(",", "\t").encode(), "comma-separated", None, ["tab-separated"]),
-    "truncated-mid-value": (lambda r: csv_text(r).encode()[:-40], "complete last line", 24, ["truncated"]),
+    "semicolons": (lambda d: d.replace(b",", b";"), "comma-separated", None, ["semicolon"]),
+    "tabs": (lambda d: d.replace(b",", b"\t"), "comma-separated", None, ["tab-separated"]),
+    "truncated-mid-value": (cut_inside_a_value, "complete last line", 24, ["truncated"]),
     "truncated-after-comma": (
-        lambda r: csv_text(r).encode()[: csv_text(r).rindex(",") + 1],
+        cut_after_a_comma,
         "complete last line",
         24,
-        ["truncated", "14 of 15 fields"],
+        ["truncated", f"1 of {FIELDS} fields"],
     ),
-    "no-header": (lambda r: "\n".join(csv_text(r).splitlines()[1:]).encode() + b"\n", "header row", None, ["none"]),
-    "not-a-csv": (lambda r: b"TOP-SECRET:x:0:0:admin:/home/admin\nsecret-line-2\n", "header row", None, ["none"]),
+    "no-header": (lambda d: b"\n".join(d.splitlines()[1:]) + b"\n", "header row", None, ["none"]),
+    "not-a-csv": (lambda d: b"TOP-SECRET:x:0:0:admin:/home/admin\nsecret-line-2\n", "header row", None, ["none"]),
 }
 
 
 @pytest.mark.parametrize("case", list(STRUCTURE))
-def test_a_broken_structure_is_one_failure_naming_the_real_cause(tmp_path, bikeshare, case):
+def test_a_broken_structure_is_one_failure_naming_the_real_cause(tmp_path, case):
     make, check, row, words = STRUCTURE[case]
-    data = make(bikeshare.head(24))
-    folder = write_version(tmp_path, "bad", {"rentals.csv": data})
+    data = make(csv_bytes(sample(24)))
+    folder = write_version(tmp_path, "bad", {FILE: data})
 
     with pytest.raises(ContractViolation) as caught:
         read_version(folder)
 
     failures = caught.value.failures
     assert len(failures) == 1, f"the real cause is buried:\n{failures}"
-    [found] = rows_matching(failures, file="rentals.csv", row=row, column="(file)", check=check).itertuples()
+    [found] = rows_matching(failures, file=FILE, row=row, column="(file)", check=check).itertuples()
     for word in words:
         assert word in found.value
     # Nothing of the file but the contract's column names is quoted: not a value, not a line.
@@ -432,14 +448,15 @@ def test_a_broken_structure_is_one_failure_naming_the_real_cause(tmp_path, bikes
                 assert cell not in report, f"{cell!r} from the file is in the report"
 
 
-def test_a_file_without_a_final_line_end_is_not_called_truncated(tmp_path, bikeshare):
-    folder = write_version(tmp_path, "ok", {"rentals.csv": csv_text(bikeshare.head(24)).rstrip("\n").encode()})
+def test_a_file_without_a_final_line_end_is_not_called_truncated(tmp_path):
+    folder = write_version(tmp_path, "ok", {FILE: csv_bytes(sample(24)).rstrip(b"\n")})
 
     assert len(read_version(folder).frame) == 24
 
 
-def test_failure_tables_print_a_missing_row_as_a_dash_like_the_message(tmp_path, bikeshare):
-    folder = write_version(tmp_path, "bad", {"rentals.csv": bikeshare.head(5).drop(columns=["temp"])})
+def test_failure_tables_print_a_missing_row_as_a_dash_like_the_message(tmp_path):
+    dropped = next(name for name in CONTRACT_COLUMNS if name not in UNIQUE)
+    folder = write_version(tmp_path, "bad", {FILE: sample(5).drop(columns=[dropped])})
 
     with pytest.raises(ContractViolation) as caught:
         read_version(folder)
@@ -447,17 +464,17 @@ def test_failure_tables_print_a_missing_row_as_a_dash_like_the_message(tmp_path,
     assert "row -" in str(caught.value)
     table = caught.value.to_metadata()["failure_table"].value
     assert "nan" not in table
-    assert "| rentals.csv | -     |" in table
+    assert f"| {FILE} | -     |" in table
 
 
 # --- symbolic links are refused before a byte is read ----------------------------------------------------------
 
 
-def test_a_data_file_that_is_a_link_is_refused_unread(tmp_path, bikeshare):
+def test_a_data_file_that_is_a_link_is_refused_unread(tmp_path):
     secret = tmp_path / "outside" / "secret.csv"
     secret.parent.mkdir()
-    secret.write_text("season,mnth\nTOP-SECRET-LINE,x\n")
-    folder = write_version(tmp_path / "versions", "linked", {"a.csv": bikeshare.head(24)})
+    secret.write_text(f"{','.join(CONTRACT_COLUMNS[:2])}\nTOP-SECRET-LINE,x\n")
+    folder = write_version(tmp_path / "versions", "linked", {"a.csv": sample(24)})
     (folder / "b.csv").symlink_to(secret)
     (folder / "c.csv").symlink_to(tmp_path / "nowhere.csv")  # dangling: following it would fail differently
 
@@ -472,10 +489,10 @@ def test_a_data_file_that_is_a_link_is_refused_unread(tmp_path, bikeshare):
     assert "TOP-SECRET-LINE" not in failures.to_string()
 
 
-def test_a_version_folder_that_is_a_link_is_refused(tmp_path, bikeshare):
+def test_a_version_folder_that_is_a_link_is_refused(tmp_path):
     from mlops_assets.sources import VersionUnreadable
 
-    real = write_version(tmp_path / "elsewhere", "real", {"a.csv": bikeshare.head(24)})
+    real = write_version(tmp_path / "elsewhere", "real", {"a.csv": sample(24)})
     (tmp_path / "versions").mkdir()
     (tmp_path / "versions" / "linked").symlink_to(real, target_is_directory=True)
 
@@ -486,16 +503,16 @@ def test_a_version_folder_that_is_a_link_is_refused(tmp_path, bikeshare):
     assert "symbolic link" in FileSource(tmp_path / "versions").list_versions()["linked"]
 
 
-def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashed_alike(tmp_path, bikeshare):
+def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashed_alike(tmp_path):
     import uuid
 
     import fsspec
 
     from mlops_assets.stages.ingestion import validate_version
 
-    local = write_version(tmp_path, "v1", {"rentals.csv": bikeshare.head(24)})
+    local = write_version(tmp_path, "v1", {FILE: sample(24)})
     memory, root = fsspec.filesystem("memory"), f"/versions-{uuid.uuid4().hex}"
-    memory.pipe(f"{root}/v1/rentals.csv", (local / "rentals.csv").read_bytes())
+    memory.pipe(f"{root}/v1/{FILE}", (local / FILE).read_bytes())
     memory.pipe(f"{root}/v1/README.md", b"not data")
     source = FileSource(f"memory://{root}", quiet_period_seconds=30)
     try:
@@ -511,16 +528,15 @@ def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashe
         memory.rm(root, recursive=True)
 
 
-def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrites(tmp_path, bikeshare):
+def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrites(tmp_path):
     import json
     import subprocess
     import sys
 
     from tests.conftest import subprocess_env
 
-    source = write_version(
-        tmp_path / "export", "files", {"a.csv": bikeshare.head(24), "b.parquet": bikeshare.iloc[24:29]}
-    )
+    rows = sample(29)
+    source = write_version(tmp_path / "export", "files", {"a.csv": rows.head(24), "b.parquet": rows.iloc[24:29]})
     (source / "notes.txt").write_text("not data")
     versions = tmp_path / "versions"
 

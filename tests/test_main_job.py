@@ -4,7 +4,8 @@ It runs in a fresh interpreter: the code location builds its `ProjectSettings()`
 `mlops_assets.definitions` is first imported, so MLOPS_DATA_DIR and DAGSTER_HOME must be set before that import;
 in this pytest process other test files have imported it already, pointing at the repository's data/ folder.
 
-Every version trains (and may retrain) a model, so it is marked slow (it runs in CI all the same).
+Every version trains (and may retrain) a model, so it is marked slow (it runs in CI all the same). The versions are
+the configured cut's first two; the user's own versions are built from the first one's rows and the contract.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
-from mlops_assets.demo.versions import SOURCE_CSV, monthly_snapshot
+from mlops_assets.config import ProjectSettings
+from mlops_assets.landing import source_versions
+from mlops_assets.partitions import version_sort_key
+from tests.configured_data import a_break, swap_two_rows
 from tests.conftest import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KEYS = ["2011-01", "2011-02"]
+SETTINGS = ProjectSettings()
+KEYS = [key for key, _ in source_versions(SETTINGS)[:2]]
+FILE = "rows.csv"  # the file name landing.land_version gives a version
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +65,7 @@ def two_invocations(tmp_path_factory):
     return tmp, first, runs_after_first, second
 
 
-def test_main_lands_two_versions_and_runs_them_into_the_tmp_instance(two_invocations, bikeshare):
+def test_main_lands_two_versions_and_runs_them_into_the_tmp_instance(two_invocations, versions):
     tmp, first, _, _ = two_invocations
 
     assert first.returncode == 0, first.stdout + first.stderr
@@ -80,7 +85,7 @@ def test_main_lands_two_versions_and_runs_them_into_the_tmp_instance(two_invocat
             ).records
             assert len(records) == 1
             row_count = records[0].asset_materialization.metadata["dagster/row_count"].value
-            assert row_count == len(monthly_snapshot(bikeshare, key))
+            assert row_count == len(versions[key])
             runs = instance.get_run_records(
                 dg.RunsFilter(
                     tags={"dagster/sensor_name": "dataset_version_sensor", "dagster/run_key": f"ingest:{key}"}
@@ -113,7 +118,7 @@ def test_the_printed_table_is_what_the_instance_and_the_registry_hold(two_invoca
     assert promoted, "the first version is always promoted"
 
     client = MLflowTracking(state_dir=str(tmp / "state")).client()
-    champion = client.get_model_version_by_alias("bike_rentals", "champion").version
+    champion = client.get_model_version_by_alias(SETTINGS.model_name, "champion").version
     assert promoted[-1] == f"yes (v{champion})"
     with dg.DagsterInstance.from_config(str(tmp / "dagster_home")) as instance:
         for row in rows:
@@ -124,43 +129,43 @@ def test_the_printed_table_is_what_the_instance_and_the_registry_hold(two_invoca
 
 
 @pytest.fixture(scope="module")
-def with_bad_data(two_invocations, bikeshare):
+def with_bad_data(two_invocations, versions):
     """A third invocation after a user landed two versions of their own (one breaks the contract) and edited an
     ingested version in place."""
     from mlops_assets.landing import land
 
     tmp = two_invocations[0]
-    versions = tmp / "data" / "versions"
-    january = monthly_snapshot(bikeshare, "2011-01")
-    broken = january.assign(hr=january["hr"].where(january.index != 3, 24))
-    land(versions, "user-good", lambda folder: january.to_csv(folder / "rentals.csv", index=False))
-    land(versions, "user-bad", lambda folder: broken.to_csv(folder / "rentals.csv", index=False))
-    [edited] = (versions / "2011-01").glob("*.csv")
-    edited.write_text(edited.read_text().replace("clear", "cloudy/misty", 1))
-    return tmp, run_main(tmp, "--versions", "2")
+    root = tmp / "data" / "versions"
+    first, bad = versions[KEYS[0]], a_break()
+    broken = bad.apply(first, 3)
+    land(root, "user-good", lambda folder: first.to_csv(folder / FILE, index=False))
+    land(root, "user-bad", lambda folder: broken.to_csv(folder / FILE, index=False))
+    [edited] = (root / KEYS[0]).glob("*.csv")
+    edited.write_bytes(swap_two_rows(edited.read_bytes()))  # the same rows, in another order
+    return tmp, run_main(tmp, "--versions", "2"), bad
 
 
 def test_a_data_error_prints_the_clear_message_without_a_stack_trace_and_exits_non_zero(with_bad_data):
-    _, third = with_bad_data
+    _, third, bad = with_bad_data
     out = third.stdout
 
     assert third.returncode == 1, out + third.stderr
     assert "run ingest:user-bad: failure" in out
-    assert "raw_dataset: " in out and "rentals.csv" in out and "less_than_or_equal_to(23)" in out
-    assert "run verify:2011-01:" in out
-    assert "'2011-01' changed after it was ingested" in out and "land the changed data as a new version" in out
+    assert "raw_dataset: " in out and FILE in out and bad.column in out and bad.check in out
+    assert f"run verify:{KEYS[0]}:" in out
+    assert f"'{KEYS[0]}' changed after it was ingested" in out and "land the changed data as a new version" in out
     assert "2 error(s)" in out
     for trace in ("Traceback", 'File "', "dagster._core"):
         assert trace not in out + third.stderr, f"a stack trace is printed:\n{out}\n{third.stderr}"
 
 
-def test_the_table_covers_every_version_the_main_job_ran(with_bad_data):
-    _, third = with_bad_data
+def test_the_table_covers_every_version_the_main_job_ran(with_bad_data, versions):
+    _, third, _ = with_bad_data
     lines = third.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split("|")[0].strip() == "version")
-    versions = [line.split("|")[0].strip() for line in lines[header + 2 :] if "|" in line]
+    listed = [line.split("|")[0].strip() for line in lines[header + 2 :] if "|" in line]
 
-    assert versions == ["2011-01", "2011-02", "user-bad", "user-good"]
+    assert listed == sorted([*KEYS, "user-bad", "user-good"], key=version_sort_key)
     rows = {line.split("|")[0].strip(): line for line in lines[header + 2 :] if "|" in line}
-    assert rows["user-good"].split("|")[1].strip() == str(len(monthly_snapshot(pd.read_csv(SOURCE_CSV), "2011-01")))
+    assert rows["user-good"].split("|")[1].strip() == str(len(versions[KEYS[0]]))
     assert rows["user-bad"].split("|")[1].strip() == "-"

@@ -1,16 +1,20 @@
-"""Monitoring: reference profile, drift measures, the retraining policy and the plots, on real computations."""
+"""Monitoring: reference profile, drift measures, the retraining policy and the plots, on real computations.
+
+The measures are checked on synthetic columns whose drift is known, and once on the configured data set's own model
+inputs; the demo's seasonal drift is in tests/demo/test_demo_drift.py.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.config import DriftSettings, RetrainSettings
+from mlops_assets.config import DriftSettings, ProjectSettings, RetrainSettings
+from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.stages.drift import (
     build_reference_profile,
     drift_summary,
@@ -21,9 +25,9 @@ from mlops_assets.stages.drift import (
 from mlops_assets.stages.monitoring import TOO_FEW_ROWS, MonitoringResult, is_degraded
 from mlops_assets.stages.plots import plot_feature_drift, plot_metric_over_versions
 from mlops_assets.stages.retraining import MonitoringSignal, RetrainDecision, decide_retraining
+from mlops_assets.stages.targets import target_values
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-DEMO_CSV = Path(__file__).resolve().parent.parent / "data" / "bikeshare_2011.csv"
 WARN, ALERT = DriftSettings().psi_warn, DriftSettings().psi_alert
 
 
@@ -104,20 +108,20 @@ def test_a_heavily_tied_column_gets_clean_edges_and_sees_the_tie_change():
     rng = np.random.default_rng(3)
     rows = 5000
 
-    def windspeed(zero_share: float) -> pd.DataFrame:
+    def tied(zero_share: float) -> pd.DataFrame:  # a measurement that is often exactly zero
         values = rng.exponential(0.2, rows)
         values[rng.random(rows) < zero_share] = 0.0
-        return pd.DataFrame({"wind": values})
+        return pd.DataFrame({"level": values})
 
-    profile = build_reference_profile(windspeed(0.7), np.zeros(rows), [])
-    column = profile["columns"]["wind"]
+    profile = build_reference_profile(tied(0.7), np.zeros(rows), [])
+    column = profile["columns"]["level"]
     assert np.all(np.diff(column["edges"]) > 0), "edges must be strictly increasing (deduplicated)"
     assert len(column["shares"]) == len(column["edges"]) + 1
     assert sum(column["shares"]) == pytest.approx(1.0)
     assert max(column["shares"]) == pytest.approx(0.7, abs=0.03)  # the zeros have a bin of their own
 
-    same = feature_drift(profile, windspeed(0.7), np.zeros(rows), WARN, ALERT).iloc[0]
-    fewer_zeros = feature_drift(profile, windspeed(0.3), np.zeros(rows), WARN, ALERT).iloc[0]
+    same = feature_drift(profile, tied(0.7), np.zeros(rows), WARN, ALERT).iloc[0]
+    fewer_zeros = feature_drift(profile, tied(0.3), np.zeros(rows), WARN, ALERT).iloc[0]
     assert same["psi"] < 0.02
     assert fewer_zeros["psi"] > 0.2
 
@@ -174,9 +178,9 @@ def test_an_unseen_category_counts_as_drift_in_an_extra_bucket():
 
 
 def test_integer_categories_match_across_dtypes():
-    reference = pd.DataFrame({"season": [1, 2, 3, 4] * 100})
-    profile = build_reference_profile(reference, np.zeros(400), ["season"])
-    as_float = pd.DataFrame({"season": [1.0, 2.0, 3.0, 4.0] * 100})  # e.g. read back with a NaN elsewhere
+    reference = pd.DataFrame({"level": [1, 2, 3, 4] * 100})
+    profile = build_reference_profile(reference, np.zeros(400), ["level"])
+    as_float = pd.DataFrame({"level": [1.0, 2.0, 3.0, 4.0] * 100})  # e.g. read back with a NaN elsewhere
     assert feature_drift(profile, as_float, np.zeros(400), WARN, ALERT).iloc[0]["psi"] == pytest.approx(0.0)
 
 
@@ -213,7 +217,7 @@ def test_the_profile_is_small_json_and_works_after_a_round_trip():
     rows = 20_000
     frame = pd.DataFrame({f"num{i}": rng.normal(i, 1 + i, rows) for i in range(8)})
     frame["colour"] = rng.choice(list("abcde"), size=rows)
-    frame["hour"] = rng.integers(0, 24, rows)
+    frame["count"] = rng.integers(0, 24, rows)
     predictions = rng.gamma(2.0, 50.0, rows)
 
     profile = build_reference_profile(frame, predictions, ["colour"])
@@ -234,18 +238,26 @@ def test_the_profile_is_small_json_and_works_after_a_round_trip():
     )
 
 
-def test_demo_data_january_model_sees_july_drift_but_not_january():
-    demo = pd.read_csv(DEMO_CSV)
-    columns = ["season", "hr", "workingday", "weathersit", "temp", "hum", "windspeed"]
-    january, july = demo[demo["mnth"] == "Jan"], demo[demo["mnth"] == "July"]
-    profile = build_reference_profile(january[columns], january["bikers"].to_numpy(float), ["season", "weathersit"])
+def test_the_configured_model_inputs_against_themselves_drift_nowhere(versions, keys):
+    """The profile of the configured data set's model inputs (as training builds it) sees no drift in the same rows,
+    nor in a shuffled half of them, and survives strict JSON."""
+    settings = ProjectSettings()
+    rows = versions[keys[-1]].reset_index(drop=True)
+    inputs = rows[MODEL_INPUT_COLUMNS]
+    target = target_values(rows, settings.task, settings.target, settings.positive_label).astype(float)
+    profile = build_reference_profile(inputs, target, settings.categorical_columns, bins=settings.drift.psi_bins)
+    json.dumps(profile, allow_nan=False)
 
-    same = feature_drift(profile, january[columns], january["bikers"].to_numpy(float), WARN, ALERT)
-    summer = feature_drift(profile, july[columns], july["bikers"].to_numpy(float), WARN, ALERT)
+    same = feature_drift(profile, inputs, target, WARN, ALERT)
+    half = inputs.sample(frac=0.5, random_state=1)
+    shuffled = feature_drift(profile, half, target[half.index], WARN, ALERT)
+
+    assert same["feature"].tolist() == [*MODEL_INPUT_COLUMNS, "prediction"]
+    assert same["psi"].max() == pytest.approx(0.0, abs=1e-9)
     assert not same["drifted"].any()
-    drifted = set(summer.loc[summer["drifted"], "feature"])
-    assert {"season", "temp", "prediction"} <= drifted
-    assert "hr" not in drifted  # every month has the same 24 hours
+    assert not shuffled["drifted"].any(), shuffled
+    categorical = same.set_index("feature").loc[list(settings.categorical_columns), "kind"]
+    assert (categorical == "categorical").all()
 
 
 # --- summary ---------------------------------------------------------------------------------------------------
@@ -285,27 +297,27 @@ def test_summary_of_a_calm_dataset():
 
 # --- retraining policy -----------------------------------------------------------------------------------------
 
-DAY = 24 * 3600.0
+ONE_DAY = 24 * 3600.0
 NOW = 1_700_000_000.0
 
 
-def signal(version: str, degraded=False, drift=False, retrained=False, at=NOW - 7 * DAY) -> MonitoringSignal:
+def signal(version: str, degraded=False, drift=False, retrained=False, at=NOW - 7 * ONE_DAY) -> MonitoringSignal:
     return MonitoringSignal(version=version, degraded=degraded, dataset_drift=drift, retrained=retrained, at=at)
 
 
-def decide(history, degraded=False, drift=False, version="2011-06", now=NOW, **policy) -> RetrainDecision:
+def decide(history, degraded=False, drift=False, version="v06", now=NOW, **policy) -> RetrainDecision:
     return decide_retraining(history, version, degraded, drift, now, RetrainSettings(**policy))
 
 
 def test_a_stable_version_does_not_retrain():
-    decision = decide([signal("2011-05")])
+    decision = decide([signal("v05")])
     assert decision == RetrainDecision(retrain=False, reasons=decision.reasons, triggered=False)
     assert "no degradation and no dataset drift" in decision.reasons
     hash(decision)  # frozen and hashable: reasons are a tuple
 
 
 def test_a_degraded_version_retrains():
-    decision = decide([signal("2011-05")], degraded=True)
+    decision = decide([signal("v05")], degraded=True)
     assert decision.retrain and decision.triggered
     assert "1 of the last 1 version degraded or drifted (policy 1 of 1)" in decision.reasons
 
@@ -319,37 +331,37 @@ def test_dataset_drift_retrains_only_when_the_policy_says_so():
 
 def test_k_of_n_hysteresis_needs_repeated_votes_within_the_window():
     policy = {"trigger_k": 2, "trigger_n": 3, "cooldown_versions": 0}
-    first = decide([signal("2011-04")], degraded=True, **policy)
+    first = decide([signal("v04")], degraded=True, **policy)
     assert not first.triggered and not first.retrain
     assert "1 of the last 2 versions degraded or drifted (policy 2 of 3): not triggered" in first.reasons
 
-    second = decide([signal("2011-04"), signal("2011-05", drift=True)], degraded=True, **policy)
+    second = decide([signal("v04"), signal("v05", drift=True)], degraded=True, **policy)
     assert second.triggered and second.retrain
     assert "2 of the last 3 versions degraded or drifted (policy 2 of 3)" in second.reasons
 
     # A yes vote that slid out of the window no longer counts.
-    old = [signal("2011-02", degraded=True), signal("2011-03"), signal("2011-04")]
+    old = [signal("v02", degraded=True), signal("v03"), signal("v04")]
     assert not decide(old, degraded=True, **policy).triggered
 
 
 def test_votes_of_earlier_versions_follow_the_drift_setting_of_the_policy():
-    history = [signal("2011-05", drift=True)]
+    history = [signal("v05", drift=True)]
     policy = {"trigger_k": 2, "trigger_n": 2, "cooldown_versions": 0}
     assert decide(history, degraded=True, **policy).retrain
     assert not decide(history, degraded=True, retrain_on_dataset_drift=False, **policy).retrain
 
 
 def test_cooldown_holds_back_a_second_trigger():
-    history = [signal("2011-04"), signal("2011-05", degraded=True, retrained=True)]
+    history = [signal("v04"), signal("v05", degraded=True, retrained=True)]
     held = decide(history, degraded=True, cooldown_versions=1)
     assert held.triggered and not held.retrain
-    assert "cooldown: 2011-05 retrained 1 version ago (cooldown 1)" in held.reasons
+    assert "cooldown: v05 retrained 1 version ago (cooldown 1)" in held.reasons
 
-    later = [*history, signal("2011-06", degraded=True)]
-    assert decide(later, degraded=True, version="2011-07", cooldown_versions=1).retrain
-    two = decide(later, degraded=True, version="2011-07", cooldown_versions=2)
+    later = [*history, signal("v06", degraded=True)]
+    assert decide(later, degraded=True, version="v07", cooldown_versions=1).retrain
+    two = decide(later, degraded=True, version="v07", cooldown_versions=2)
     assert not two.retrain
-    assert "cooldown: 2011-05 retrained 2 versions ago (cooldown 2)" in two.reasons
+    assert "cooldown: v05 retrained 2 versions ago (cooldown 2)" in two.reasons
 
 
 def test_the_daily_cap_holds_back_once_reached():
@@ -359,15 +371,15 @@ def test_the_daily_cap_holds_back_once_reached():
     assert "cap: 3 retraining(s) in the 24 h before now (max 3 per day)" in capped.reasons
     assert decide(recent, degraded=True, cooldown_versions=0, max_retrains_per_day=4).retrain
     # Retrainings older than 24 hours do not count.
-    old = [signal(f"v{i}", retrained=True, at=NOW - DAY - 60 * (i + 1)) for i in range(3)]
+    old = [signal(f"v{i}", retrained=True, at=NOW - ONE_DAY - 60 * (i + 1)) for i in range(3)]
     assert decide(old, degraded=True, cooldown_versions=0, max_retrains_per_day=3).retrain
 
 
 def test_a_rerun_of_a_version_that_already_retrained_does_not_retrain_again():
-    history = [signal("2011-06", degraded=True, retrained=True)]
+    history = [signal("v06", degraded=True, retrained=True)]
     rerun = decide(history, degraded=True, cooldown_versions=0)
     assert rerun.triggered and not rerun.retrain
-    assert "held back: 2011-06 already requested a retraining" in rerun.reasons
+    assert "held back: v06 already requested a retraining" in rerun.reasons
 
 
 def test_is_degraded_for_an_error_metric_and_a_score():
@@ -394,9 +406,7 @@ def test_plot_feature_drift_returns_a_png():
 
 
 def test_plot_metric_over_versions_returns_a_png_with_and_without_evaluated_values():
-    history = pd.DataFrame(
-        {"version": ["2011-01", "2011-02", "2011-03"], "metric": [40.0, 55.0, 90.0], "metric_name": "rmse"}
-    )
+    history = pd.DataFrame({"version": ["v01", "v02", "v03"], "metric": [40.0, 55.0, 90.0], "metric_name": "rmse"})
     plain = plot_metric_over_versions(history)
     with_evaluated = plot_metric_over_versions(history.assign(evaluated=[38.0, 38.0, 52.0]))
     assert plain.startswith(PNG_SIGNATURE) and with_evaluated.startswith(PNG_SIGNATURE)

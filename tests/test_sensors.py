@@ -1,5 +1,8 @@
 """The dataset-version sensor against a real Dagster instance: new folders become partitions and run requests.
 
+Versions are the configured data set's (its source cut into versions: `keys[0]` is the first); what a file holds
+does not matter to the sensor, only that it changes.
+
 `build_sensor_context` does not apply a tick's partition requests or asset events; `tick` below applies them to
 the instance as the daemon does (partitions first), so that the next tick sees what the daemon would leave.
 """
@@ -13,20 +16,20 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from mlops_assets.defs.assets.ingestion import raw_dataset
 from mlops_assets.defs.checks import VERSION_UNCHANGED
 from mlops_assets.defs.sensors import dataset_versions as sensors
 from mlops_assets.defs.sensors.dataset_versions import dataset_version_sensor, scan_versions
-from mlops_assets.demo.versions import land_version, monthly_snapshot
+from mlops_assets.landing import land_version
 from mlops_assets.partitions import LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.sources.files import FileSource
-from tests.conftest import check_evaluations, settle, write_version
+from tests.conftest import check_evaluations, land, settle, write_version
 
 PARTITIONS = "dataset_version"
+FILE = "rows.csv"  # the file name landing.land_version gives a version
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +64,24 @@ def tick(
     return result
 
 
+@pytest.fixture
+def one(keys) -> str:
+    """The first version of the configured cut (then `two` and `three`)."""
+    return keys[0]
+
+
+@pytest.fixture
+def two(keys) -> str:
+    return keys[1]
+
+
+@pytest.fixture
+def three(keys) -> str:
+    return keys[2]
+
+
 def added_keys(result: dg.SensorResult) -> list[str]:
     return [key for request in result.dynamic_partitions_requests for key in request.partition_keys]
-
-
-def land(settings, bikeshare: pd.DataFrame, *keys: str) -> None:
-    for key in keys:
-        land_version(settings.versions_dir, key, monthly_snapshot(bikeshare, key))
 
 
 def refusals(caplog) -> list[str]:
@@ -82,18 +96,18 @@ def ingest(instance, settings, key: str) -> dg.ExecuteInProcessResult:
     )
 
 
-def test_new_versions_become_partitions_and_run_requests(instance, resources, settings, bikeshare):
-    land(settings, bikeshare, "2011-01", "2011-02")
+def test_new_versions_become_partitions_and_run_requests(instance, resources, settings, versions, one, two, three):
+    land(settings, versions, one, two)
 
     first = tick(instance, resources, None)
 
-    assert added_keys(first) == ["2011-01", "2011-02"]
-    assert [r.partition_key for r in first.run_requests] == ["2011-01", "2011-02"]
-    assert [r.run_key for r in first.run_requests] == ["ingest:2011-01", "ingest:2011-02"]
+    assert added_keys(first) == [one, two]
+    assert [r.partition_key for r in first.run_requests] == [one, two]
+    assert [r.run_key for r in first.run_requests] == [f"ingest:{one}", f"ingest:{two}"]
     for request in first.run_requests:
         assert request.asset_selection is None or dg.AssetKey("raw_dataset") in request.asset_selection
     assert first.skip_reason is None
-    assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == ["2011-01", "2011-02"]
+    assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == [one, two]
 
     second = tick(instance, resources, first.cursor)
 
@@ -102,12 +116,12 @@ def test_new_versions_become_partitions_and_run_requests(instance, resources, se
     assert second.skip_reason is not None
     assert second.asset_events == []
 
-    land(settings, bikeshare, "2011-03")
+    land(settings, versions, three)
     third = tick(instance, resources, second.cursor)
 
-    assert added_keys(third) == ["2011-03"]
-    assert [r.run_key for r in third.run_requests] == ["ingest:2011-03"]
-    assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == ["2011-01", "2011-02", "2011-03"]
+    assert added_keys(third) == [three]
+    assert [r.run_key for r in third.run_requests] == [f"ingest:{three}"]
+    assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == [one, two, three]
 
 
 def test_no_versions_folder_yet_is_a_skip(instance, resources, settings):
@@ -123,19 +137,19 @@ def test_no_versions_folder_yet_is_a_skip(instance, resources, settings):
 BAD_FOLDER_NAMES = ["bad name", ".hidden", "-dash", "x" * 65, "...", "..x", "caf\u00e9", "a..b"]
 
 
-def test_bad_folder_names_are_refused_once_and_never_added(instance, resources, settings, bikeshare, caplog):
+def test_bad_folder_names_are_refused_once_and_never_added(instance, resources, settings, versions, one, caplog):
     caplog.set_level(logging.ERROR)
-    rows = monthly_snapshot(bikeshare, "2011-01")
+    rows = versions[one]
     for name in BAD_FOLDER_NAMES:
-        write_version(settings.versions_dir, name, {"rentals.csv": rows})
-    land(settings, bikeshare, "2011-01")
-    assert sorted(os.listdir(settings.versions_dir)) == sorted([*BAD_FOLDER_NAMES, "2011-01"])
+        write_version(settings.versions_dir, name, {FILE: rows})
+    land(settings, versions, one)
+    assert sorted(os.listdir(settings.versions_dir)) == sorted([*BAD_FOLDER_NAMES, one])
 
     first = tick(instance, resources, None, caplog.handler)
 
-    assert added_keys(first) == ["2011-01"]
-    assert [r.partition_key for r in first.run_requests] == ["2011-01"]
-    assert instance.get_dynamic_partitions(PARTITIONS) == ["2011-01"]
+    assert added_keys(first) == [one]
+    assert [r.partition_key for r in first.run_requests] == [one]
+    assert instance.get_dynamic_partitions(PARTITIONS) == [one]
     messages = refusals(caplog)
     assert len(messages) == len(BAD_FOLDER_NAMES)
     for name in BAD_FOLDER_NAMES:
@@ -149,11 +163,11 @@ def test_bad_folder_names_are_refused_once_and_never_added(instance, resources, 
     assert refusals(caplog) == [], "each refusal is reported once"
     assert second.run_requests == []
     assert second.dynamic_partitions_requests == []
-    assert instance.get_dynamic_partitions(PARTITIONS) == ["2011-01"]
+    assert instance.get_dynamic_partitions(PARTITIONS) == [one]
 
 
-def test_a_refused_folder_renamed_to_a_good_name_is_picked_up(instance, resources, settings, bikeshare):
-    settle(write_version(settings.versions_dir, "bad name", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")}))
+def test_a_refused_folder_renamed_to_a_good_name_is_picked_up(instance, resources, settings, versions, one):
+    settle(write_version(settings.versions_dir, "bad name", {FILE: versions[one]}))
     first = tick(instance, resources, None)
     assert first.run_requests == []
 
@@ -165,21 +179,21 @@ def test_a_refused_folder_renamed_to_a_good_name_is_picked_up(instance, resource
 
 
 def append_a_row(folder: Path) -> None:
-    path = folder / "rentals.csv"
+    path = folder / FILE
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines, lines[-1]]) + "\n")
 
 
 def add_a_file(folder: Path) -> None:
-    (folder / "more.csv").write_text((folder / "rentals.csv").read_text())
+    (folder / "more.csv").write_text((folder / FILE).read_text())
 
 
 def remove_a_file(folder: Path) -> None:
-    (folder / "rentals.csv").unlink()
+    (folder / FILE).unlink()
 
 
 def rewrite_same_size(folder: Path) -> None:
-    path = folder / "rentals.csv"
+    path = folder / FILE
     data = bytearray(path.read_bytes())
     data[-2] = ord("1") if data[-2] != ord("1") else ord("2")
     path.write_bytes(bytes(data))
@@ -193,27 +207,27 @@ CHANGE_IDS = ["append", "add-file", "remove-file", "rewrite-same-size"]
 
 @pytest.mark.parametrize("change", CHANGES, ids=CHANGE_IDS)
 def test_an_ingested_version_that_changes_is_verified_by_one_failing_run(
-    instance, resources, settings, bikeshare, change
+    instance, resources, settings, versions, one, change
 ):
-    land(settings, bikeshare, "2011-01")
+    land(settings, versions, one)
     first = tick(instance, resources, None)
-    assert added_keys(first) == ["2011-01"]
-    assert ingest(instance, settings, "2011-01").success
-    [passed] = check_evaluations(instance, VERSION_UNCHANGED, "2011-01")
+    assert added_keys(first) == [one]
+    assert ingest(instance, settings, one).success
+    [passed] = check_evaluations(instance, VERSION_UNCHANGED, one)
     assert passed.passed, "raw_dataset passes the check when it ingests"
 
-    change(settings.versions_dir / "2011-01")
+    change(settings.versions_dir / one)
     second = tick(instance, resources, first.cursor)
 
     assert second.dynamic_partitions_requests == []
     [request] = second.run_requests
-    assert request.partition_key == "2011-01"
-    assert request.run_key.startswith("verify:2011-01:")
+    assert request.partition_key == one
+    assert request.run_key.startswith(f"verify:{one}:")
     assert request.asset_selection == [dg.AssetKey("raw_dataset")]
     # The requested run refuses the changed version: a failed run and a failed check for this partition in the UI.
-    verified = ingest(instance, settings, "2011-01")
+    verified = ingest(instance, settings, one)
     assert not verified.success
-    latest = check_evaluations(instance, VERSION_UNCHANGED, "2011-01")[0]
+    latest = check_evaluations(instance, VERSION_UNCHANGED, one)[0]
     assert latest.passed is False
     assert "changed after it was ingested" in latest.description
     assert "land the changed data as a new version" in latest.description
@@ -225,58 +239,58 @@ def test_an_ingested_version_that_changes_is_verified_by_one_failing_run(
 
 @pytest.mark.parametrize("change", CHANGES, ids=CHANGE_IDS)
 def test_a_version_that_never_ingested_is_requested_again_once_its_change_settles(
-    instance, resources, settings, bikeshare, change
+    instance, resources, settings, versions, one, change
 ):
-    land(settings, bikeshare, "2011-01")
+    land(settings, versions, one)
     first = tick(instance, resources, None)  # requested, but its run has not ingested it (or failed)
-    folder = settings.versions_dir / "2011-01"
+    folder = settings.versions_dir / one
     (folder / LANDED_MANIFEST).unlink()  # fixed in place by hand: no manifest, so the quiet period applies
 
     change(folder)
     waiting = tick(instance, resources, first.cursor)
 
     assert waiting.run_requests == [] and waiting.asset_events == []
-    assert "waiting for 2011-01 to settle" in waiting.skip_reason.skip_message
+    assert f"waiting for {one} to settle" in waiting.skip_reason.skip_message
 
     settle(folder)
     retried = tick(instance, resources, waiting.cursor)
 
     [request] = retried.run_requests
-    assert request.partition_key == "2011-01"
-    assert request.run_key.startswith("ingest:2011-01:") and request.run_key != "ingest:2011-01"
+    assert request.partition_key == one
+    assert request.run_key.startswith(f"ingest:{one}:") and request.run_key != f"ingest:{one}"
     assert retried.dynamic_partitions_requests == [], "it is a partition already"
     assert tick(instance, resources, retried.cursor).run_requests == []
 
 
-def test_an_edit_that_keeps_size_and_time_is_found_by_the_content_hash(instance, resources, settings, bikeshare):
-    land(settings, bikeshare, "2011-01")
+def test_an_edit_that_keeps_size_and_time_is_found_by_the_content_hash(instance, resources, settings, versions, one):
+    land(settings, versions, one)
     first = tick(instance, resources, None)
-    assert ingest(instance, settings, "2011-01").success
-    path = settings.versions_dir / "2011-01" / "rentals.csv"
+    assert ingest(instance, settings, one).success
+    path = settings.versions_dir / one / FILE
     before = path.stat()
     data = bytearray(path.read_bytes())
     data[-2] = ord("1") if data[-2] != ord("1") else ord("2")
     path.write_bytes(bytes(data))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert FileSource(settings.versions_dir).fingerprint("2011-01").identity == first_identity(first), "stat-equal"
+    assert FileSource(settings.versions_dir).fingerprint(one).identity == first_identity(first, one), "stat-equal"
 
     second = tick(instance, resources, first.cursor)
 
     [request] = second.run_requests
-    assert request.run_key.startswith("verify:2011-01:")
+    assert request.run_key.startswith(f"verify:{one}:")
 
 
-def first_identity(result: dg.SensorResult) -> str:
-    return json.loads(result.cursor)["seen"]["2011-01"]
+def first_identity(result: dg.SensorResult, key: str) -> str:
+    return json.loads(result.cursor)["seen"][key]
 
 
 def test_a_touch_that_keeps_the_content_is_not_a_change_and_a_restore_passes_again(
-    instance, resources, settings, bikeshare
+    instance, resources, settings, versions, one
 ):
-    land(settings, bikeshare, "2011-01")
+    land(settings, versions, one)
     cursor = tick(instance, resources, None).cursor
-    assert ingest(instance, settings, "2011-01").success
-    path = settings.versions_dir / "2011-01" / "rentals.csv"
+    assert ingest(instance, settings, one).success
+    path = settings.versions_dir / one / FILE
     original = path.read_bytes()
 
     os.utime(path)  # touched: the stat moved, the content did not
@@ -285,21 +299,21 @@ def test_a_touch_that_keeps_the_content_is_not_a_change_and_a_restore_passes_aga
 
     append_a_row(path.parent)
     changed = tick(instance, resources, touched.cursor)
-    assert [r.run_key[:15] for r in changed.run_requests] == ["verify:2011-01:"]
-    assert not ingest(instance, settings, "2011-01").success
+    assert [r.run_key[: len(f"verify:{one}:")] for r in changed.run_requests] == [f"verify:{one}:"]
+    assert not ingest(instance, settings, one).success
 
     path.write_bytes(original)
     restored = tick(instance, resources, changed.cursor)
     [request] = restored.run_requests
     assert request.run_key != changed.run_requests[0].run_key
-    assert ingest(instance, settings, "2011-01").success
-    assert check_evaluations(instance, VERSION_UNCHANGED, "2011-01")[0].passed is True
+    assert ingest(instance, settings, one).success
+    assert check_evaluations(instance, VERSION_UNCHANGED, one)[0].passed is True
 
 
-def test_a_new_non_data_file_is_not_a_change(instance, resources, settings, bikeshare):
-    land(settings, bikeshare, "2011-01")
+def test_a_new_non_data_file_is_not_a_change(instance, resources, settings, versions, one):
+    land(settings, versions, one)
     first = tick(instance, resources, None)
-    (settings.versions_dir / "2011-01" / "README.md").write_text("notes")
+    (settings.versions_dir / one / "README.md").write_text("notes")
 
     second = tick(instance, resources, first.cursor)
 
@@ -307,8 +321,10 @@ def test_a_new_non_data_file_is_not_a_change(instance, resources, settings, bike
     assert second.run_requests == []
 
 
-def test_a_lost_cursor_does_not_request_versions_that_are_already_partitions(instance, resources, settings, bikeshare):
-    land(settings, bikeshare, "2011-01", "2011-02")
+def test_a_lost_cursor_does_not_request_versions_that_are_already_partitions(
+    instance, resources, settings, versions, one, two, three
+):
+    land(settings, versions, one, two)
     first = tick(instance, resources, None)
     assert len(first.run_requests) == 2
 
@@ -316,20 +332,18 @@ def test_a_lost_cursor_does_not_request_versions_that_are_already_partitions(ins
 
     assert lost.run_requests == []
     assert lost.dynamic_partitions_requests == []
-    assert sorted(json.loads(lost.cursor)["seen"]) == ["2011-01", "2011-02"]
+    assert sorted(json.loads(lost.cursor)["seen"]) == [one, two]
 
-    land(settings, bikeshare, "2011-03")
+    land(settings, versions, three)
     after = tick(instance, resources, None)
 
-    assert added_keys(after) == ["2011-03"]
-    assert [r.run_key for r in after.run_requests] == ["ingest:2011-03"]
+    assert added_keys(after) == [three]
+    assert [r.run_key for r in after.run_requests] == [f"ingest:{three}"]
 
 
-def test_in_progress_landing_folders_are_ignored(instance, resources, settings, bikeshare, caplog):
+def test_in_progress_landing_folders_are_ignored(instance, resources, settings, versions, one, caplog):
     caplog.set_level(logging.ERROR)
-    staging = write_version(
-        settings.versions_dir, f"{LANDING_PREFIX}2011-01-1234", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")}
-    )
+    staging = write_version(settings.versions_dir, f"{LANDING_PREFIX}{one}-1234", {FILE: versions[one]})
 
     first = tick(instance, resources, None, caplog.handler)
 
@@ -340,49 +354,50 @@ def test_in_progress_landing_folders_are_ignored(instance, resources, settings, 
     assert json.loads(first.cursor)["refused"] == []
 
     # Landing finishes with a rename: now it is a version (written a while ago: settled).
-    settle(staging).rename(settings.versions_dir / "2011-01")
+    settle(staging).rename(settings.versions_dir / one)
     second = tick(instance, resources, first.cursor)
 
-    assert [r.partition_key for r in second.run_requests] == ["2011-01"]
+    assert [r.partition_key for r in second.run_requests] == [one]
 
 
-def test_files_in_the_versions_folder_are_not_versions(instance, resources, settings, bikeshare):
-    land(settings, bikeshare, "2011-01")
+def test_files_in_the_versions_folder_are_not_versions(instance, resources, settings, versions, one):
+    land(settings, versions, one)
     (settings.versions_dir / "stray.csv").write_text("a,b\n1,2\n")
 
     result = tick(instance, resources, None)
 
-    assert added_keys(result) == ["2011-01"]
+    assert added_keys(result) == [one]
 
 
-def test_scan_versions_is_plain_and_remembers_what_it_reported(tmp_path, bikeshare):
-    versions = tmp_path / "versions"
-    land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
-    (versions / "-dash").mkdir()
+def test_scan_versions_is_plain_and_remembers_what_it_reported(tmp_path, versions, one):
+    root = tmp_path / "versions"
+    land_version(root, one, versions[one])
+    (root / "-dash").mkdir()
 
-    first = scan_versions(FileSource(versions), {}, existing_partitions=lambda keys: set())
-    second = scan_versions(FileSource(versions), first.cursor, existing_partitions=lambda keys: {"2011-01"})
+    first = scan_versions(FileSource(root), {}, existing_partitions=lambda keys: set())
+    second = scan_versions(FileSource(root), first.cursor, existing_partitions=lambda keys: {one})
 
-    assert first.new == ["2011-01"]
+    assert first.new == [one]
     assert first.refused == {"-dash": version_key_problem("-dash")}
     assert second.new == [] and second.changed == {}
     assert second.refused == {}
     assert second.cursor == first.cursor
 
 
-def test_every_seen_version_is_checked_for_changes_in_turn(tmp_path, bikeshare, monkeypatch):
+def test_every_seen_version_is_checked_for_changes_in_turn(tmp_path, versions, keys, monkeypatch):
     """A tick re-fingerprints a bounded window of seen versions, so its work does not grow with what exists."""
     monkeypatch.setattr(sensors, "CHANGE_CHECKS_PER_TICK", 2)
     monkeypatch.setattr(sensors, "HASH_CHECKS_PER_TICK", 0)
-    versions = tmp_path / "versions"
-    keys = [f"2011-0{month}" for month in range(1, 6)]
-    for key in keys:
-        land_version(versions, key, monthly_snapshot(bikeshare, key))
-    source = FileSource(versions)
+    root = tmp_path / "versions"
+    rows = [versions[key] for key in keys]
+    keys = [f"k{number}" for number in range(1, 6)]
+    for number, key in enumerate(keys):
+        land_version(root, key, rows[number % len(rows)])
+    source = FileSource(root)
     ingested = {key: source.content_hash(key) for key in keys}  # what the instance would have recorded
     cursor = scan_versions(source, {}, existing_partitions=set).cursor
     assert sorted(cursor["seen"]) == keys
-    append_a_row(versions / "2011-05")
+    append_a_row(root / "k5")
 
     reported, ticks = {}, 0
     while not reported:
@@ -390,8 +405,8 @@ def test_every_seen_version_is_checked_for_changes_in_turn(tmp_path, bikeshare, 
         scan = scan_versions(source, cursor, recorded_hash=ingested.get)
         reported, cursor = scan.changed, scan.cursor
 
-    assert list(reported) == ["2011-05"]
-    # Two per tick: the first scan's turn covered 2011-01 and -02, then -03 and -04, then -05.
+    assert list(reported) == ["k5"]
+    # Two per tick: the first scan's turn covered k1 and k2, then k3 and k4, then k5.
     assert ticks == 2
     for _ in range(3):  # a whole round more: reported once only
         scan = scan_versions(source, cursor, recorded_hash=ingested.get)
@@ -399,13 +414,13 @@ def test_every_seen_version_is_checked_for_changes_in_turn(tmp_path, bikeshare, 
         cursor = scan.cursor
 
 
-def test_content_hashes_rotate_within_their_own_bound(tmp_path, bikeshare, monkeypatch):
+def test_content_hashes_rotate_within_their_own_bound(tmp_path, versions, one, monkeypatch):
     monkeypatch.setattr(sensors, "HASH_CHECKS_PER_TICK", 1)
-    versions = tmp_path / "versions"
+    root = tmp_path / "versions"
     keys = ["a", "b", "c"]
     for key in keys:
-        land_version(versions, key, monthly_snapshot(bikeshare, "2011-01"))
-    source = FileSource(versions)
+        land_version(root, key, versions[one])
+    source = FileSource(root)
     hashed = []
     counting = type("Counting", (), {"__getattr__": lambda self, name: getattr(source, name)})()
     counting.content_hash = lambda key: hashed.append(key) or source.content_hash(key)
@@ -418,24 +433,24 @@ def test_content_hashes_rotate_within_their_own_bound(tmp_path, bikeshare, monke
     assert sorted(hashed[:3]) == keys, "each in turn"
 
 
-def test_an_unchanged_versions_folder_is_not_listed_again_and_a_landing_is_still_seen(tmp_path, bikeshare):
-    versions = tmp_path / "versions"
-    land_version(versions, "2011-01", monthly_snapshot(bikeshare, "2011-01"))
+def test_an_unchanged_versions_folder_is_not_listed_again_and_a_landing_is_still_seen(tmp_path, versions, one, two):
+    root = tmp_path / "versions"
+    land_version(root, one, versions[one])
     old = time.time() - 60
-    os.utime(versions, (old, old))  # landed a minute ago: the listing can be trusted
-    source = FileSource(versions)
+    os.utime(root, (old, old))  # landed a minute ago: the listing can be trusted
+    source = FileSource(root)
     first = scan_versions(source, {})
-    assert first.new == ["2011-01"]
+    assert first.new == [one]
     assert first.cursor["listed_mtime"] == pytest.approx(old)
 
-    (versions / "not a key").mkdir()
-    os.utime(versions, (old, old))  # a folder whose mtime did not move is not listed again
+    (root / "not a key").mkdir()
+    os.utime(root, (old, old))  # a folder whose mtime did not move is not listed again
     assert scan_versions(source, first.cursor).refused == {}
 
-    land_version(versions, "2011-02", monthly_snapshot(bikeshare, "2011-02"))  # landing moves the mtime
+    land_version(root, two, versions[two])  # landing moves the mtime
     second = scan_versions(source, first.cursor)
 
-    assert second.new == ["2011-02"]
+    assert second.new == [two]
     assert second.refused == {"not a key": version_key_problem("not a key")}
     assert second.cursor["listed_mtime"] is None, "a listing of a folder changed just now is not trusted"
 
@@ -443,47 +458,45 @@ def test_an_unchanged_versions_folder_is_not_listed_again_and_a_landing_is_still
 # --- settled versions only -------------------------------------------------------------------------------------
 
 
-def test_a_folder_still_being_copied_waits_for_the_quiet_period(instance, resources, settings, bikeshare):
-    rows = monthly_snapshot(bikeshare, "2011-02")
-    folder = settings.versions_dir / "2011-02"
+def test_a_folder_still_being_copied_waits_for_the_quiet_period(instance, resources, settings, versions, two):
+    rows = versions[two]
+    folder = settings.versions_dir / two
     folder.mkdir(parents=True)
     half = rows.to_csv(index=False)
-    (folder / "rentals.csv").write_text(half[: len(half) // 2])  # a copy in progress
+    (folder / FILE).write_text(half[: len(half) // 2])  # a copy in progress
 
     first = tick(instance, resources, None)
 
     assert first.run_requests == [] and instance.get_dynamic_partitions(PARTITIONS) == []
-    assert "waiting for 2011-02 to settle (quiet period 30 s)" in first.skip_reason.skip_message
+    assert f"waiting for {two} to settle (quiet period 30 s)" in first.skip_reason.skip_message
 
-    (folder / "rentals.csv").write_text(half)  # the copy finishes ...
+    (folder / FILE).write_text(half)  # the copy finishes ...
     assert tick(instance, resources, first.cursor).run_requests == [], "... and was modified just now"
     settle(folder, seconds_ago=31)  # ... 31 s ago: settled
     done = tick(instance, resources, first.cursor)
 
-    assert [r.run_key for r in done.run_requests] == ["ingest:2011-02"]
-    assert added_keys(done) == ["2011-02"]
+    assert [r.run_key for r in done.run_requests] == [f"ingest:{two}"]
+    assert added_keys(done) == [two]
 
 
-def test_a_manifest_settles_a_version_at_once_only_when_it_matches(instance, resources, settings, bikeshare):
-    land(settings, bikeshare, "2011-01")  # landing.py: data files, then the manifest, then the rename
+def test_a_manifest_settles_a_version_at_once_only_when_it_matches(instance, resources, settings, versions, one):
+    land(settings, versions, one)  # landing.py: data files, then the manifest, then the rename
     copied = settings.versions_dir / "copied"
     copied.mkdir()
-    (copied / LANDED_MANIFEST).write_bytes((settings.versions_dir / "2011-01" / LANDED_MANIFEST).read_bytes())
-    (copied / "rentals.csv").write_bytes((settings.versions_dir / "2011-01" / "rentals.csv").read_bytes()[:100])
+    (copied / LANDED_MANIFEST).write_bytes((settings.versions_dir / one / LANDED_MANIFEST).read_bytes())
+    (copied / FILE).write_bytes((settings.versions_dir / one / FILE).read_bytes()[:100])
 
     first = tick(instance, resources, None)
 
-    assert [r.partition_key for r in first.run_requests] == ["2011-01"], "a manifest with other sizes: still copying"
+    assert [r.partition_key for r in first.run_requests] == [one], "a manifest with other sizes: still copying"
     assert json.loads(first.cursor)["settling"] == {"copied": "new"}
 
 
 def test_a_version_folder_that_is_a_symbolic_link_is_refused_and_never_read(
-    instance, resources, settings, bikeshare, caplog, tmp_path
+    instance, resources, settings, versions, one, caplog, tmp_path
 ):
     caplog.set_level(logging.ERROR)
-    elsewhere = settle(
-        write_version(tmp_path / "elsewhere", "x", {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")})
-    )
+    elsewhere = settle(write_version(tmp_path / "elsewhere", "x", {FILE: versions[one]}))
     settings.versions_dir.mkdir(parents=True)
     (settings.versions_dir / "linked").symlink_to(elsewhere, target_is_directory=True)
 
@@ -495,18 +508,18 @@ def test_a_version_folder_that_is_a_symbolic_link_is_refused_and_never_read(
 
 
 def test_a_linked_version_folder_replaced_by_a_real_one_is_picked_up(
-    instance, resources, settings, bikeshare, tmp_path
+    instance, resources, settings, versions, one, tmp_path
 ):
-    rows = {"rentals.csv": monthly_snapshot(bikeshare, "2011-01")}
+    rows = {FILE: versions[one]}
     elsewhere = settle(write_version(tmp_path / "elsewhere", "x", rows))
     settings.versions_dir.mkdir(parents=True)
-    (settings.versions_dir / "2011-01").symlink_to(elsewhere, target_is_directory=True)
+    (settings.versions_dir / one).symlink_to(elsewhere, target_is_directory=True)
     first = tick(instance, resources, None)
     assert first.run_requests == []
 
-    (settings.versions_dir / "2011-01").unlink()
-    settle(write_version(settings.versions_dir, "2011-01", rows))
+    (settings.versions_dir / one).unlink()
+    settle(write_version(settings.versions_dir, one, rows))
     second = tick(instance, resources, first.cursor)
 
-    assert [r.run_key for r in second.run_requests] == ["ingest:2011-01"]
+    assert [r.run_key for r in second.run_requests] == [f"ingest:{one}"]
     assert json.loads(second.cursor)["refused"] == []
