@@ -23,7 +23,6 @@ import pytest
 from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.demo.versions import SOURCE_CSV
 from mlops_assets.resources import MLflowTracking
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS, alias_version
 
@@ -83,20 +82,6 @@ def land(settings: ProjectSettings, versions: dict[str, pd.DataFrame], *keys: st
 
     for key in keys:
         land_version(settings.versions_dir, as_key or key, versions[key])
-
-
-@pytest.fixture(scope="session")
-def bikeshare() -> pd.DataFrame:
-    """The real hourly rentals of 2011, read once; tests copy it before changing it."""
-    return pd.read_csv(SOURCE_CSV)
-
-
-@pytest.fixture(scope="session")
-def year(bikeshare: pd.DataFrame) -> pd.DataFrame:
-    """The whole year, validated as the raw_dataset asset validates it (same dtypes as in the pipeline)."""
-    from mlops_assets.contracts import RawData
-
-    return RawData.validate(bikeshare.copy(), lazy=True)
 
 
 @pytest.fixture

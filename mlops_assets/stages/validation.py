@@ -45,9 +45,10 @@ def contract_failures(error: pa.errors.SchemaErrors) -> pd.DataFrame:
     Pandera reports it once per column of that row: those are folded into one `(table)` row whose value is the
     whole failing row. A duplicate of the row key (`unique = [...]`) is reported by Pandera once per key column, as
     `multiple_fields_uniqueness`: folded into one row per duplicate, column `(day, hr)`, check `unique`, value the
-    key as a tuple.
+    key as a tuple. A column with values that cannot be read as its type reports only those: its other checks then
+    ran on text and would report every row (an `isin` of numbers fails for "3" as much as for "abc").
     """
-    cases = error.failure_cases.reset_index(drop=True)
+    cases = _only_type_failures_where_a_type_failed(error.failure_cases.reset_index(drop=True))
     column = cases["column"].astype(object)
     schema_level = column.isna() | column.eq(error.schema.name)
     presence = schema_level & cases["check"].isin(["column_in_dataframe", "column_in_schema"])
@@ -82,6 +83,27 @@ def contract_failures(error: pa.errors.SchemaErrors) -> pd.DataFrame:
     if duplicate.any():
         pieces.append(_duplicate_keys(frame[duplicate], list(error.schema.unique or [])))
     return pd.concat(pieces, ignore_index=True)
+
+
+def _only_type_failures_where_a_type_failed(cases: pd.DataFrame) -> pd.DataFrame:
+    """Drop the failures that only repeat a type failure.
+
+    A value that cannot be read as its column's type (text in a numeric column) leaves the column as text: its
+    other checks then compare text with numbers and fail on valid rows (or raise a TypeError for no row), so only
+    the failures at the rows whose type failed are kept for that column. A missing value in an integer column
+    fails both coercion and `not_nullable`: the `not_nullable` failure says it better.
+    """
+    coercion = cases["check"].astype(str).str.startswith("coerce_dtype")
+    missing = cases["failure_case"].isna()
+    typed_rows = cases[coercion & ~missing]
+    keep = pd.Series(True, index=cases.index)
+    for column, rows in typed_rows.groupby("column")["index"]:
+        keep &= ~(cases["column"].eq(column) & ~coercion & ~cases["index"].isin(rows))
+    said_better = set(
+        cases.loc[cases["check"].eq("not_nullable"), ["column", "index"]].itertuples(index=False, name=None)
+    )
+    keep &= ~(coercion & missing & pd.Series(list(zip(cases["column"], cases["index"], strict=True))).isin(said_better))
+    return cases[keep].reset_index(drop=True)
 
 
 def _duplicate_keys(cases: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:

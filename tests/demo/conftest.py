@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from mlops_assets.demo.versions import SOURCE_CSV
 
 DEMO = Path(__file__).parent
 
@@ -16,3 +19,17 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if DEMO in Path(item.fspath).parents:
             item.add_marker(pytest.mark.demo)
+
+
+@pytest.fixture(scope="session")
+def bikeshare() -> pd.DataFrame:
+    """The real hourly rentals of 2011, read once; tests copy it before changing it."""
+    return pd.read_csv(SOURCE_CSV)
+
+
+@pytest.fixture(scope="session")
+def year(bikeshare: pd.DataFrame) -> pd.DataFrame:
+    """The whole year, validated as the raw_dataset asset validates it (same dtypes as in the pipeline)."""
+    from mlops_assets.contracts import RawData
+
+    return RawData.validate(bikeshare.copy(), lazy=True)
