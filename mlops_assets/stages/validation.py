@@ -91,7 +91,8 @@ def _only_type_failures_where_a_type_failed(cases: pd.DataFrame) -> pd.DataFrame
     A value that cannot be read as its column's type (text in a numeric column) leaves the column as text: its
     other checks then compare text with numbers and fail on valid rows (or raise a TypeError for no row), so only
     the failures at the rows whose type failed are kept for that column. A missing value in an integer column
-    fails both coercion and `not_nullable`: the `not_nullable` failure says it better.
+    fails coercion, the dtype and `not_nullable`: `not_nullable` says it best; a value that is not of the column's
+    type fails coercion and the dtype: coercion says it.
     """
     coercion = cases["check"].astype(str).str.startswith("coerce_dtype")
     missing = cases["failure_case"].isna()
@@ -99,10 +100,11 @@ def _only_type_failures_where_a_type_failed(cases: pd.DataFrame) -> pd.DataFrame
     keep = pd.Series(True, index=cases.index)
     for column, rows in typed_rows.groupby("column")["index"]:
         keep &= ~(cases["column"].eq(column) & ~coercion & ~cases["index"].isin(rows))
-    said_better = set(
-        cases.loc[cases["check"].eq("not_nullable"), ["column", "index"]].itertuples(index=False, name=None)
-    )
-    keep &= ~(coercion & missing & pd.Series(list(zip(cases["column"], cases["index"], strict=True))).isin(said_better))
+    cells = pd.Series(list(zip(cases["column"], cases["index"], strict=True)), index=cases.index)
+    nulls = set(cells[cases["check"].eq("not_nullable")])
+    keep &= ~(coercion & missing & cells.isin(nulls))
+    dtype = cases["check"].astype(str).str.startswith("dtype(")
+    keep &= ~(dtype & cells.isin(nulls | set(cells[coercion])))
     return cases[keep].reset_index(drop=True)
 
 
