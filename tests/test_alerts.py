@@ -1,35 +1,17 @@
 """Alerts: a failed run reaches the notifier's webhook through the run-failure sensor (real HTTP on loopback)."""
 
-import http.server
-import json
-import threading
-
 import dagster as dg
 
 from mlops_assets.alerts import Notifier
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGESTION_ASSETS
 from mlops_assets.defs.sensors.alerts import failed_only_on_gates, run_failure_alert_sensor
-from tests.conftest import write_version
-
-
-class _Hook(http.server.BaseHTTPRequestHandler):
-    posts: list = []
-
-    def do_POST(self):
-        _Hook.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+from tests.conftest import webhook, write_version
 
 
 def test_a_failed_run_is_posted_to_the_webhook(tmp_path, settings, instance, source):
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        notifier = Notifier(webhook_url=f"http://127.0.0.1:{server.server_port}/alerts")
+    with webhook() as hook:
+        notifier = Notifier(webhook_url=hook.url)
         defs = build_definitions(settings, notifier=notifier)
         missing = source.columns[-1]
         write_version(settings.versions_dir, "broken", {"rows.csv": source.head(50).drop(columns=[missing])})
@@ -50,10 +32,8 @@ def test_a_failed_run_is_posted_to_the_webhook(tmp_path, settings, instance, sou
         ).for_run_failure()
         run_failure_alert_sensor(context)
 
-        assert _Hook.posts, "nothing was posted"
-        alert = _Hook.posts[-1]
+        assert hook.posts, "nothing was posted"
+        alert = hook.posts[-1]
         assert alert["severity"] == "error"
         assert alert["title"] == "Run failed: version_pipeline[broken]"
         assert result.run_id in alert["text"]
-    finally:
-        server.shutdown()

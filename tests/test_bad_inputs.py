@@ -13,11 +13,9 @@ champion trained on" and "a row it never saw" are read from the good version's s
 Alerts go to a real webhook on loopback, so that what they carry is checked too.
 """
 
-import http.server
 import json
 import os
 import pickle
-import threading
 from pathlib import Path
 
 import dagster as dg
@@ -51,24 +49,12 @@ from tests.configured_data import (
     swap_two_rows,
     with_invalid_utf8,
 )
-from tests.conftest import FAST_SEARCH, check_evaluations, settle, write_version
+from tests.conftest import FAST_SEARCH, check_evaluations, settle, webhook, write_version
 
 FILE = "rows.csv"  # the file name landing.land_version gives a version
 ASSETS = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
 SENSORS = ["dataset_version_sensor", "retraining_sensor"]
 SECRET = "TOP-SECRET-LINE"  # in files that must never be quoted: not in failures, messages or alerts
-
-
-class _Hook(http.server.BaseHTTPRequestHandler):
-    posts: list = []
-
-    def do_POST(self):
-        _Hook.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -82,35 +68,31 @@ def world(tmp_path_factory, versions, keys):
         search=FAST_SEARCH,
     )
     tracking = MLflowTracking(state_dir=settings.state_dir)
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    notifier = Notifier(webhook_url=f"http://127.0.0.1:{server.server_port}/alerts")
-    defs = build_definitions(settings, tracking, notifier)
     (root / "dagster").mkdir()
-    try:
-        with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-            land_version(settings.versions_dir, good, versions[good])
-            instance.add_dynamic_partitions("dataset_version", [good])
-            result = run_version(defs, instance, good)
-            assert result.success
-            champion = current_champion(tracking, settings.model_name)
-            assert champion is not None
-            # The champion's own split of the good version, as the pipeline stored it: the rows it trained on, and
-            # the rows it held out (never trained on, by either split method).
-            split = pickle.loads((Path(settings.state_dir) / "assets" / "dataset_split" / good).read_bytes())
-            yield {
-                "good": good,
-                "trained": split.train,
-                "held_out": split.holdout,
-                "root": root,
-                "settings": settings,
-                "tracking": tracking,
-                "notifier": notifier,
-                "defs": defs,
-                "instance": instance,
-            }
-    finally:
-        server.shutdown()
+    with webhook() as hook, dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        notifier = Notifier(webhook_url=hook.url)
+        defs = build_definitions(settings, tracking, notifier)
+        land_version(settings.versions_dir, good, versions[good])
+        instance.add_dynamic_partitions("dataset_version", [good])
+        result = run_version(defs, instance, good)
+        assert result.success
+        champion = current_champion(tracking, settings.model_name)
+        assert champion is not None
+        # The champion's own split of the good version, as the pipeline stored it: the rows it trained on, and
+        # the rows it held out (never trained on, by either split method).
+        split = pickle.loads((Path(settings.state_dir) / "assets" / "dataset_split" / good).read_bytes())
+        yield {
+            "good": good,
+            "trained": split.train,
+            "held_out": split.holdout,
+            "root": root,
+            "settings": settings,
+            "tracking": tracking,
+            "notifier": notifier,
+            "defs": defs,
+            "instance": instance,
+            "hook": hook,
+        }
 
 
 def run_version(defs, instance, key):
@@ -293,7 +275,7 @@ def alert_text(world, result) -> str:
     """What the run-failure alert sensor posts for a failed run (to the real webhook)."""
     instance = world["instance"]
     failure = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0]
-    before = len(_Hook.posts)
+    before = len(world["hook"].posts)
     context = dg.build_run_status_sensor_context(
         sensor_name=run_failure_alert_sensor.name,
         dagster_event=failure.dagster_event,
@@ -302,7 +284,7 @@ def alert_text(world, result) -> str:
         resources={"notifier": world["notifier"]},
     ).for_run_failure()
     run_failure_alert_sensor(context)
-    [alert] = _Hook.posts[before:]
+    [alert] = world["hook"].posts[before:]
     assert alert["severity"] == "error"
     return json.dumps(alert)
 
@@ -431,7 +413,7 @@ def test_a_one_row_version_records_too_few_rows_and_does_not_retrain(world):
     project, before = Project(world, "one-row"), snapshot(world)
     never_seen = world["held_out"].head(1)  # a row the champion held out: it never trained on it
     land_version(project.versions, "one-row", never_seen)
-    alerts_before = len(_Hook.posts)
+    alerts_before = len(world["hook"].posts)
 
     assert project.run() == [("ingest:one-row", "success")]
     monitoring = project.metadata("model_monitoring", "one-row")
@@ -442,14 +424,14 @@ def test_a_one_row_version_records_too_few_rows_and_does_not_retrain(world):
     decision = project.metadata("retraining_decision", "one-row")
     assert decision["retrain"] is False and decision["voted"] is False
     assert "too few rows" in decision["reasons"]
-    assert _Hook.posts[alerts_before:] == [], "no drift alert"
+    assert world["hook"].posts[alerts_before:] == [], "no drift alert"
     assert snapshot(world) == before
 
 
 def test_a_version_of_rows_the_champion_trained_on_is_a_recorded_no_op(world):
     project, before = Project(world, "seen-rows"), snapshot(world)
     land_version(project.versions, "seen-rows", trained(world))
-    alerts_before = len(_Hook.posts)
+    alerts_before = len(world["hook"].posts)
 
     assert project.run() == [("ingest:seen-rows", "success")]
     monitoring = project.metadata("model_monitoring", "seen-rows")
@@ -457,5 +439,5 @@ def test_a_version_of_rows_the_champion_trained_on_is_a_recorded_no_op(world):
     assert monitoring["rows_monitored"] == 0
     decision = project.metadata("retraining_decision", "seen-rows")
     assert decision["retrain"] is False and decision["voted"] is False
-    assert _Hook.posts[alerts_before:] == []
+    assert world["hook"].posts[alerts_before:] == []
     assert snapshot(world) == before
