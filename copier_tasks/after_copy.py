@@ -53,6 +53,16 @@ def rename_package(root: Path, package: str) -> None:
     shutil.rmtree(rendered)
 
 
+def sort_imports(root: Path) -> None:
+    """The new name sorts elsewhere among the imports (ruff's isort rules): let the project's ruff re-sort them."""
+    ruff = [sys.executable, "-m", "ruff"]
+    try:
+        subprocess.run([*ruff, "check", "--select", "I", "--fix", "--quiet", "--no-cache", "."], cwd=root, check=False)
+        subprocess.run([*ruff, "format", "--quiet", "--no-cache", "."], cwd=root, check=False)
+    except OSError:
+        print("ruff is not installed here: run `.venv/bin/ruff check --fix .` in the project once", file=sys.stderr)
+
+
 def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace) -> None:
     data_dir = root / "data"
     data_dir.mkdir(exist_ok=True)
@@ -103,6 +113,7 @@ def main() -> int:
     root = Path.cwd()
     if args.package != TEMPLATE_PACKAGE:
         rename_package(root, args.package)
+        sort_imports(root)
     if args.data_file:
         scaffold(root, args.package, Path(args.data_file), args)
     return 0
