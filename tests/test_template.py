@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import warnings
@@ -155,3 +156,27 @@ def test_the_generated_projects_main_job_prints_its_table(name, package, metric,
     rows = lines[lines.index(header) + 2 :][: int(versions)]
     assert len(rows) == int(versions) and all(" | " in row for row in rows)
     assert "passed" in rows[0] and "yes (v1)" in rows[0], "the first version's gates pass and it is promoted"
+
+
+@pytest.mark.slow
+def test_copier_update_keeps_the_projects_edits_and_changes_nothing_else(breast_cancer, tmp_path):
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    if dirty.strip():
+        pytest.skip("uncommitted template changes: copier records a draft commit that `copier update` cannot find")
+    project = tmp_path / "project"
+    shutil.copytree(breast_cancer, project, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    contracts = project / "tumour_watch" / "contracts.py"
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "generated"]):
+        subprocess.run([*git, *step], cwd=project, check=True)
+    contracts.write_text(contracts.read_text() + "# tightened by hand\n")
+    subprocess.run([*git, "commit", "-qam", "edit"], cwd=project, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--quiet"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True).stdout
+    assert status == "", status
+    assert contracts.read_text().endswith("# tightened by hand\n")
+    assert not (project / "mlops_assets").exists()
