@@ -88,6 +88,7 @@ def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace
             file=sys.stderr,
         )
         return
+    check_labels(copy, args)
     for step in steps:
         subprocess.run(step, cwd=root, check=True)
     rows = sum(1 for _ in copy.open()) - 1 if copy.suffix.lower() == ".csv" else None
@@ -100,11 +101,27 @@ def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace
         )
 
 
+def check_labels(data_file: Path, args: argparse.Namespace) -> None:
+    """Classification: labels other than 0/1 need `positive_label`, and it must be one of them."""
+    if args.task != "classification":
+        return
+    import pandas as pd
+
+    frame = pd.read_parquet(data_file) if data_file.suffix.lower() == ".parquet" else pd.read_csv(data_file)
+    labels = sorted({str(label) for label in frame[args.target].dropna().unique()})
+    if args.positive_label and args.positive_label not in labels:
+        raise SystemExit(f"positive_label {args.positive_label!r} is not a value of {args.target!r}: {labels}")
+    if not args.positive_label and not set(labels) <= {"0", "1", "0.0", "1.0", "True", "False"}:
+        raise SystemExit(f"{args.target!r} has the labels {labels}: answer positive_label with the positive one")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--package", required=True)
     parser.add_argument("--data-file", default="")
     parser.add_argument("--target", required=True)
+    parser.add_argument("--task", default="regression")
+    parser.add_argument("--positive-label", default="")
     parser.add_argument("--row-key", default="")
     parser.add_argument("--time-column", default="")
     parser.add_argument("--versions", type=int, default=12)

@@ -74,7 +74,8 @@ def demo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def breast_cancer(tmp_path_factory) -> Path:
+def breast_cancer_csv(tmp_path_factory) -> Path:
+    """scikit-learn's bundled breast-cancer data as a CSV file with string labels, no time column and no row key."""
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer(as_frame=True)
@@ -82,8 +83,14 @@ def breast_cancer(tmp_path_factory) -> Path:
     frame["diagnosis"] = frame["diagnosis"].map(dict(enumerate(data.target_names)))  # 0 malignant, 1 benign
     csv = tmp_path_factory.mktemp("export") / "breast_cancer.csv"
     frame.to_csv(csv, index=False)
+    return csv
+
+
+@pytest.fixture(scope="module")
+def breast_cancer(breast_cancer_csv, tmp_path_factory) -> Path:
     destination = tmp_path_factory.mktemp("generated") / "tumour-watch"
-    done = subprocess.run(readme_copier_command(destination, csv), cwd=ROOT, capture_output=True, text=True)
+    command = readme_copier_command(destination, breast_cancer_csv)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return destination
 
@@ -180,3 +187,12 @@ def test_copier_update_keeps_the_projects_edits_and_changes_nothing_else(breast_
     assert status == "", status
     assert contracts.read_text().endswith("# tightened by hand\n")
     assert not (project / "mlops_assets").exists()
+
+
+def test_string_labels_without_a_positive_label_are_refused_and_nothing_is_left(breast_cancer_csv, tmp_path):
+    from copier.errors import TaskError
+
+    answers = {"data_file": str(breast_cancer_csv), "target": "diagnosis", "task": "classification", "versions": 4}
+    with pytest.raises(TaskError):
+        generate(tmp_path / "unlabelled", **answers)
+    assert not (tmp_path / "unlabelled").exists()
