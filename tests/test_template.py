@@ -27,11 +27,9 @@ def readme_copier_command(destination: Path, data_file: Path) -> list[str]:
     readme = (ROOT / "README.md").read_text()
     block = readme[readme.index(".venv/bin/copier copy") :]
     words = shlex.split(block[: block.index("```")].replace("\\\n", " "))
-    assert words[:3] == [".venv/bin/copier", "copy", "--trust"] and "../tumour-watch" in words, words
-    words = [
-        str(destination) if w == "../tumour-watch" else w.replace("$HOME/breast_cancer.csv", str(data_file))
-        for w in words
-    ]
+    assert words[:3] == [".venv/bin/copier", "copy", "--trust"] and {"$PWD", "../tumour-watch"} <= set(words), words
+    replace = {"$PWD": str(ROOT), "../tumour-watch": str(destination)}
+    words = [replace.get(w, w.replace("$HOME/breast_cancer.csv", str(data_file))) for w in words]
     return [sys.executable, "-m", "copier", *words[1:], "--vcs-ref=HEAD", "--quiet"]
 
 
