@@ -19,7 +19,7 @@ from pathlib import Path
 
 TEMPLATE_PACKAGE = "mlops_assets"
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".yaml", ".yml", ".json", ".txt", ".cfg", ".ini", ".sh", ".example", ""}
-SKIP_DIRS = {".git", ".venv", "data", "state", "__pycache__", ".pytest_cache", ".ruff_cache", "prod"}
+SKIP_DIRS = {".git", ".venv", "state", "__pycache__", ".pytest_cache", ".ruff_cache", "prod"}
 ANSWERS_FILE = ".copier-answers.yml"  # names the template's address, which must stay as it is
 
 
@@ -63,6 +63,28 @@ def sort_imports(root: Path) -> None:
         print("ruff is not installed here: run `.venv/bin/ruff check --fix .` in the project once", file=sys.stderr)
 
 
+def has_project_packages() -> bool:
+    try:
+        import dagster  # noqa: F401
+        import pandera  # noqa: F401
+    except ImportError:
+        print(
+            f"copier's Python ({sys.executable}) has no pandas, Pandera or Dagster for the steps below: run them in "
+            "the new project after `./scripts/test --co -q` (which installs .venv).",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def refresh_column_schemas(root: Path, package: str) -> None:
+    """config.py (and contracts.py) changed: the cached columns the Dagster UI shows must follow."""
+    if has_project_packages():
+        subprocess.run([sys.executable, "-m", f"{package}.column_schemas"], cwd=root, check=True)
+    else:
+        print(f"then: .venv/bin/python -m {package}.column_schemas", file=sys.stderr)
+
+
 def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace) -> None:
     data_dir = root / "data"
     data_dir.mkdir(exist_ok=True)
@@ -75,28 +97,17 @@ def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace
         command += ["--row-key", *row_key]
     if args.time_column:
         command.append(f"--time-column={args.time_column}")
-    python = [sys.executable, "-m"]
-    steps = [[*python, f"{package}.scaffold", *command], [*python, f"{package}.column_schemas"]]
-    try:
-        import dagster  # noqa: F401
-        import pandera  # noqa: F401
-    except ImportError:
-        print(
-            f"copier's Python ({sys.executable}) has no pandas, Pandera or Dagster: after `./scripts/test --co -q` "
-            f"(which installs .venv), run\n  .venv/bin/python -m {package}.scaffold {' '.join(command)}\n"
-            f"  .venv/bin/python -m {package}.column_schemas",
-            file=sys.stderr,
-        )
+    if not has_project_packages():
+        print(f"then: .venv/bin/python -m {package}.scaffold {' '.join(command)}", file=sys.stderr)
         return
     check_labels(copy, args)
-    for step in steps:
-        subprocess.run(step, cwd=root, check=True)
+    subprocess.run([sys.executable, "-m", f"{package}.scaffold", *command], cwd=root, check=True)
     rows = sum(1 for _ in copy.open()) - 1 if copy.suffix.lower() == ".csv" else None
     if rows is not None and rows // args.versions < args.min_rows:
         print(
             f"note: {rows} rows in {args.versions} versions give about {rows // args.versions} new rows per version, "
             f"fewer than monitoring.min_rows ({args.min_rows}): monitoring will say 'too few rows'. Lower "
-            "monitoring_min_rows or versions (copier update --trust -a ...).",
+            "monitoring_min_rows or versions (copier update --trust --defaults -d monitoring_min_rows=N).",
             file=sys.stderr,
         )
 
@@ -133,6 +144,8 @@ def main() -> int:
         sort_imports(root)
     if args.data_file:
         scaffold(root, args.package, Path(args.data_file), args)
+    if args.data_file or args.package != TEMPLATE_PACKAGE:
+        refresh_column_schemas(root, args.package)
     return 0
 
 

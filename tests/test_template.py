@@ -194,3 +194,17 @@ def test_string_labels_without_a_positive_label_are_refused_and_nothing_is_left(
     with pytest.raises(TaskError):
         generate(tmp_path / "unlabelled", **answers)
     assert not (tmp_path / "unlabelled").exists()
+
+
+def test_the_demo_under_another_package_name_is_renamed_everywhere(tmp_path):
+    project = generate(tmp_path / "city-bikes", project_name="city-bikes")
+    assert (project / "city_bikes" / "demo" / "versions.py").is_file() and not (project / "mlops_assets").exists()
+    left = [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and path.suffix in {".py", ".toml", ".yaml", ".md", ""} and path.name != ".copier-answers.yml"
+        and "mlops_assets" in path.read_text(errors="ignore")
+    ]  # fmt: skip
+    assert left == []
+    current = run(project, "-c", "from city_bikes import column_schemas; assert column_schemas._cached_schemas()")
+    assert current.returncode == 0, "the cached contract columns follow the renamed config.py: " + current.stderr
