@@ -18,10 +18,12 @@ def test_regression_plots_are_pngs_and_leave_no_pyplot_figure():
 
     y, pred = _regression_data(n=240)
     rows = pd.DataFrame({"hour": np.arange(240) % 24})
-    drawn = evaluation_plots(rows, y, pred, ProjectSettings(error_plot_column="hour"))
+    drawn = evaluation_plots(rows, y, pred, ProjectSettings(task="regression", error_plot_column="hour"))
     assert set(drawn) == {"predicted_vs_actual.png", "error_by_hour.png"}
     assert all(png.startswith(PNG_SIGNATURE) and len(png) > 1000 for png in drawn.values())
-    assert set(evaluation_plots(rows, y, pred, ProjectSettings(error_plot_column=None))) == {"predicted_vs_actual.png"}
+    assert set(evaluation_plots(rows, y, pred, ProjectSettings(task="regression", error_plot_column=None))) == {
+        "predicted_vs_actual.png"
+    }
     assert plt.get_fignums() == []
 
 

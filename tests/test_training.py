@@ -175,7 +175,8 @@ def test_asset_metadata_links_the_mlflow_run_model_and_search(trained, client):
         "min_samples_leaf": 20,
         "l2_regularization": 0.0,
     }
-    assert metadata[CV_METRIC] < 0
+    # scikit-learn's scores grow with quality: a negated RMSE, or a ROC AUC.
+    assert metadata[CV_METRIC] < 0 if TASK == "regression" else 0 < metadata[CV_METRIC] <= 1
     assert run.data.metrics[CV_METRIC] == pytest.approx(metadata[CV_METRIC])
     assert run.data.params["best_max_iter"] == "50"
     assert "rank_test_score" in metadata["cv_results"]
@@ -196,7 +197,7 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained, 
     assert manifest["lock_file_hash"] is not None
     assert manifest["dagster_run_id"] == first["result"].run_id
     assert manifest["mlflow_run_id"] == first["metadata"]["mlflow_run_id"]
-    assert manifest["train_until_time"] == first["split"].metadata["train_until_time"]
+    assert manifest["train_until_time"] == first["split"].metadata.get("train_until_time")  # None: a hash split
     assert manifest["dataset_version"] == key
 
 

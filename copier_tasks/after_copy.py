@@ -1,0 +1,153 @@
+"""copier's after-copy task (copier.yml `_tasks`), run in the new project's folder by copier's own Python.
+
+1. Renames the package: the folder `mlops_assets/` becomes `<package>/` and every text file says `<package>`
+   (on `copier update` the freshly rendered `mlops_assets/` is moved over `<package>/`, as copier expects).
+2. For your data (not the demo): copies the data file into data/, infers a first contract and features from it
+   (`<package>.scaffold`) and refreshes the contracts' cached columns (`<package>.column_schemas`).
+   Those two need pandas, Pandera and Dagster where copier runs; where they are missing it says what to run.
+
+Template-only: it is excluded from generated projects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+TEMPLATE_PACKAGE = "mlops_assets"
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".yaml", ".yml", ".json", ".txt", ".cfg", ".ini", ".sh", ".example", ""}
+SKIP_DIRS = {".git", ".venv", "state", "__pycache__", ".pytest_cache", ".ruff_cache", "prod"}
+ANSWERS_FILE = ".copier-answers.yml"  # names the template's address, which must stay as it is
+
+
+def text_files(root: Path):
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if SKIP_DIRS & set(relative.parts) or not path.is_file() or path.is_symlink():
+            continue
+        if path.name != ANSWERS_FILE and path.suffix in TEXT_SUFFIXES:
+            yield path
+
+
+def rename_package(root: Path, package: str) -> None:
+    for path in text_files(root):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        if TEMPLATE_PACKAGE in text:
+            path.write_text(text.replace(TEMPLATE_PACKAGE, package))
+    rendered, target = root / TEMPLATE_PACKAGE, root / package
+    if not rendered.exists():
+        return
+    if not target.exists():
+        rendered.rename(target)
+        return
+    for source in sorted(p for p in rendered.rglob("*") if p.is_file()):  # copier update: the new render wins
+        destination = target / source.relative_to(rendered)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, destination)
+    shutil.rmtree(rendered)
+
+
+def sort_imports(root: Path) -> None:
+    """The new name sorts elsewhere among the imports (ruff's isort rules): let the project's ruff re-sort them."""
+    ruff = [sys.executable, "-m", "ruff"]
+    try:
+        subprocess.run([*ruff, "check", "--select", "I", "--fix", "--quiet", "--no-cache", "."], cwd=root, check=False)
+        subprocess.run([*ruff, "format", "--quiet", "--no-cache", "."], cwd=root, check=False)
+    except OSError:
+        print("ruff is not installed here: run `.venv/bin/ruff check --fix .` in the project once", file=sys.stderr)
+
+
+def has_project_packages() -> bool:
+    try:
+        import dagster  # noqa: F401
+        import pandera  # noqa: F401
+    except ImportError:
+        print(
+            f"copier's Python ({sys.executable}) has no pandas, Pandera or Dagster for the steps below: run them in "
+            "the new project after `./scripts/test --co -q` (which installs .venv).",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def refresh_column_schemas(root: Path, package: str) -> None:
+    """config.py (and contracts.py) changed: the cached columns the Dagster UI shows must follow."""
+    if has_project_packages():
+        subprocess.run([sys.executable, "-m", f"{package}.column_schemas"], cwd=root, check=True)
+    else:
+        print(f"then: .venv/bin/python -m {package}.column_schemas", file=sys.stderr)
+
+
+def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace) -> None:
+    data_dir = root / "data"
+    data_dir.mkdir(exist_ok=True)
+    copy = data_dir / data_file.name
+    if data_file.resolve() != copy.resolve():
+        shutil.copyfile(data_file, copy)
+    row_key = [] if args.row_key == "row_id" else args.row_key.split(",")
+    command = [f"data/{copy.name}", f"--target={args.target}", f"--to={package}"]
+    if row_key:
+        command += ["--row-key", *row_key]
+    if args.time_column:
+        command.append(f"--time-column={args.time_column}")
+    if not has_project_packages():
+        print(f"then: .venv/bin/python -m {package}.scaffold {' '.join(command)}", file=sys.stderr)
+        return
+    check_labels(copy, args)
+    subprocess.run([sys.executable, "-m", f"{package}.scaffold", *command], cwd=root, check=True)
+    rows = sum(1 for _ in copy.open()) - 1 if copy.suffix.lower() == ".csv" else None
+    if rows is not None and rows // args.versions < args.min_rows:
+        print(
+            f"note: {rows} rows in {args.versions} versions give about {rows // args.versions} new rows per version, "
+            f"fewer than monitoring.min_rows ({args.min_rows}): monitoring will say 'too few rows'. Lower "
+            "monitoring_min_rows or versions (copier update --trust --defaults -d monitoring_min_rows=N).",
+            file=sys.stderr,
+        )
+
+
+def check_labels(data_file: Path, args: argparse.Namespace) -> None:
+    """Classification: labels other than 0/1 need `positive_label`, and it must be one of them."""
+    if args.task != "classification":
+        return
+    import pandas as pd
+
+    frame = pd.read_parquet(data_file) if data_file.suffix.lower() == ".parquet" else pd.read_csv(data_file)
+    labels = sorted({str(label) for label in frame[args.target].dropna().unique()})
+    if args.positive_label and args.positive_label not in labels:
+        raise SystemExit(f"positive_label {args.positive_label!r} is not a value of {args.target!r}: {labels}")
+    if not args.positive_label and not set(labels) <= {"0", "1", "0.0", "1.0", "True", "False"}:
+        raise SystemExit(f"{args.target!r} has the labels {labels}: answer positive_label with the positive one")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--package", required=True)
+    parser.add_argument("--data-file", default="")
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--task", default="regression")
+    parser.add_argument("--positive-label", default="")
+    parser.add_argument("--row-key", default="")
+    parser.add_argument("--time-column", default="")
+    parser.add_argument("--versions", type=int, default=12)
+    parser.add_argument("--min-rows", type=int, default=100)
+    args = parser.parse_args()
+    root = Path.cwd()
+    if args.package != TEMPLATE_PACKAGE:
+        rename_package(root, args.package)
+        sort_imports(root)
+    if args.data_file:
+        scaffold(root, args.package, Path(args.data_file), args)
+    if args.data_file or args.package != TEMPLATE_PACKAGE:
+        refresh_column_schemas(root, args.package)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
