@@ -12,6 +12,7 @@ from .pipeline_asset import pipeline_asset
 
 @pipeline_asset(
     "evaluation",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"scikit-learn", "mlflow"},
     check_specs=gate_check_specs("model_evaluation"),

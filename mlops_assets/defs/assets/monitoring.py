@@ -11,6 +11,7 @@ from .pipeline_asset import OWNERS, pipeline_asset
 
 @pipeline_asset(
     "monitoring",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"mlflow", "pandas"},
     description="The current champion on the rows of this version it never trained on: realized metrics against "
