@@ -174,3 +174,8 @@ class MLflowTracking(dg.ConfigurableResource):
         # MLflow 3's UI opens in its GenAI view unless told otherwise (a per-browser setting, also by this parameter).
         experiment, run_id = run.info.experiment_id, run.info.run_id
         return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment}/runs/{run_id}?{MODEL_TRAINING_VIEW}")
+
+    def artifact_link(self, run, path: str) -> str:
+        """An artifact of the run (a file or folder) in the MLflow UI's artifact view."""
+        experiment, run_id = run.info.experiment_id, run.info.run_id
+        return f"{self.ui_url}/#/experiments/{experiment}/runs/{run_id}/artifacts/{path}?{MODEL_TRAINING_VIEW}"

@@ -1,5 +1,7 @@
 """Monitoring: `model_monitoring` (the champion on new rows) and `retraining_decision` (recorded by the sensor)."""
 
+import functools
+
 import dagster as dg
 
 from ... import records
@@ -38,7 +40,11 @@ def model_monitoring(
     alert = monitoring.result.drift_alert(context.partition_key)
     if alert:
         notifier.notify(*alert)
-    return dg.MaterializeResult(metadata=monitoring.to_metadata(mlflow_tracking.run_link(run)))
+    return dg.MaterializeResult(
+        metadata=monitoring.to_metadata(
+            mlflow_tracking.run_link(run), functools.partial(mlflow_tracking.artifact_link, run)
+        )
+    )
 
 
 retraining_decision = dg.AssetSpec(
