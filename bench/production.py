@@ -88,6 +88,10 @@ def embedded(root: Path, versions) -> dict:
     home.mkdir(parents=True)
     shutil.copy(ROOT / "state" / "dagster.yaml", home / "dagster.yaml")
     env = clean_env(DAGSTER_HOME=str(home), MLOPS_STATE_DIR=str(root / "state"), MLOPS_DATA_DIR=str(root / "data"))
+    # The SQLite schema is created first: the daemon and its code server creating it at once left two alembic heads
+    # ("Version table 'alembic_version' has more than one head present") and the code location failed to load.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)
     daemon = subprocess.Popen(
         [str(ROOT / ".venv/bin/dagster-daemon"), "run", "-m", "tests.always_retrain"],
         cwd=root,
