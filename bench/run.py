@@ -59,6 +59,9 @@ FIRST_VERSION_SELECTION = ",".join(key.to_user_string() for key in INGESTION_ASS
 # The scale benchmark's code location: the project's definitions with the replicated contract (bench/scale.py).
 SCALE_LOCATION = ["-f", str(BENCH / "scale_definitions.py")]
 SECTIONS = ["environment", "scale", "scale_profile", "overhead", "startup", "sensors", "scoring", "io"]
+# Run only when named in --only: it needs PostgreSQL, RabbitMQ and Redis (bench/production.py). A full run keeps
+# the last results of these.
+OPTIONAL_SECTIONS = ["production"]
 
 
 @dataclass(frozen=True)
@@ -527,6 +530,13 @@ def scoring(plan: Plan, work: Path, logs: Path) -> dict:
     return result
 
 
+def production(plan: Plan, work: Path, logs: Path) -> dict:
+    out = work / "production.json"
+    cmd = [PYTHON, str(BENCH / "production.py"), "--reps", str(plan.reps), "--out", str(out)]
+    measure(cmd, clean_env(), logs / "production.log")
+    return json.loads(out.read_text())
+
+
 def io_formats(plan: Plan, work: Path, logs: Path) -> dict:
     out = work / "io.json"
     cmd = [PYTHON, str(BENCH / "io_formats.py"), "--rows", str(plan.io_rows), "--reps", str(plan.reps)]
@@ -543,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one run each, tiny sizes (the test suite runs this)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for benchmarks.md (default docs/)")
-    parser.add_argument("--only", help=f"comma-separated sections to run again ({', '.join(SECTIONS)})")
+    every = ", ".join(SECTIONS + OPTIONAL_SECTIONS)
+    parser.add_argument("--only", help=f"comma-separated sections to run again ({every})")
     parser.add_argument("--workdir", type=Path, help="where the temporary states go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (logs, states)")
     parser.add_argument("--reps", type=int, help="repetitions instead of the mode's (5 full, 1 smoke): quick checks")
@@ -570,11 +581,14 @@ def main(argv: list[str] | None = None) -> int:
     only = SECTIONS
     if args.only:
         only = [s.strip() for s in args.only.split(",")]
-        unknown = sorted(set(only) - set(SECTIONS))
+        unknown = sorted(set(only) - set(SECTIONS + OPTIONAL_SECTIONS))
         if unknown:
-            parser.error(f"unknown sections {unknown}; choose from {SECTIONS}")
+            parser.error(f"unknown sections {unknown}; choose from {SECTIONS + OPTIONAL_SECTIONS}")
         if results_file.exists():
             results = json.loads(results_file.read_text())
+    elif results_file.exists():
+        last = json.loads(results_file.read_text())
+        results = {name: last[name] for name in OPTIONAL_SECTIONS if name in last}
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-", dir=args.workdir))
     logs = work / "logs"
     logs.mkdir()
@@ -589,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         "sensors": lambda: sensors(plan, work, logs),
         "scoring": lambda: scoring(plan, work, logs),
         "io": lambda: io_formats(plan, work, logs),
+        "production": lambda: production(plan, work, logs),
     }
     started = time.perf_counter()
 
@@ -622,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                 for chain in chains:
                     chain.result()
         else:
-            run_sections(SECTIONS)
+            run_sections(SECTIONS + OPTIONAL_SECTIONS)
     except BaseException:
         print(f"benchmark failed; logs kept in {logs}", file=sys.stderr)
         raise

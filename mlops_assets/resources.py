@@ -153,7 +153,8 @@ class MLflowTracking(dg.ConfigurableResource):
             yield run
 
     def _close_orphaned_runs(self, context, experiment_id: str, asset: str, partition: str) -> None:
-        """Mark KILLED the MLflow runs of this asset and partition still RUNNING from a Dagster run that ended.
+        """Mark KILLED the MLflow runs of this asset and partition still RUNNING from a Dagster run that ended, or
+        from an earlier attempt of this same step (a Celery worker killed mid-step, whose step runs again).
 
         A step process killed with SIGKILL never ends its MLflow run; without this it would show as running forever.
         """
@@ -167,10 +168,15 @@ class MLflowTracking(dg.ConfigurableResource):
         )
         for run in stale:
             dagster_run = context.instance.get_run_by_id(run.data.tags.get("dagster.run_id", ""))
-            if dagster_run is None or dagster_run.is_finished:
+            if dagster_run is None or dagster_run.is_finished or dagster_run.run_id == context.run.run_id:
                 client.set_terminated(run.info.run_id, status="KILLED")
 
     def run_link(self, run) -> dg.MetadataValue:
         # MLflow 3's UI opens in its GenAI view unless told otherwise (a per-browser setting, also by this parameter).
         experiment, run_id = run.info.experiment_id, run.info.run_id
         return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment}/runs/{run_id}?{MODEL_TRAINING_VIEW}")
+
+    def artifact_link(self, run, path: str) -> str:
+        """An artifact of the run (a file or folder) in the MLflow UI's artifact view."""
+        experiment, run_id = run.info.experiment_id, run.info.run_id
+        return f"{self.ui_url}/#/experiments/{experiment}/runs/{run_id}/artifacts/{path}?{MODEL_TRAINING_VIEW}"

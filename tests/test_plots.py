@@ -1,13 +1,22 @@
-"""Plots (stages/plots.py): every plot is a PNG, drawn without pyplot, also when a curve is undefined."""
+"""Plots (stages/plots.py): every plot is a PNG, drawn without pyplot, also when a curve is undefined; in Dagster's
+metadata a small thumbnail links to the full plot, an artifact of the step's MLflow run."""
 
 from __future__ import annotations
 
+import base64
+import io
+import re
+
+import dagster as dg
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from mlops_assets.config import ProjectSettings
+from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.stages import plots
 from mlops_assets.stages.evaluation import evaluation_plots
+from tests.conftest import land, make_project, run_assets
 from tests.test_metrics import _classification_data, _regression_data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -45,3 +54,40 @@ def test_plots_render_as_inline_markdown_images():
     drawn = {"feature_drift.png": plots.plot_error_by_column([1, 2, 2], [1.0, 2.0, 3.0], [1.5, 2.0, 2.0], "x")}
     markdown = plots.as_markdown(drawn)
     assert markdown.startswith("**feature drift**\n\n![feature_drift.png](data:image/png;base64,iVBORw0KGgo")
+
+
+def test_with_mlflow_links_the_plots_are_small_thumbnails_linking_to_the_full_artifacts():
+    drawn = {"error_by_x.png": plots.plot_error_by_column(np.arange(240) % 24, np.arange(240.0), np.zeros(240), "x")}
+    link = "http://mlflow.example/#/experiments/1/runs/abc/artifacts/plots/error_by_x.png"
+    markdown = plots.as_markdown(drawn, {"error_by_x.png": link})
+    inline = markdown.split("](data:image/png;base64,")[1].split(")")[0]
+    assert markdown.startswith("**error by x**\n\n[![error_by_x.png](data:image/png;base64,iVBORw0KGgo")
+    assert markdown.endswith(f")]({link})")
+    thumb = base64.b64decode(inline)
+    assert Image.open(io.BytesIO(thumb)).width == 160 and len(thumb) < len(drawn["error_by_x.png"]) / 2
+
+    metadata = plots.plot_metadata(drawn, lambda path: f"http://mlflow.example/artifacts/{path}")
+    assert metadata["plots_in_mlflow"] == dg.MetadataValue.url("http://mlflow.example/artifacts/plots")
+    assert "(http://mlflow.example/artifacts/plots/error_by_x.png)" in metadata["plots"].value
+    assert set(plots.plot_metadata(drawn)) == {"plots"}  # without MLflow links: the full PNGs inline
+
+
+def test_evaluation_and_monitoring_events_link_to_plots_the_mlflow_run_holds(tmp_path, instance, versions):
+    project = make_project(tmp_path)
+    first, second = list(versions)[:2]
+    land(project.settings, versions, first, second)
+    instance.add_dynamic_partitions("dataset_version", [first, second])
+    assert run_assets(project, instance, first, INGESTION_ASSETS + TRAINING_ASSETS).success
+    assert run_assets(project, instance, second, [*INGESTION_ASSETS, "model_monitoring"]).success  # 1st is champion
+
+    for asset in ("model_evaluation", "model_monitoring"):
+        [record] = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+        metadata = record.asset_materialization.metadata
+        run_id = metadata["mlflow_run"].value.split("/runs/")[1].split("?")[0]
+        folder = metadata["plots_in_mlflow"].value
+        assert folder.startswith(project.tracking.ui_url) and f"/runs/{run_id}/artifacts/plots?" in folder
+        logged = {artifact.path for artifact in project.client.list_artifacts(run_id, "plots")}
+        linked = set(re.findall(r"/artifacts/(plots/[a-z_]+\.png)", metadata["plots"].value))
+        assert linked == logged and len(logged) >= 2, (linked, logged)
+        # The event row stays small: thumbnails inline, the full plots in MLflow.
+        assert len(dg.serialize_value(record.event_log_entry)) < 16_000

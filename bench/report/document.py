@@ -9,6 +9,7 @@ from .closing import closing_note
 from .fmt import Section, table
 from .formats import io_section
 from .overhead import overhead_section
+from .production import production_section
 from .scale import scale_section
 from .scoring import scoring_section
 from .sensors import sensors_section
@@ -45,6 +46,7 @@ def build_sections(results: dict, figures: Path) -> dict[str, Section]:
         "sensors": lambda r: sensors_section(r, smoke, figures),
         "scoring": lambda r: scoring_section(r, smoke),
         "io": io_section,
+        "production": production_section,
     }
     return {name: build(results[name]) for name, build in builders.items() if name in results}
 

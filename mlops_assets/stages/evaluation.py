@@ -54,7 +54,8 @@ class Evaluation:
     def primary_metric(self) -> str:
         return PRIMARY_METRIC[self.task][0]
 
-    def to_metadata(self, run_link) -> dict:
+    def to_metadata(self, run_link, artifact_link=None) -> dict:
+        """`artifact_link(path)`: an artifact of the run in the MLflow UI; the plots then link to it, as thumbnails."""
         import dagster as dg
 
         metric = self.primary_metric
@@ -66,7 +67,7 @@ class Evaluation:
             "holdout_rows": self.holdout_rows,
             "metrics": dg.MetadataValue.md(pd.DataFrame(self.metrics).T.round(4).to_markdown()),
             "slice_metrics": dg.MetadataValue.md(self.slices.round(3).to_markdown(index=False)),
-            "plots": dg.MetadataValue.md(plots.as_markdown(self.plots)),
+            **plots.plot_metadata(self.plots, artifact_link),
             "mlflow_run": run_link,
             "gates_passed": self.passed,
             "failed_gates": ", ".join(self.failed_gates) or "none",

@@ -124,14 +124,14 @@ class Monitoring:
     drift: pd.DataFrame | None = None
     plots: dict[str, bytes] = field(default_factory=dict)
 
-    def to_metadata(self, run_link=None) -> dict[str, Any]:
+    def to_metadata(self, run_link=None, artifact_link=None) -> dict[str, Any]:
         import dagster as dg
 
         metadata = self.result.to_metadata()
         if self.drift is not None:
             metadata["feature_drift"] = dg.MetadataValue.md(self.drift.round(3).to_markdown(index=False))
         if self.plots:
-            metadata["plots"] = dg.MetadataValue.md(plots.as_markdown(self.plots))
+            metadata.update(plots.plot_metadata(self.plots, artifact_link))
         if run_link is not None:
             metadata["mlflow_run"] = run_link
         return metadata

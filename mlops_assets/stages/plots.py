@@ -32,7 +32,7 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
 
 def _png(fig: Any, dpi: int = 100) -> bytes:
     """The figure as a PNG of at most 64 colours: plots are flat colours, and a palette makes them about 3x smaller
-    (every evaluation and monitoring event carries its plots inline, in the instance's event log)."""
+    (they are MLflow artifacts, and inline in Dagster's metadata when no MLflow link is given)."""
     from PIL import Image
 
     drawn = io.BytesIO()
@@ -43,13 +43,44 @@ def _png(fig: Any, dpi: int = 100) -> bytes:
     return compact.getvalue()
 
 
-def as_markdown(plots: dict[str, bytes]) -> str:
-    """PNG plots as Markdown images with data URIs: the Dagster UI renders them inline in an asset's metadata."""
-    return "\n\n".join(
-        f"**{name.removesuffix('.png').replace('_', ' ')}**\n\n"
-        f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
-        for name, png in plots.items()
-    )
+def thumbnail(png: bytes, width: int = 160, colours: int = 16) -> bytes:
+    """A small preview of a plot (about 2-5 KB): the full PNG is an MLflow artifact, the event log keeps only this."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.thumbnail((width, width * 4))
+    small = io.BytesIO()
+    image.quantize(colors=colours).save(small, format="PNG", optimize=True)
+    return small.getvalue()
+
+
+def as_markdown(plots: dict[str, bytes], links: dict[str, str] | None = None) -> str:
+    """Plots as Markdown images with data URIs, which the Dagster UI renders inline in an asset's metadata.
+
+    With `links` (file name -> the full plot in MLflow's artifact view) each plot is a small thumbnail linking to
+    its full size: events stay a few KB in the instance's event log. Without, the PNGs are inline as given.
+    """
+    shown = []
+    for name, png in plots.items():
+        title = f"**{name.removesuffix('.png').replace('_', ' ')}**"
+        link = (links or {}).get(name)
+        image = f"![{name}](data:image/png;base64,{base64.b64encode(thumbnail(png) if link else png).decode()})"
+        shown.append(f"{title}\n\n[{image}]({link})" if link else f"{title}\n\n{image}")
+    return "\n\n".join(shown)
+
+
+def plot_metadata(plots: dict[str, bytes], artifact_link=None, folder: str = "plots") -> dict[str, Any]:
+    """Dagster metadata of the plots logged under `folder` of the run: thumbnails linking to the full plots and a
+    link to the folder when `artifact_link(path)` gives MLflow UI links; the full PNGs inline when it does not."""
+    import dagster as dg
+
+    if artifact_link is None:
+        return {"plots": dg.MetadataValue.md(as_markdown(plots))}
+    links = {name: artifact_link(f"{folder}/{name}") for name in plots}
+    return {
+        "plots": dg.MetadataValue.md(as_markdown(plots, links)),
+        "plots_in_mlflow": dg.MetadataValue.url(artifact_link(folder)),
+    }
 
 
 def log_to_mlflow(plots: dict[str, bytes], artifact_dir: str) -> None:

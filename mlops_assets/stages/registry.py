@@ -12,7 +12,6 @@ import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..faults import fault_point
 from .gates import PRIMARY_METRIC
@@ -74,23 +73,13 @@ def current_champion(tracking, model_name: str) -> Champion | None:
     )
 
 
-@contextlib.contextmanager
-def registry_lock(tracking):
-    """Serialise alias moves of this machine's processes (two promotions must not interleave their two moves).
-
-    A file lock in the state folder: with a shared tracking server and several machines, run deployments from
-    one place (one Dagster run queue), or add a database lock here.
+def registry_lock(tracking) -> contextlib.AbstractContextManager[None]:
+    """Serialise alias moves (two promotions must not interleave their two moves): locks.py chooses the lock, a file
+    lock in the state folder (one host) or, with MLOPS_REGISTRY_LOCK_URL set, a PostgreSQL advisory lock (any host).
     """
-    import fcntl
+    from ..locks import registry_lock_for
 
-    state_dir = getattr(tracking, "state_dir", None)
-    if not state_dir:
-        yield
-        return
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(state_dir) / ".registry.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    return registry_lock_for(getattr(tracking, "state_dir", None)).hold()
 
 
 def now() -> str:

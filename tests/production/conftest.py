@@ -57,6 +57,11 @@ def stack_env(root: Path) -> dict[str, str]:
         "MLOPS_CELERY_BACKEND_URL": backend_url(),
         "MLOPS_CELERY_QUEUE": f"mlops_test_{suffix}",
         "MLOPS_CELERY_WORKERS": "2",
+        # The project's definitions with a small search budget and a policy that retrains on every monitoring
+        # result (tests/always_retrain.py): the closed loop trains every version, in seconds. The code server,
+        # its run workers and the Celery workers import it from the repository.
+        "MLOPS_CODE_MODULE": "tests.always_retrain",
+        "PYTHONPATH": str(PROJECT_ROOT),
     }
 
 

@@ -10,6 +10,7 @@ from .pipeline_asset import pipeline_asset
 
 @pipeline_asset(
     "deployment",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"mlflow"},
     description="Registers the candidate in the MLflow model registry and moves alias `champion` to it, keeping "
@@ -36,6 +37,7 @@ def deployed_model(
 
 @pipeline_asset(
     "deployment",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"pandas", "parquet"},
     deps=[deployed_model],

@@ -1,5 +1,7 @@
 """Evaluation: `model_evaluation`, the candidate against the champion and a baseline, gated by blocking checks."""
 
+import functools
+
 import dagster as dg
 
 from ...alerts import Notifier
@@ -12,6 +14,7 @@ from .pipeline_asset import pipeline_asset
 
 @pipeline_asset(
     "evaluation",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"scikit-learn", "mlflow"},
     check_specs=gate_check_specs("model_evaluation"),
@@ -42,6 +45,8 @@ def model_evaluation(
         )
     return dg.MaterializeResult(
         value=evaluation,
-        metadata=evaluation.to_metadata(mlflow_tracking.run_link(run)),
+        metadata=evaluation.to_metadata(
+            mlflow_tracking.run_link(run), functools.partial(mlflow_tracking.artifact_link, run)
+        ),
         check_results=gate_check_results(evaluation.gates),
     )

@@ -32,6 +32,7 @@ def feature_table(raw_dataset) -> dg.MaterializeResult:
 
 @pipeline_asset(
     "features",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"pandas"},
     # In a run of the whole graph, monitoring judges the current champion on this version before a candidate is

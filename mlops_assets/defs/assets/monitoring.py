@@ -1,5 +1,7 @@
 """Monitoring: `model_monitoring` (the champion on new rows) and `retraining_decision` (recorded by the sensor)."""
 
+import functools
+
 import dagster as dg
 
 from ... import records
@@ -11,6 +13,7 @@ from .pipeline_asset import OWNERS, pipeline_asset
 
 @pipeline_asset(
     "monitoring",
+    talks_to_mlflow=True,
     code_version="1",
     kinds={"mlflow", "pandas"},
     description="The current champion on the rows of this version it never trained on: realized metrics against "
@@ -37,7 +40,11 @@ def model_monitoring(
     alert = monitoring.result.drift_alert(context.partition_key)
     if alert:
         notifier.notify(*alert)
-    return dg.MaterializeResult(metadata=monitoring.to_metadata(mlflow_tracking.run_link(run)))
+    return dg.MaterializeResult(
+        metadata=monitoring.to_metadata(
+            mlflow_tracking.run_link(run), functools.partial(mlflow_tracking.artifact_link, run)
+        )
+    )
 
 
 retraining_decision = dg.AssetSpec(

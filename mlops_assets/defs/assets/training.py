@@ -12,6 +12,7 @@ TRAINING_CODE_VERSION = "1"
 
 @pipeline_asset(
     "training",
+    talks_to_mlflow=True,
     code_version=TRAINING_CODE_VERSION,
     kinds={"scikit-learn", "mlflow"},
     description="The tuned candidate model: a seeded random search with cross-validation inside the training rows, "

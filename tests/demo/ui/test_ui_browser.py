@@ -75,6 +75,15 @@ def rendered_images(markdown: Locator) -> dict[str, dict]:
     return {img.get_attribute("alt"): img.evaluate(RENDERED_IMAGE) for img in images.all()}
 
 
+def assert_linked_to_mlflow(markdown: Locator, names: list[str]) -> None:
+    """Each plot is a thumbnail that links to the full plot, an artifact of the step's MLflow run."""
+    anchors = markdown.locator("a:has(img)").all()
+    links = {anchor.locator("img").get_attribute("alt"): anchor.get_attribute("href") for anchor in anchors}
+    assert sorted(links) == sorted(names)
+    for name, href in links.items():
+        assert f"/artifacts/plots/{name}" in href, (name, href)
+
+
 def assert_rendered(images: dict[str, dict], names: list[str]) -> None:
     assert sorted(images) == sorted(names)
     for name, image in images.items():
@@ -195,13 +204,14 @@ def test_model_evaluation_shows_its_four_blocking_gates_per_partition_and_its_pl
         if gate == GATES[0]:
             shot(page, "model_evaluation_gate_partitions")
 
-    # The plots of that version's evaluation render as images (data URIs that decode), not broken links.
+    # The plots of that version's evaluation render as thumbnails (data URIs that decode) linking to MLflow.
     page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=partitions&partition={key}")
     expect(visible_text(page, "gates_passed")).to_be_visible()
     dialog = show_markdown(page, page, "plots")
     images = rendered_images(dialog)
     shot(page, "model_evaluation_plots")
     assert_rendered(images, EVALUATION_PLOTS)
+    assert_linked_to_mlflow(dialog, EVALUATION_PLOTS)
 
 
 def test_a_version_that_breaks_the_contract_shows_the_failure_table_on_its_run_page(page, dagster_ui, bikeshare):
@@ -278,6 +288,7 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
     images = rendered_images(dialog)
     shot(page, "model_monitoring_plots")
     assert_rendered(images, MONITORING_PLOTS)
+    assert_linked_to_mlflow(dialog, MONITORING_PLOTS)
 
     # The retraining sensor records its decision for that version, with the reasons and the evidence.
     # (Waited for through the API: the asset's Events page does not refresh by itself.)

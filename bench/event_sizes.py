@@ -1,0 +1,59 @@
+"""Bytes per event row of the evaluation and monitoring materializations, as the instance stores them.
+
+    .venv/bin/python bench/event_sizes.py [--out FILE]
+
+Three dataset versions through the version pipeline (in process, a SQLite instance and MLflow store in a temporary
+folder, a small search budget); for each materialization of model_evaluation and model_monitoring, the length of
+its serialized EventLogEntry: exactly what Dagster writes into the `event` column of `event_logs` (SQLite or
+PostgreSQL alike). The plots are the bulk of these events when they are inline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dagster as dg
+
+from bench.results import emit
+from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.definitions import build_definitions
+from mlops_assets.landing import land_version, source_versions
+from mlops_assets.resources import MLflowTracking
+
+SMALL_SEARCH = SearchSettings(n_iter=2, cv_folds=2, max_iter=[50], learning_rate=[0.1], max_leaf_nodes=[15])
+ASSETS = ("model_evaluation", "model_monitoring")
+
+
+def measure(root: Path, versions: int = 3) -> dict:
+    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"), search=SMALL_SEARCH)
+    tracking = MLflowTracking(tracking_uri=f"sqlite:///{root / 'state' / 'mlflow.db'}", state_dir=str(root / "state"))
+    job = build_definitions(settings, mlflow_tracking=tracking).resolve_job_def("version_pipeline")
+    (root / "home").mkdir()
+    sizes: dict[str, list[int]] = {asset: [] for asset in ASSETS}
+    with dg.instance_for_test(temp_dir=str(root / "home")) as instance:
+        for key, rows in source_versions(settings)[:versions]:
+            land_version(settings.versions_dir, key, rows)
+            instance.add_dynamic_partitions("dataset_version", [key])
+            assert job.execute_in_process(instance=instance, partition_key=key).success
+        for asset in ASSETS:
+            records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
+            sizes[asset] = [len(dg.serialize_value(record.event_log_entry)) for record in records]
+    return {asset: {"bytes": sorted(values), "max": max(values, default=0)} for asset, values in sizes.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--versions", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        return emit(measure(Path(folder), args.versions), args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
