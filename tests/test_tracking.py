@@ -122,7 +122,9 @@ def test_the_store_is_an_absolute_sqlite_database_with_artifacts_under_the_state
 
 def test_the_store_and_experiment_are_created_once_when_processes_race(tmp_path, no_tracking_uri_env):
     state = tmp_path / "state"
-    with multiprocessing.get_context("fork").Pool(4) as pool:
+    # spawn, not fork: pytest's process has threads by now (servers, MLflow's), and a child forked while one of them
+    # held a lock waits on it forever (seen: a whole suite hung here).
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
         results = pool.map(_ensure_experiment_in_new_process, [str(state)] * 4)
 
     assert len({pid for pid, _ in results}) > 1  # really several processes
