@@ -55,14 +55,17 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server and the browser stop when the last UI test has run. Playwright's sync API keeps an asyncio
+# loop running in the main thread while it is open, and Dagster's in-process runs of later tests would then warn
+# ("coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited").
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dagster_ui(tmp_path_factory):
     """`dagster dev` on a free port of 127.0.0.1 with a fresh instance; the dataset_version_sensor stopped."""
     server = DagsterDev(tmp_path_factory.mktemp("dagster_ui")).start()
@@ -80,7 +83,7 @@ def readme_graphql_example() -> str:
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def trained_version(dagster_ui):
     """2011-01 landed, then ingested, trained, gated and deployed by running the README's GraphQL example.
 
@@ -99,7 +102,7 @@ def trained_version(dagster_ui):
     return SimpleNamespace(**namespace, printed=printed.getvalue(), key=FIRST_VERSION)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     """Debian's Chromium, headless; Playwright starts it with a fresh temporary user-data dir."""
     missing = browser_missing()
