@@ -55,7 +55,7 @@ class Evaluation:
         return PRIMARY_METRIC[self.task][0]
 
     def to_metadata(self, run_link, artifact_link=None) -> dict:
-        """`artifact_link(path)`: an artifact of the run in the MLflow UI; the plots then link to it, as thumbnails."""
+        """`artifact_link(path)`: an artifact of the run in the MLflow UI; the plots then link to it."""
         import dagster as dg
 
         metric = self.primary_metric

@@ -43,34 +43,24 @@ def _png(fig: Any, dpi: int = 100) -> bytes:
     return compact.getvalue()
 
 
-def thumbnail(png: bytes, width: int = 160, colours: int = 16) -> bytes:
-    """A small preview of a plot (about 2-5 KB): the full PNG is an MLflow artifact, the event log keeps only this."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    image.thumbnail((width, width * 4))
-    small = io.BytesIO()
-    image.quantize(colors=colours).save(small, format="PNG", optimize=True)
-    return small.getvalue()
-
-
 def as_markdown(plots: dict[str, bytes], links: dict[str, str] | None = None) -> str:
     """Plots as Markdown images with data URIs, which the Dagster UI renders inline in an asset's metadata.
 
-    With `links` (file name -> the full plot in MLflow's artifact view) each plot is a small thumbnail linking to
-    its full size: events stay a few KB in the instance's event log. Without, the PNGs are inline as given.
+    With `links` (file name -> the plot in MLflow's artifact view) each image links to its MLflow artifact. The
+    image itself stays inline at full size: as a 64-colour palette PNG it is 5-9 KB, and a thumbnail small enough
+    to matter (160 px) could not be read in the UI.
     """
     shown = []
     for name, png in plots.items():
         title = f"**{name.removesuffix('.png').replace('_', ' ')}**"
         link = (links or {}).get(name)
-        image = f"![{name}](data:image/png;base64,{base64.b64encode(thumbnail(png) if link else png).decode()})"
+        image = f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
         shown.append(f"{title}\n\n[{image}]({link})" if link else f"{title}\n\n{image}")
     return "\n\n".join(shown)
 
 
 def plot_metadata(plots: dict[str, bytes], artifact_link=None, folder: str = "plots") -> dict[str, Any]:
-    """Dagster metadata of the plots logged under `folder` of the run: thumbnails linking to the full plots and a
+    """Dagster metadata of the plots logged under `folder` of the run: the plots, each linking to its artifact, and a
     link to the folder when `artifact_link(path)` gives MLflow UI links; the full PNGs inline when it does not."""
     import dagster as dg
 

@@ -76,7 +76,7 @@ def rendered_images(markdown: Locator) -> dict[str, dict]:
 
 
 def assert_linked_to_mlflow(markdown: Locator, names: list[str]) -> None:
-    """Each plot is a thumbnail that links to the full plot, an artifact of the step's MLflow run."""
+    """Each plot links to its copy, an artifact of the step's MLflow run."""
     anchors = markdown.locator("a:has(img)").all()
     links = {anchor.locator("img").get_attribute("alt"): anchor.get_attribute("href") for anchor in anchors}
     assert sorted(links) == sorted(names)
@@ -204,7 +204,7 @@ def test_model_evaluation_shows_its_four_blocking_gates_per_partition_and_its_pl
         if gate == GATES[0]:
             shot(page, "model_evaluation_gate_partitions")
 
-    # The plots of that version's evaluation render as thumbnails (data URIs that decode) linking to MLflow.
+    # The plots of that version's evaluation render as images (data URIs that decode) linking to MLflow.
     page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=partitions&partition={key}")
     expect(visible_text(page, "gates_passed")).to_be_visible()
     dialog = show_markdown(page, page, "plots")
