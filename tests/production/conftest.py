@@ -16,13 +16,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.landing import land_version, source_versions
+from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.landing import land_version
 from tests.conftest import subprocess_env
+from tests.production.runs import VERSIONS
 from tests.production.services import backend_url, broker_url, postgres_admin_dsn, require_services
 
-# The configured data set's first version: landed before the stack starts, so the sensor's first tick finds it.
-FIRST_VERSION, FIRST_ROWS = source_versions(ProjectSettings())[0]
+# The first of the tests' versions: landed before the stack starts, so the sensor's first tick finds it.
+FIRST_VERSION, FIRST_ROWS = VERSIONS[0]
 
 
 def free_port() -> int:

@@ -84,6 +84,17 @@ def assert_linked_to_mlflow(markdown: Locator, names: list[str]) -> None:
         assert f"/artifacts/plots/{name}" in href, (name, href)
 
 
+def assert_plots_shown(page: Page, dagster_ui, asset: str, key: str, loaded: str, names: list[str]) -> None:
+    """The `plots` metadata of an asset's partition: every plot renders and links to MLflow (screenshot taken)."""
+    page.goto(f"{dagster_ui.url}/assets/{asset}?view=partitions&partition={key}")
+    expect(visible_text(page, loaded)).to_be_visible()  # a metadata key: the partition's event has loaded
+    dialog = show_markdown(page, page, "plots")
+    images = rendered_images(dialog)
+    shot(page, f"{asset}_plots")
+    assert_rendered(images, names)
+    assert_linked_to_mlflow(dialog, names)
+
+
 def assert_rendered(images: dict[str, dict], names: list[str]) -> None:
     assert sorted(images) == sorted(names)
     for name, image in images.items():
@@ -205,13 +216,7 @@ def test_model_evaluation_shows_its_four_blocking_gates_per_partition_and_its_pl
             shot(page, "model_evaluation_gate_partitions")
 
     # The plots of that version's evaluation render as images (data URIs that decode) linking to MLflow.
-    page.goto(f"{dagster_ui.url}/assets/model_evaluation?view=partitions&partition={key}")
-    expect(visible_text(page, "gates_passed")).to_be_visible()
-    dialog = show_markdown(page, page, "plots")
-    images = rendered_images(dialog)
-    shot(page, "model_evaluation_plots")
-    assert_rendered(images, EVALUATION_PLOTS)
-    assert_linked_to_mlflow(dialog, EVALUATION_PLOTS)
+    assert_plots_shown(page, dagster_ui, "model_evaluation", key, "gates_passed", EVALUATION_PLOTS)
 
 
 def test_a_version_that_breaks_the_contract_shows_the_failure_table_on_its_run_page(page, dagster_ui, bikeshare):
@@ -282,13 +287,7 @@ def test_a_new_version_runs_when_the_sensor_is_turned_on_and_monitoring_decides(
     shot(page, "sensor_run")
 
     # The champion's monitoring of the new version: its plots render.
-    page.goto(f"{dagster_ui.url}/assets/model_monitoring?view=partitions&partition={key}")
-    expect(visible_text(page, "drifted_share")).to_be_visible()
-    dialog = show_markdown(page, page, "plots")
-    images = rendered_images(dialog)
-    shot(page, "model_monitoring_plots")
-    assert_rendered(images, MONITORING_PLOTS)
-    assert_linked_to_mlflow(dialog, MONITORING_PLOTS)
+    assert_plots_shown(page, dagster_ui, "model_monitoring", key, "drifted_share", MONITORING_PLOTS)
 
     # The retraining sensor records its decision for that version, with the reasons and the evidence.
     # (Waited for through the API: the asset's Events page does not refresh by itself.)
