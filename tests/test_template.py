@@ -147,6 +147,16 @@ def test_the_generated_projects_quick_tests_pass(name, request):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["demo", "breast_cancer"])
+def test_every_test_of_the_generated_project_is_collected(name, request):
+    """The whole suite imports on the project's data: no test module assumes the demo's keys or version count."""
+    project = request.getfixturevalue(name)
+    done = run(project, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "tests collected" in done.stdout.splitlines()[-1] and "error" not in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "package", "metric", "versions"),
     [("demo", "mlops_assets", "rmse", "2"), ("breast_cancer", "tumour_watch", "roc_auc", "4")],
