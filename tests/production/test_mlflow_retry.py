@@ -61,9 +61,13 @@ def events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType,
 
 
 def test_a_step_whose_tracking_server_is_briefly_down_is_retried_and_succeeds(tmp_path, versions, monkeypatch):
-    # An instance of its own (SQLite): this folder's `instance` fixture is the production stack's.
+    # An instance of its own (SQLite): this folder's `instance` fixture is the production stack's. No compute logs:
+    # capturing a step run in a thread starts `tail -F` processes that outlived the test when the step was retried.
     (tmp_path / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+    no_compute_logs = {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path / "dagster_home"), overrides={"compute_logs": no_compute_logs}
+    ) as instance:
         run_while_the_server_restarts(tmp_path, instance, versions, monkeypatch)
 
 
