@@ -6,9 +6,10 @@ process (dg.reconstructable needs a module-level target), so its resources are b
 MLOPS_STATE_DIR, which the test points into `tmp_path` before the step processes start.
 """
 
-import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 
 import dagster as dg
@@ -17,14 +18,14 @@ import pytest
 from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 
 from mlops_assets.alerts import Notifier
-from mlops_assets.config import ProjectSettings
+from mlops_assets.config import PROJECT_ROOT, ProjectSettings
 from mlops_assets.defs.assets.features import dataset_split, feature_table
 from mlops_assets.defs.assets.ingestion import raw_dataset
 from mlops_assets.defs.assets.training import candidate_model
 from mlops_assets.landing import land_version
 from mlops_assets.partitions import dataset_version_partitions
 from mlops_assets.resources import MLflowTracking
-from tests.conftest import FAST_SEARCH
+from tests.conftest import FAST_SEARCH, subprocess_env
 
 EXPERIMENT = "mlops_assets"
 
@@ -77,8 +78,11 @@ def multiprocess_job() -> dg.JobDefinition:
     return defs.resolve_job_def(MULTIPROCESS_JOB)
 
 
-def _ensure_experiment_in_new_process(state_dir: str) -> tuple[int, str]:
-    return os.getpid(), MLflowTracking(state_dir=state_dir).ensure_experiment()
+# One racer: prints its pid and the experiment id it got.
+RACER = (
+    "import os, sys; from mlops_assets.resources import MLflowTracking; "
+    "print(os.getpid(), MLflowTracking(state_dir=sys.argv[1]).ensure_experiment())"
+)
 
 
 def runs_of_dagster_run(client, dagster_run_id: str) -> list:
@@ -122,12 +126,24 @@ def test_the_store_is_an_absolute_sqlite_database_with_artifacts_under_the_state
 
 def test_the_store_and_experiment_are_created_once_when_processes_race(tmp_path, no_tracking_uri_env):
     state = tmp_path / "state"
-    # spawn, not fork: pytest's process has threads by now (servers, MLflow's), and a child forked while one of them
-    # held a lock waits on it forever (seen: a whole suite hung here).
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        results = pool.map(_ensure_experiment_in_new_process, [str(state)] * 4)
+    # Four interpreters of their own, started together. Not a multiprocessing pool: a child forked from pytest's
+    # threaded process waited forever on an inherited lock, and a pool whose worker dies waits forever for its task.
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(state)],
+            cwd=PROJECT_ROOT,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [racer.communicate(timeout=600) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 4, [err[-2000:] for _, err in outputs]
+    results = [out.strip().splitlines()[-1].split() for out, _ in outputs]  # the last line: pid, experiment id
 
-    assert len({pid for pid, _ in results}) > 1  # really several processes
+    assert len({pid for pid, _ in results}) == 4  # really several processes
     assert len({experiment_id for _, experiment_id in results}) == 1
     assert MLflowTracking(state_dir=str(state)).ensure_experiment() == results[0][1]
     client = mlflow.MlflowClient(tracking_uri=MLflowTracking(state_dir=str(state)).uri)
