@@ -26,6 +26,17 @@ from tests.production.services import backend_url, broker_url, postgres_admin_ds
 FIRST_VERSION, FIRST_ROWS = VERSIONS[0]
 
 
+def stack_script(name: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """scripts/prod-up or prod-down as a user runs it, with the stack's settings (its upper-case variables)."""
+    return subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / name)],
+        env=subprocess_env(**{k: v for k, v in env.items() if k.isupper()}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,13 +102,7 @@ def stack(tmp_path_factory):
     land_version(root / "data" / "versions", FIRST_VERSION, FIRST_ROWS)
     started = time.monotonic()
     try:
-        up = subprocess.run(
-            [str(PROJECT_ROOT / "scripts" / "prod-up")],
-            env=subprocess_env(**env),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        up = stack_script("prod-up", env, timeout=600)
         assert up.returncode == 0, f"prod-up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
         env["startup_seconds"] = f"{time.monotonic() - started:.1f}"
         env["up_at"] = str(time.time())
@@ -106,13 +111,7 @@ def stack(tmp_path_factory):
         stopping = time.monotonic()
         run_dir = Path(env["MLOPS_PROD_HOME"]) / "run"
         groups = [int(pid.read_text()) for pid in run_dir.glob("*.pid")] if run_dir.exists() else []
-        down = subprocess.run(
-            [str(PROJECT_ROOT / "scripts" / "prod-down")],
-            env=subprocess_env(**{k: v for k, v in env.items() if k.isupper()}),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        down = stack_script("prod-down", env, timeout=300)
         print(f"prod-down in {time.monotonic() - stopping:.1f} s:\n{down.stdout}")
         drop_everything(env)
         assert down.returncode == 0, down.stdout + down.stderr

@@ -9,17 +9,14 @@ MLflow run is closed as KILLED. Then prod-up, run again, starts the killed worke
 import os
 import pickle
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
 from mlops_assets.landing import land_version
-from tests.conftest import subprocess_env
-from tests.production.conftest import FIRST_VERSION
+from tests.production.conftest import FIRST_VERSION, stack_script
 from tests.production.runs import VERSIONS, failures, materialized, runs_of, wait_for_runs
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]
@@ -79,12 +76,6 @@ def test_a_worker_killed_mid_step_gives_the_step_to_the_other_worker_and_leaves_
     assert set(statuses.values()) <= {"FINISHED", "KILLED"} and len(statuses) <= 2, statuses
 
     # prod-up again: the killed worker is started, the running services are left alone.
-    up = subprocess.run(
-        [str(PROJECT_ROOT / "scripts" / "prod-up")],
-        env=subprocess_env(**{k: v for k, v in stack.items() if k.isupper()}),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    up = stack_script("prod-up", stack, timeout=600)
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert f"started worker-{index}" in up.stdout and "mlflow is already running" in up.stdout, up.stdout
