@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg
 
 from bench.results import emit
+from mlops_assets.commands.landing import land_version, source_versions
 from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.landing import land_version, source_versions
-from mlops_assets.resources import MLflowTracking
+from mlops_assets.wiring.resources import MLflowTracking
 
 SMALL_SEARCH = SearchSettings(n_iter=2, cv_folds=2, max_iter=[50], learning_rate=[0.1], max_leaf_nodes=[15])
 ASSETS = ("model_evaluation", "model_monitoring")

@@ -4,7 +4,7 @@
 
 The frames of one version of `--rows` generated rows (bench/generate.py): the raw rows (`raw_dataset`), the feature
 table (`feature_table`) and the split (`dataset_split`: train and holdout). Each is written the way
-mlops_assets/io_managers.py writes (a temporary file, flushed and fsynced, renamed) and read back, alternately as
+mlops_assets/wiring/io_managers.py writes (a temporary file, flushed and fsynced, renamed) and read back, alternately as
 pickle (protocol 5, what the IO manager does) and as Parquet (pyarrow, no compression choice beyond the default).
 """
 

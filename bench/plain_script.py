@@ -5,7 +5,7 @@ the same MLflow logging, and no orchestration (no Dagster run, events, IO manage
     .venv/bin/python bench/plain_script.py big --replicated          # the scale benchmark's contract and budget
 
 It is the reference that `bench/run.py` times the pipeline against. Each block below makes the calls of one asset
-of mlops_assets/defs/assets/ (the functions of mlops_assets/stages/, nothing copied from them) without its Dagster
+of mlops_assets/wiring/assets/ (the functions of mlops_assets/stages/, nothing copied from them) without its Dagster
 parts (metadata for the UI, the IO manager, the Dagster instance), in the order the in-process executor runs the
 steps of `--select '*'`: raw_dataset, dataset_split, feature_table, model_monitoring, candidate_model,
 model_evaluation, deployed_model, batch_predictions. Like the pipeline, it reads its folders from the environment
@@ -56,10 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         stages[name] = now - mark[0]
         mark[0] = now
 
-    from mlops_assets.alerts import notifier_from_env
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION
-    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.infra.alerts import notifier_from_env
     from mlops_assets.stages.deployment import deploy
     from mlops_assets.stages.featurize import feature_table as build_feature_table
     from mlops_assets.stages.ingestion import read_version
@@ -68,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_assets.stages.scoring import score_batch
     from mlops_assets.stages.splitting import split_version
     from mlops_assets.stages.training import train_candidate
+    from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION
+    from mlops_assets.wiring.resources import MLflowTracking
 
     settings = scale.scale_settings() if args.replicated else ProjectSettings()
     tracking = MLflowTracking()

@@ -55,7 +55,7 @@ def wait_all(instance, keys: list[str], timeout: float = 1800) -> float:
 
 
 def land_and_time(instance, versions_dir: Path, versions: list[tuple[str, object]]) -> dict:
-    from mlops_assets.landing import land_version
+    from mlops_assets.commands.landing import land_version
 
     first_key, first_rows = versions[0]
     land_version(versions_dir, first_key, first_rows)
@@ -138,9 +138,9 @@ def overhead(root: Path, reps: int) -> dict:
     import dagster as dg
     import psycopg2
 
+    from mlops_assets.commands.landing import land_version, source_versions
     from mlops_assets.config import ProjectSettings
     from mlops_assets.definitions import build_definitions
-    from mlops_assets.landing import land_version, source_versions
     from tests.production.services import postgres_admin_dsn
 
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"))
@@ -189,8 +189,8 @@ def overhead(root: Path, reps: int) -> dict:
 
 
 def main() -> int:
+    from mlops_assets.commands.landing import source_versions
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.landing import source_versions
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=4)

@@ -6,7 +6,7 @@ Runs `dagster asset materialize -m mlops_assets.definitions --select '*' --parti
 process (the CLI's own entry point) under cProfile and reports the cumulative time of the parts that the plain
 script does not have: Dagster's instance, run and event handling, the IO manager, and the asset code that only
 exists for Dagster (metadata, the upstream data version and monitoring history read from the instance by
-mlops_assets/records.py, the MLflow orphan-run search). cProfile slows Python-heavy code more than C-heavy code,
+mlops_assets/wiring/records.py, the MLflow orphan-run search). cProfile slows Python-heavy code more than C-heavy code,
 so read the seconds as shares of the profiled total.
 """
 
@@ -32,15 +32,15 @@ PARTS = {
     "create the run": [("_core/instance/methods/run_methods.py", "create_run_for_job")],
     "store events (SQLite, a new engine per write)": [("event_log/sqlite/sqlite_event_log.py", "store_event")],
     "compute-log capture": [("_core/storage/local_compute_log_manager.py", "capture_logs")],
-    "IO manager: store outputs": [("mlops_assets/io_managers.py", "handle_output")],
-    "IO manager: load inputs": [("mlops_assets/io_managers.py", "load_input")],
-    "MLflow orphan-run search (resources.py)": [("mlops_assets/resources.py", "_close_orphaned_runs")],
+    "IO manager: store outputs": [("mlops_assets/wiring/io_managers.py", "handle_output")],
+    "IO manager: load inputs": [("mlops_assets/wiring/io_managers.py", "load_input")],
+    "MLflow orphan-run search (resources.py)": [("mlops_assets/wiring/resources.py", "_close_orphaned_runs")],
     "upstream data version and monitoring history (records.py)": [
-        ("mlops_assets/records.py", "data_version"),
-        ("mlops_assets/records.py", "monitoring_history"),
+        ("mlops_assets/wiring/records.py", "data_version"),
+        ("mlops_assets/wiring/records.py", "monitoring_history"),
     ],
     "UI metadata: column schemas, Markdown tables, inline plots": [
-        ("mlops_assets/column_schemas.py", "column_schema"),
+        ("mlops_assets/wiring/column_schemas.py", "column_schema"),
         ("pandas/core/frame.py", "to_markdown"),
         ("mlops_assets/stages/plots.py", "as_markdown"),
     ],

@@ -21,7 +21,7 @@ Sections (each budget comes from the performance issue):
 - scale: bigger versions (bench/generate.py) of 100k, 1M and 5M rows through the pipeline (bench/scale_definitions.py)
   and the plain script (--replicated): wall time and peak memory.
 - sensors: one tick of each sensor with 100, 1,000 and 10,000 existing versions (bench/sensor_ticks.py).
-- scoring: contract validation of 1M rows (the opt-in fast path of mlops_assets._fast_validation against plain
+- scoring: contract validation of 1M rows (the opt-in fast path of mlops_assets.stages.fast_validation against plain
   Pandera, the default), batch scoring against a bare model.predict, the HTTP server (bench/scoring.py); and the IO
   manager's format (bench/io_formats.py).
 
@@ -47,7 +47,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

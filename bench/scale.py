@@ -2,7 +2,7 @@
 
 `ReplicatedRawData` is the project's `RawData` plus one integer column `replica`, with the row key
 `(replica, day, hr)` (see bench/generate.py for why). It also opts in to the vectorised validation path of
-`mlops_assets._fast_validation.FastContract`, which the project's contracts do not use by default (plain Pandera):
+`mlops_assets.stages.fast_validation.FastContract`, which the project's contracts do not use by default (plain Pandera):
 contracts.py recommends it for big versions, and these are the big versions. `install()` makes it the project's
 raw contract in this process; it must run before any `mlops_assets` module that binds `RawData` when it is imported
 (stages/ingestion.py) is imported; the modules that import it inside their functions (scoring, manifest,
@@ -27,7 +27,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from mlops_assets import contracts
-from mlops_assets._fast_validation import FastContract
+from mlops_assets.stages.fast_validation import FastContract
 
 SCALE_SEARCH = {
     "n_iter": 1,

@@ -6,14 +6,14 @@ S must hold an MLflow store whose `bike_rentals@champion` was trained under the 
 (bench/scale.py); bench/run.py makes one. On `--rows` generated rows (bench/generate.py):
 
 - validation: `ReplicatedRawData.validate(rows, lazy=True)`, which opts in to the vectorised fast path
-  (`mlops_assets._fast_validation.FastContract`), alternating with Pandera's own `DataFrameSchema.validate` of the
+  (`mlops_assets.stages.fast_validation.FastContract`), alternating with Pandera's own `DataFrameSchema.validate` of the
   same schema, which is what a contract of the project does by default (a plain `pa.DataFrameModel`'s `validate`
   is exactly that call); the same two on the demo year with the project's `RawData`, opted in through
   `FastContract` for the first of them;
 - batch scoring: `stages.scoring.score_batch` (champion lookup, contract check, validation, model load, predict on
   one OpenMP thread, the predictions' contract, atomic Parquet write) alternating with a bare `model.predict` of the
   same rows on one OpenMP thread (model loaded beforehand); the ratio is bare time / score_batch time (throughput);
-- the HTTP server: `python -m mlops_assets.serving --port P` against S; after warm-up, `--requests` one-row
+- the HTTP server: `python -m mlops_assets.commands.serving --port P` against S; after warm-up, `--requests` one-row
   requests on one keep-alive connection (median and p99 latency) and `--reps` requests of 10,000 rows (rows/s).
 """
 
@@ -62,8 +62,8 @@ def demo_validation(reps: int) -> dict:
     """The project's own contract on the demo year, for reference: opted in to the fast path, and as shipped."""
     import pandas as pd
 
-    from mlops_assets._fast_validation import FastContract
     from mlops_assets.demo.versions import SOURCE_CSV
+    from mlops_assets.stages.fast_validation import FastContract
 
     class FastRawData(FastContract, scale.ProjectRawData):
         pass
@@ -83,10 +83,10 @@ def batch_scoring(rows, state_dir: Path, data_dir: Path, reps: int) -> dict:
 
     from mlops_assets.config import ProjectSettings
     from mlops_assets.features import MODEL_INPUT_COLUMNS
-    from mlops_assets.resources import MLflowTracking
     from mlops_assets.stages.registry import current_champion
     from mlops_assets.stages.scoring import score_batch
     from mlops_assets.stages.training import single_threaded
+    from mlops_assets.wiring.resources import MLflowTracking
 
     settings = ProjectSettings(data_dir=str(data_dir), state_dir=str(state_dir))
     tracking = MLflowTracking(state_dir=str(state_dir), tracking_uri=f"sqlite:///{state_dir.resolve() / 'mlflow.db'}")
@@ -123,7 +123,7 @@ def http_server(rows, state_dir: Path, requests: int, reps: int, log: Path) -> d
     started = time.perf_counter()
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "mlops_assets.serving", "--port", str(port)],
+            [sys.executable, "-m", "mlops_assets.commands.serving", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,

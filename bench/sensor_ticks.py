@@ -43,14 +43,14 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
     import dagster as dg
 
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.defs.sensors.dataset_versions import (
+    from mlops_assets.infra.sources.files import FileSource
+    from mlops_assets.wiring.resources import MLflowTracking
+    from mlops_assets.wiring.sensors.dataset_versions import (
         CHANGE_CHECKS_PER_TICK,
         HASH_CHECKS_PER_TICK,
         dataset_version_sensor,
         scan_versions,
     )
-    from mlops_assets.resources import MLflowTracking
-    from mlops_assets.sources.files import FileSource
 
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(store))
     tracking = MLflowTracking(state_dir=str(store), tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
@@ -111,8 +111,8 @@ def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store
     import dagster as dg
 
     from mlops_assets.config import ProjectSettings
-    from mlops_assets.defs.sensors.retraining import retraining_sensor
     from mlops_assets.stages.monitoring import MONITORED, MonitoringResult
+    from mlops_assets.wiring.sensors.retraining import retraining_sensor
 
     settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"))
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(args.mlflow_db, store / "mlflow.db")
     else:
         code = (
-            "import sys; from mlops_assets.resources import MLflowTracking as T; "
+            "import sys; from mlops_assets.wiring.resources import MLflowTracking as T; "
             "T(state_dir=sys.argv[1], tracking_uri=f'sqlite:///{sys.argv[1]}/mlflow.db').ensure_experiment()"
         )
         subprocess.run([sys.executable, "-c", code, str(store)], check=True, capture_output=True)

@@ -3,7 +3,7 @@
     .venv/bin/python bench/serving_latency.py                   # trains a small champion in a temporary folder
     .venv/bin/python bench/serving_latency.py --state-dir state # or serves the champion of an existing store
 
-Starts `mlflow models serve` exactly as `python -m mlops_assets.serving` does (serving.serve_command and
+Starts `mlflow models serve` exactly as `python -m mlops_assets.commands.serving` does (serving.serve_command and
 serving_env) on a free port of 127.0.0.1, warms it up, then times N requests of one row and of 1,000 rows (the body
 is encoded once; a keep-alive connection per case), and the same rows through the loaded model in this process:
 scikit-learn's `predict` and MLflow's pyfunc `predict` (which adds the signature check the server does).
@@ -33,12 +33,12 @@ def train_demo_champion(root: Path, key: str = "2011-01") -> str:
     import dagster as dg
     import pandas as pd
 
-    from mlops_assets.alerts import Notifier
     from mlops_assets.config import ProjectSettings, SearchSettings
     from mlops_assets.definitions import build_definitions
-    from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
     from mlops_assets.demo.versions import SOURCE_CSV, land_version, monthly_snapshot
-    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.infra.alerts import Notifier
+    from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+    from mlops_assets.wiring.resources import MLflowTracking
 
     state = root / "state"
     search = SearchSettings(
@@ -104,11 +104,11 @@ def main() -> int:
     import mlflow
     import pandas as pd
 
+    from mlops_assets.commands.serving import champion_uri, serve_command, serving_env
     from mlops_assets.config import ProjectSettings
     from mlops_assets.demo.versions import SOURCE_CSV
     from mlops_assets.features import MODEL_INPUT_COLUMNS
-    from mlops_assets.resources import MLflowTracking
-    from mlops_assets.serving import champion_uri, serve_command, serving_env
+    from mlops_assets.wiring.resources import MLflowTracking
 
     workdir = Path(tempfile.mkdtemp(prefix="serving_latency-"))
     try:

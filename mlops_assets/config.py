@@ -40,7 +40,7 @@ class SourceSettings(dg.Config):
     cut: str = Field(
         default="mlops_assets.demo.versions:monthly_versions",
         description="'module:function' that cuts the source into (key, rows) versions. "
-        "mlops_assets.landing:cumulative_versions cuts any data set, by time (features.row_time) or file order.",
+        "mlops_assets.commands.landing:cumulative_versions cuts any data set, by time (features.row_time) or file order.",
     )
 
 

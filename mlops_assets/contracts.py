@@ -5,10 +5,10 @@ with their types, ranges, categories and table-wide rules. Validation is always 
 and `raw_dataset` turns the failures into a table of file, row, column, rule and value. The batch predictions'
 contract is derived from `row_key` in config.py (stages/scoring.py), so it needs no class here.
 
-After editing, run `python -m mlops_assets.column_schemas` to refresh the columns the Dagster UI shows.
+After editing, run `python -m mlops_assets.wiring.column_schemas` to refresh the columns the Dagster UI shows.
 
 Speed: plain Pandera checks about a million rows per 0.6 s. For bigger versions, derive the contracts from
-`mlops_assets._fast_validation.FastContract` instead of `pa.DataFrameModel` (a vectorised path that hands anything
+`mlops_assets.stages.fast_validation.FastContract` instead of `pa.DataFrameModel` (a vectorised path that hands anything
 unusual back to Pandera; see that module).
 """
 
@@ -18,7 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from .stages.validation import keep_fractions_uncoercible
+from mlops_assets.stages.validation import keep_fractions_uncoercible
 
 MONTHS = ["Jan", "Feb", "March", "April", "May", "June", "July", "Aug", "Sept", "Oct", "Nov", "Dec"]
 # "heavy rain/snow" occurs once in the year: a contract that only listed what it saw in January would reject it.

@@ -6,20 +6,32 @@ that use them.
 """
 
 import functools
-from pathlib import Path
 
 import dagster as dg
 
-from .alerts import Notifier, notifier_from_env
-from .config import ProjectSettings
-from .executors import executor_from_env
-from .io_managers import AtomicFilesystemIOManager
-from .resources import MLflowTracking
+from mlops_assets.config import ProjectSettings
+from mlops_assets.infra.alerts import Notifier, notifier_from_env
+from mlops_assets.wiring.executors import executor_from_env
+from mlops_assets.wiring.io_managers import AtomicFilesystemIOManager
+from mlops_assets.wiring.resources import MLflowTracking
 
 
 @functools.cache
 def _defs_folder() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    from mlops_assets.wiring import assets, checks, jobs, sensors  # noqa: F401  (temporary, until components)
+    from mlops_assets.wiring.assets import deployment, evaluation, features, ingestion, monitoring, training
+    from mlops_assets.wiring.sensors import alerts, dataset_versions, retraining
+
+    modules = [deployment, evaluation, features, ingestion, monitoring, training]
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(modules),
+        jobs=[jobs.version_pipeline_job, jobs.train_and_deploy_multiprocess_job],
+        sensors=[
+            alerts.run_failure_alert_sensor,
+            dataset_versions.dataset_version_sensor,
+            retraining.retraining_sensor,
+        ],
+    )
 
 
 def build_definitions(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contracts import WEATHER_SITUATIONS
+from mlops_assets.contracts import WEATHER_SITUATIONS
 
 
 def _one_hot_name(category: str) -> str:

@@ -67,7 +67,7 @@ def dtype_text(name: str) -> str:
 @cache
 def source_rows() -> pd.DataFrame:
     """The configured source's rows, validated by the contract (copy before changing them)."""
-    from mlops_assets.landing import read_source
+    from mlops_assets.commands.landing import read_source
 
     return RawData.validate(read_source(SETTINGS), lazy=True)
 

@@ -25,11 +25,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.alerts import Notifier
 from mlops_assets.config import ProjectSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.resources import MLflowTracking
+from mlops_assets.infra.alerts import Notifier
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS, alias_version
+from mlops_assets.wiring.resources import MLflowTracking
 
 # A search budget that trains in about a second: tests check behaviour, not model quality.
 FAST_SEARCH = SearchSettings(
@@ -61,8 +61,8 @@ def _no_tracking_uri_variable():
 @pytest.fixture(scope="session")
 def source() -> pd.DataFrame:
     """The configured source's rows as the raw contract validates them (the dtypes the pipeline sees)."""
+    from mlops_assets.commands.landing import read_source
     from mlops_assets.contracts import RawData
-    from mlops_assets.landing import read_source
 
     return RawData.validate(read_source(ProjectSettings()), lazy=True)
 
@@ -70,7 +70,7 @@ def source() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def versions() -> dict[str, pd.DataFrame]:
     """The configured source cut into dataset versions (config.SourceSettings.cut), in order: key -> rows."""
-    from mlops_assets.landing import source_versions
+    from mlops_assets.commands.landing import source_versions
 
     return dict(source_versions(ProjectSettings()))
 
@@ -83,7 +83,7 @@ def keys(versions) -> list[str]:
 
 def land(settings: ProjectSettings, versions: dict[str, pd.DataFrame], *keys: str, as_key: str | None = None) -> None:
     """Land the given versions (atomically, as the main job does); `as_key` lands the one version under another key."""
-    from mlops_assets.landing import land_version
+    from mlops_assets.commands.landing import land_version
 
     for key in keys:
         land_version(settings.versions_dir, as_key or key, versions[key])

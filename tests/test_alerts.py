@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from mlops_assets.alerts import Notifier
 from mlops_assets.definitions import build_definitions
-from mlops_assets.defs.jobs import INGESTION_ASSETS
-from mlops_assets.defs.sensors.alerts import failed_only_on_gates, run_failure_alert_sensor
+from mlops_assets.infra.alerts import Notifier
+from mlops_assets.wiring.jobs import INGESTION_ASSETS
+from mlops_assets.wiring.sensors.alerts import failed_only_on_gates, run_failure_alert_sensor
 from tests.conftest import webhook, write_version
 
 

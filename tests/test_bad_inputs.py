@@ -23,16 +23,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.alerts import Notifier
+from mlops_assets.commands.landing import land_version
 from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.defs.checks import VERSION_UNCHANGED
-from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from mlops_assets.defs.sensors.alerts import run_failure_alert_sensor
-from mlops_assets.landing import land_version
-from mlops_assets.resources import MLflowTracking
-from mlops_assets.sensor_driver import SensorDriver, failure_messages, run_until_quiet
+from mlops_assets.infra.alerts import Notifier
 from mlops_assets.stages.registry import CHAMPION, current_champion
+from mlops_assets.wiring.checks import VERSION_UNCHANGED
+from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.resources import MLflowTracking
+from mlops_assets.wiring.sensor_driver import SensorDriver, failure_messages, run_until_quiet
+from mlops_assets.wiring.sensors.alerts import run_failure_alert_sensor
 from tests.configured_data import (
     CONTRACT_COLUMNS,
     KEY,
@@ -314,7 +314,7 @@ class Project:
         return self.instance.get_dynamic_partitions("dataset_version")
 
     def metadata(self, asset: str, key: str) -> dict:
-        from mlops_assets.records import latest_metadata
+        from mlops_assets.wiring.records import latest_metadata
 
         return latest_metadata(self.instance, asset, key)
 

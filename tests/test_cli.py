@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets.commands.landing import land_version, source_versions
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.landing import land_version, source_versions
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow

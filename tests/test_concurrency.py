@@ -19,11 +19,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets.commands.landing import land_version, source_versions
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.landing import land_version, source_versions
-from mlops_assets.records import latest_metadata
-from mlops_assets.resources import MLflowTracking
 from mlops_assets.stages.registry import CHAMPION
+from mlops_assets.wiring.records import latest_metadata
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets import column_schemas
 from mlops_assets.contracts import RawData
+from mlops_assets.wiring import column_schemas
 from tests.conftest import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def test_stage_modules_import_no_ml_library_until_a_function_needs_it():
 
 def test_the_committed_column_schemas_are_current():
     """column_schemas.json must match contracts.py and config.py; otherwise every load rebuilds them (slower)."""
-    stale = "mlops_assets/column_schemas.json is stale: run `python -m mlops_assets.column_schemas`"
+    stale = "mlops_assets/wiring/column_schemas.json is stale: run `python -m mlops_assets.wiring.column_schemas`"
     assert column_schemas._cached_schemas(), stale
     for name in column_schemas.CONTRACT_NAMES:
         assert column_schemas._cached_schemas()[name] == column_schemas.build(column_schemas._contract(name)), stale

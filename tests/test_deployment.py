@@ -18,14 +18,14 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.commands.landing import land_version
 from mlops_assets.config import ProjectSettings, SearchSettings
-from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from mlops_assets.landing import land_version
-from mlops_assets.records import latest_metadata
 from mlops_assets.stages import deployment, registry
 from mlops_assets.stages.gates import GATES, PRIMARY_METRIC
 from mlops_assets.stages.rollback import rollback
 from mlops_assets.stages.scoring import predictions_schema, score_batch
+from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.records import latest_metadata
 from tests.conftest import FAST_SEARCH, aliases, make_project, run_assets, step_error, subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -330,12 +330,12 @@ def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, 
 
 
 def cli(project, *args: str) -> subprocess.CompletedProcess:
-    """`python -m mlops_assets.champion ...` with the project's default MLflowTracking(), pointed at the tests'
+    """`python -m mlops_assets.commands.champion ...` with the project's default MLflowTracking(), pointed at the tests'
     state folder by MLOPS_STATE_DIR."""
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = project.settings.state_dir
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.champion", *args],
+        [sys.executable, "-m", "mlops_assets.commands.champion", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -5,7 +5,7 @@ config sources when a run starts, so a password in them is never part of the cod
 import dagster as dg
 import pytest
 
-from mlops_assets.executors import executor_from_env
+from mlops_assets.wiring.executors import executor_from_env
 from tests.production.services import missing_packages
 
 CELERY_ENV = {

@@ -1,4 +1,4 @@
-"""The opt-in fast path (mlops_assets/_fast_validation.py) against plain Pandera, on every contract of the project.
+"""The opt-in fast path (mlops_assets/stages/fast_validation.py) against plain Pandera, on every contract of the project.
 
 The fast path returns rows that already have the contract's dtypes and pass every rule without asking Pandera;
 anything else goes to Pandera. These tests pin, for each contract: it never accepts what Pandera rejects, it returns
@@ -12,11 +12,11 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets import _fast_validation
-from mlops_assets._fast_validation import FastContract, validate_vectorised
 from mlops_assets.config import ProjectSettings
 from mlops_assets.contracts import Features, RawData
 from mlops_assets.features import make_features
+from mlops_assets.stages import fast_validation as _fast_validation
+from mlops_assets.stages.fast_validation import FastContract, validate_vectorised
 from mlops_assets.stages.scoring import predictions_schema
 from tests.contract_cases import broken_versions
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.landing import land_version
-from mlops_assets.sources.files import FileSource
+from mlops_assets.commands.landing import land_version
+from mlops_assets.infra.sources.files import FileSource
 from mlops_assets.stages.ingestion import ContractViolation, read_version
 from mlops_assets.stages.validation import contract_failures
 from tests.configured_data import (
@@ -490,7 +490,7 @@ def test_a_data_file_that_is_a_link_is_refused_unread(tmp_path):
 
 
 def test_a_version_folder_that_is_a_link_is_refused(tmp_path):
-    from mlops_assets.sources import VersionUnreadable
+    from mlops_assets.infra.sources import VersionUnreadable
 
     real = write_version(tmp_path / "elsewhere", "real", {"a.csv": sample(24)})
     (tmp_path / "versions").mkdir()
@@ -541,7 +541,7 @@ def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrit
     versions = tmp_path / "versions"
 
     def land(key: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "mlops_assets.landing", str(source), key, "--to", str(versions)]
+        command = [sys.executable, "-m", "mlops_assets.commands.landing", str(source), key, "--to", str(versions)]
         return subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=120)
 
     landed = land("2012-01")

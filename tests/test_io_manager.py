@@ -19,13 +19,13 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from mlops_assets import io_managers
-from mlops_assets.alerts import Notifier
+from mlops_assets.commands.landing import land_version
 from mlops_assets.config import ProjectSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.defs.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS
-from mlops_assets.landing import land_version
-from mlops_assets.resources import MLflowTracking
+from mlops_assets.infra.alerts import Notifier
+from mlops_assets.wiring import io_managers
+from mlops_assets.wiring.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH, subprocess_env
 
 
@@ -152,7 +152,7 @@ def test_a_partition_key_is_one_path_segment_inside_its_assets_folder(tmp_path):
 
 KILLED_WRITER = """
 import sys, dagster as dg
-from mlops_assets.io_managers import AtomicFilesystemIOManager
+from mlops_assets.wiring.io_managers import AtomicFilesystemIOManager
 
 @dg.asset
 def value() -> str:

@@ -1,7 +1,7 @@
 """A process killed (SIGKILL) in the middle of training, evaluation, deployment or a write loses nothing.
 
 The main job runs in a subprocess against a persistent instance and MLflow store in a temporary folder, and kills
-itself at a named fault point (mlops_assets/faults.py). Then it runs again: it must finish the work, and nothing
+itself at a named fault point (mlops_assets/infra/faults.py). Then it runs again: it must finish the work, and nothing
 half-written may be read: the MLflow database passes SQLite's integrity check, aliases point at complete (READY)
 versions, and every stored asset value loads.
 """
@@ -18,8 +18,8 @@ import dagster as dg
 import pytest
 
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.resources import MLflowTracking
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def run_main(root: Path, months: int, kill_at: str | None = None) -> subprocess.
     if kill_at:
         env["MLOPS_KILL_AT"] = kill_at
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.main", "--versions", str(months)],
+        [sys.executable, "-m", "mlops_assets.commands.main", "--versions", str(months)],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""The main job end to end (`python -m mlops_assets.main --versions 2`), with every folder in `tmp_path`.
+"""The main job end to end (`python -m mlops_assets.commands.main --versions 2`), with every folder in `tmp_path`.
 
 It runs in a fresh interpreter: the code location builds its `ProjectSettings()` resource when
 `mlops_assets.definitions` is first imported, so MLOPS_DATA_DIR and DAGSTER_HOME must be set before that import;
@@ -18,9 +18,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets.commands.landing import source_versions
 from mlops_assets.config import ProjectSettings
-from mlops_assets.landing import source_versions
-from mlops_assets.partitions import version_sort_key
+from mlops_assets.wiring.partitions import version_sort_key
 from tests.configured_data import a_break, swap_two_rows
 from tests.conftest import subprocess_env
 
@@ -39,7 +39,7 @@ def run_main(tmp: Path, *args: str) -> subprocess.CompletedProcess:
         MLOPS_DATA_DIR=str(tmp / "data"),
         MLOPS_STATE_DIR=str(tmp / "state"),
     )
-    code = "import sys\nfrom mlops_assets.main import main\nsys.exit(main(sys.argv[1:]))\n"
+    code = "import sys\nfrom mlops_assets.commands.main import main\nsys.exit(main(sys.argv[1:]))\n"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
@@ -106,7 +106,7 @@ def test_a_second_invocation_continues_and_runs_nothing_again(two_invocations):
 
 def test_the_printed_table_is_what_the_instance_and_the_registry_hold(two_invocations):
     tmp, first, _, _ = two_invocations
-    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.wiring.resources import MLflowTracking
 
     lines = first.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("version | rows"))
@@ -132,7 +132,7 @@ def test_the_printed_table_is_what_the_instance_and_the_registry_hold(two_invoca
 def with_bad_data(two_invocations, versions):
     """A third invocation after a user landed two versions of their own (one breaks the contract) and edited an
     ingested version in place."""
-    from mlops_assets.landing import land
+    from mlops_assets.commands.landing import land
 
     tmp = two_invocations[0]
     root = tmp / "data" / "versions"

@@ -21,11 +21,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets.commands.landing import land_version, source_versions
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.defs.sensors.retraining import training_covered
-from mlops_assets.landing import land_version, source_versions
-from mlops_assets.records import latest_metadata
-from mlops_assets.resources import MLflowTracking
+from mlops_assets.wiring.records import latest_metadata
+from mlops_assets.wiring.resources import MLflowTracking
+from mlops_assets.wiring.sensors.retraining import training_covered
 from tests.conftest import subprocess_env
 
 SETTINGS = ProjectSettings()
@@ -171,7 +171,7 @@ def a_training_step() -> None: ...
 
 
 def test_training_is_covered_while_a_run_trains_the_version_and_after_it_trained_on_the_same_data(instance):
-    from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION
+    from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION
 
     assert training_covered(instance, SECOND) is None
     job = dg.Definitions(assets=[a_training_step]).resolve_implicit_global_asset_job_def()

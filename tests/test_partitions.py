@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlops_assets.partitions import dataset_version_partitions, version_key_problem
+from mlops_assets.wiring.partitions import dataset_version_partitions, version_key_problem
 
 
 def test_partitions_definition_is_named_dataset_version():

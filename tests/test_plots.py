@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.config import ProjectSettings
-from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from mlops_assets.stages import plots
 from mlops_assets.stages.evaluation import evaluation_plots
+from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
 from tests.conftest import land, make_project, run_assets
 from tests.test_metrics import _classification_data, _regression_data
 

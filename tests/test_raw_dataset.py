@@ -6,9 +6,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from mlops_assets.defs.assets.ingestion import raw_dataset
-from mlops_assets.landing import land_version
+from mlops_assets.commands.landing import land_version
 from mlops_assets.stages.ingestion import read_version
+from mlops_assets.wiring.assets.ingestion import raw_dataset
 from tests.configured_data import (
     CONTRACT_COLUMNS,
     a_break,
@@ -189,7 +189,7 @@ def test_dagster_asset_materialize_refuses_a_changed_version_and_the_documented_
     import subprocess
     import sys
 
-    from mlops_assets.defs.assets.ingestion import OVERRIDE
+    from mlops_assets.wiring.assets.ingestion import OVERRIDE
     from tests.conftest import subprocess_env
 
     key = keys[0]

@@ -1,4 +1,4 @@
-"""The scaffold (mlops_assets/scaffold.py): a first contract and feature code inferred from a data file.
+"""The scaffold (mlops_assets/commands/scaffold.py): a first contract and feature code inferred from a data file.
 
 The generated modules are imported and used as the pipeline uses them: the contract validates the file it was
 inferred from and refuses what it never saw, the features satisfy the `Features` contract.
@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets import scaffold
+from mlops_assets.commands import scaffold
 
 
 def _load(package: Path, name: str):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_assets.alerts import Notifier, notifier_from_env
 from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.infra.alerts import Notifier, notifier_from_env
 from tests.conftest import free_port, subprocess_env
 
 
@@ -69,7 +69,7 @@ def test_the_instance_configuration_turns_telemetry_off():
 
 
 def test_mlflow_telemetry_is_off_once_the_store_is_used(tmp_path, monkeypatch):
-    from mlops_assets.resources import MLflowTracking
+    from mlops_assets.wiring.resources import MLflowTracking
 
     monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
     MLflowTracking(state_dir=str(tmp_path)).ensure_experiment()

@@ -1,4 +1,4 @@
-"""Online scoring end to end: `python -m mlops_assets.serving` in front of a champion trained here.
+"""Online scoring end to end: `python -m mlops_assets.commands.serving` in front of a champion trained here.
 
 The real MLflow server (`mlflow models serve --env-manager local`) runs in its own process group on a free port of
 127.0.0.1, against a temporary tracking store; it is always killed with its group at teardown. Every wait is
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_assets.commands.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
 from mlops_assets.config import ProjectSettings
 from mlops_assets.contracts import RawData
 from mlops_assets.features import MODEL_INPUT_COLUMNS
-from mlops_assets.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
 from tests.conftest import free_port, make_project, run_assets, step_error, subprocess_env
 from tests.contract_cases import violating_value
 from tests.test_deployment import PIPELINE, land
@@ -104,7 +104,7 @@ def server(tmp_path_factory, _empty_dagster_home, versions, keys, source):
     log_path = project.root / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlops_assets.serving", "--port", str(port)],
+            [sys.executable, "-m", "mlops_assets.commands.serving", "--port", str(port)],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -206,7 +206,7 @@ def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = str(tmp_path / "state")  # an empty tracking store
     result = subprocess.run(
-        [sys.executable, "-m", "mlops_assets.serving", "--port", str(free_port(DEFAULT_HOST))],
+        [sys.executable, "-m", "mlops_assets.commands.serving", "--port", str(free_port(DEFAULT_HOST))],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -17,14 +17,14 @@ import mlflow
 import pytest
 from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 
-from mlops_assets.alerts import Notifier
+from mlops_assets.commands.landing import land_version
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
-from mlops_assets.defs.assets.features import dataset_split, feature_table
-from mlops_assets.defs.assets.ingestion import raw_dataset
-from mlops_assets.defs.assets.training import candidate_model
-from mlops_assets.landing import land_version
-from mlops_assets.partitions import dataset_version_partitions
-from mlops_assets.resources import MLflowTracking
+from mlops_assets.infra.alerts import Notifier
+from mlops_assets.wiring.assets.features import dataset_split, feature_table
+from mlops_assets.wiring.assets.ingestion import raw_dataset
+from mlops_assets.wiring.assets.training import candidate_model
+from mlops_assets.wiring.partitions import dataset_version_partitions
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH, subprocess_env
 
 EXPERIMENT = "mlops_assets"
@@ -80,7 +80,7 @@ def multiprocess_job() -> dg.JobDefinition:
 
 # One racer: prints its pid and the experiment id it got.
 RACER = (
-    "import os, sys; from mlops_assets.resources import MLflowTracking; "
+    "import os, sys; from mlops_assets.wiring.resources import MLflowTracking; "
     "print(os.getpid(), MLflowTracking(state_dir=sys.argv[1]).ensure_experiment())"
 )
 

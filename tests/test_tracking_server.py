@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from mlops_assets.resources import MLflowTracking
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import subprocess_env
 from tests.production.services import postgres_admin_dsn, require_postgres
 

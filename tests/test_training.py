@@ -21,22 +21,22 @@ import sklearn
 import yaml
 from sklearn.datasets import load_breast_cancer
 
-from mlops_assets.alerts import Notifier
+from mlops_assets.commands.landing import land_version
 from mlops_assets.config import PROJECT_ROOT, ProjectSettings
 from mlops_assets.contracts import RawData
-from mlops_assets.defs.assets.features import dataset_split, feature_table
-from mlops_assets.defs.assets.ingestion import raw_dataset
-from mlops_assets.defs.assets.training import TRAINING_CODE_VERSION, candidate_model
 from mlops_assets.features import MODEL_INPUT_COLUMNS
-from mlops_assets.landing import land_version
-from mlops_assets.resources import MLflowTracking
-from mlops_assets.sources.files import FileSource
+from mlops_assets.infra.alerts import Notifier
+from mlops_assets.infra.sources.files import FileSource
 from mlops_assets.stages import manifest as manifests
 from mlops_assets.stages import training
 from mlops_assets.stages.metrics import classification_metrics, task_metrics
 from mlops_assets.stages.splitting import split_rows
 from mlops_assets.stages.targets import target_values
 from mlops_assets.stages.validation import contract_hash
+from mlops_assets.wiring.assets.features import dataset_split, feature_table
+from mlops_assets.wiring.assets.ingestion import raw_dataset
+from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION, candidate_model
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import FAST_SEARCH
 
 SETTINGS = ProjectSettings()

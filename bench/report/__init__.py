@@ -5,6 +5,6 @@ One module per section of the report (overhead, startup, scale, sensors, scoring
 document.py puts them together; `python bench/run.py --report-only` writes the report again from results.json.
 """
 
-from .document import write_report
+from report.document import write_report
 
 __all__ = ["write_report"]

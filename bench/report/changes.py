@@ -2,7 +2,7 @@
 
 CHANGES = """## What was changed for these budgets, and what was chosen by measurement
 
-- **Contract validation** (`mlops_assets/_fast_validation.py`, opt-in): `FastContract`, a Pandera
+- **Contract validation** (`mlops_assets/stages/fast_validation.py`, opt-in): `FastContract`, a Pandera
   `DataFrameModel` whose `validate` first checks rows that already have the contract's dtypes with vectorised
   pandas/NumPy code (dtype, no missing values, ranges as min/max, categories, the row key's uniqueness, the
   table-wide checks) and returns them as Pandera would; anything else (values to coerce, any failed rule, a rule
@@ -21,12 +21,12 @@ CHANGES = """## What was changed for these budgets, and what was chosen by measu
   built from the contracts and rebuilt whenever `contracts.py` or `config.py` changes. Loading the code
   location imports neither pandas nor Pandera (a test pins it); before, that was about 0.6 s of every load (section
   2).
-- **Values shared within a run** (`mlops_assets/io_managers.py`): the IO manager still writes every value to its
+- **Values shared within a run** (`mlops_assets/wiring/io_managers.py`): the IO manager still writes every value to its
   file, and the steps that follow in the same run process get the object it stored instead of unpickling the file
   again: `raw_dataset` is read by four steps, `dataset_split` by two. At 1M rows each load cost about 0.1 s and a
   fresh 120 MB of page-faulted memory. Stage functions never modify their inputs; `tests/test_io_manager.py` runs
   the pipeline and checks every shared value against its file.
-- **Many versions** (`mlops_assets/defs/sensors/dataset_versions.py`): `dataset_version_sensor` lists the versions
+- **Many versions** (`mlops_assets/wiring/sensors/dataset_versions.py`): `dataset_version_sensor` lists the versions
   folder only when its mtime moved (a landing), and re-checks 200 seen versions per tick for changed files, in
   turn, instead of all of them (section 4).
 - **Monitoring** (`mlops_assets/stages/drift.py`): categorical columns are counted per distinct value instead of

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .timeline import breakdown, largest_parts
+from report.timeline import breakdown, largest_parts
 
 
 def closing_note(results: dict, facts: dict[str, dict], unmet: list[list]) -> str:
@@ -35,7 +35,7 @@ def cost_of(budget: str, results: dict, facts: dict[str, dict]) -> str:
     if budget.startswith("Scoring: raw") and "plain Pandera" in budget and "validation" in facts.get("scoring", {}):
         return (
             "the project's contracts derive from plain `pa.DataFrameModel`, and Pandera checks the text columns "
-            "one value at a time in Python; derived from `mlops_assets._fast_validation.FastContract`, the same "
+            "one value at a time in Python; derived from `mlops_assets.stages.fast_validation.FastContract`, the same "
             f"contract takes {facts['scoring']['validation']:.3f} s on these rows (section 5)."
         )
     if budget.startswith("Scoring: raw"):

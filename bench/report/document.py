@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .changes import CHANGES
-from .closing import closing_note
-from .fmt import Section, table
-from .formats import io_section
-from .overhead import overhead_section
-from .production import production_section
-from .scale import scale_section
-from .scoring import scoring_section
-from .sensors import sensors_section
-from .startup import startup_section
+from report.changes import CHANGES
+from report.closing import closing_note
+from report.fmt import Section, table
+from report.formats import io_section
+from report.overhead import overhead_section
+from report.production import production_section
+from report.scale import scale_section
+from report.scoring import scoring_section
+from report.sensors import sensors_section
+from report.startup import startup_section
 
 
 def write_report(results: dict, path: Path, figures: Path) -> Path:

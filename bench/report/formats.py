@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fmt import Section, med, s, table
+from report.fmt import Section, med, s, table
 
 
 def io_section(io: dict) -> Section:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .fmt import Section, diff, ratio, s, table, verdict, walls
-from .plots import plot_overhead
-from .timeline import breakdown, profile_table
+from report.fmt import Section, diff, ratio, s, table, verdict, walls
+from report.plots import plot_overhead
+from report.timeline import breakdown, profile_table
 
 
 def overhead_section(o: dict, smoke: bool, figures: Path) -> Section:

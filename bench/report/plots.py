@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .fmt import med
+from report.fmt import med
 
 
 def _pyplot():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fmt import Section, s, table
+from report.fmt import Section, s, table
 
 SETUPS = {
     "embedded": "embedded default (SQLite, in-process executor, at most 2 runs)",

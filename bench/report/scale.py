@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .fmt import Section, med, ratio, rows_label, s, table, verdict, walls
-from .plots import plot_scale
-from .timeline import profile_table
+from report.fmt import Section, med, ratio, rows_label, s, table, verdict, walls
+from report.plots import plot_scale
+from report.timeline import profile_table
 
 
 def scale_section(sc: dict, scale_profile: dict | None, plan: dict, figures: Path) -> Section:
@@ -52,7 +52,7 @@ def _setup(sc: dict, base_rows: int) -> str:
         "(`bench/scale.py`): the project's `RawData` plus an integer `replica`, row key `(replica, day, hr)`; every "
         "other column, type, range, category and table rule is the project's, and the uniqueness rule is still "
         "checked, on three columns. It opts in to the vectorised validation path "
-        "(`mlops_assets._fast_validation.FastContract`; the project's contracts are plain Pandera by default), as "
+        "(`mlops_assets.stages.fast_validation.FastContract`; the project's contracts are plain Pandera by default), as "
         "a project with versions this big would. Features, split, training, evaluation, scoring and monitoring "
         "ignore the extra column. Pipeline and plain script install the same contract "
         "(`bench/scale_definitions.py`, `plain_script.py --replicated`).\n\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .fmt import Section, med, ms, s, table, verdict
-from .plots import plot_sensors
+from report.fmt import Section, med, ms, s, table, verdict
+from report.plots import plot_sensors
 
 SENSORS = ["dataset_version_sensor", "retraining_sensor"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fmt import Section, med, ratio, s, table, verdict, walls
+from report.fmt import Section, med, ratio, s, table, verdict, walls
 
 
 def startup_section(st: dict, smoke: bool) -> Section:

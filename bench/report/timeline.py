@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .fmt import med, s, table
+from report.fmt import med, s, table
 
 
 def breakdown(result: dict) -> tuple[list[list], dict]:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import landing
-from ..contracts import MONTHS
+from mlops_assets.commands import landing
+from mlops_assets.contracts import MONTHS
 
 if TYPE_CHECKING:
-    from ..config import ProjectSettings
+    from mlops_assets.config import ProjectSettings
 
 SOURCE_CSV = Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv"
 DEMO_VERSIONS = [f"2011-{month:02d}" for month in range(1, 13)]

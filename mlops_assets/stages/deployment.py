@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import EllipsisType
 from typing import TYPE_CHECKING
 
-from .registry import (
+from mlops_assets.stages.registry import (
     CHAMPION,
     PREVIOUS,
     PROMOTED_AT,
@@ -26,9 +26,9 @@ from .registry import (
 )
 
 if TYPE_CHECKING:
-    from ..config import ProjectSettings
-    from .evaluation import Evaluation
-    from .training import Candidate
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.stages.evaluation import Evaluation
+    from mlops_assets.stages.training import Candidate
 
 # Manifest entries copied to the registry version: scoring checks the contract, deployment the training window and
 # says which dataset version it came from. The whole manifest is an artifact of the candidate's run.
@@ -158,7 +158,7 @@ def _refuse_unsafe_promotion(model_name: str, candidate, version, current: str |
             f"{model_name} version {version.version} (run {candidate.run_id}) was champion before "
             f"(promoted {version.tags[PROMOTED_AT]}) and has been replaced since; the champion is version "
             f"{current or 'none'}. Not promoting it again from a rerun: to go back to it, run "
-            f"`python -m mlops_assets.champion rollback --to {version.version}`"
+            f"`python -m mlops_assets.commands.champion rollback --to {version.version}`"
         )
     if expected is not ... and current != expected:
         raise DeploymentRefused(

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .gates import NO_CHAMPION, PRIMARY_METRIC, GateResult, evaluate_gates
-from .metrics import baseline_predictions, paired_bootstrap_difference, slice_metrics, task_metrics
-from .splitting import Split, unseen_rows
-from .targets import label_names, target_values
+from mlops_assets.stages import plots
+from mlops_assets.stages.gates import NO_CHAMPION, PRIMARY_METRIC, GateResult, evaluate_gates
+from mlops_assets.stages.metrics import baseline_predictions, paired_bootstrap_difference, slice_metrics, task_metrics
+from mlops_assets.stages.splitting import Split, unseen_rows
+from mlops_assets.stages.targets import label_names, target_values
 
 if TYPE_CHECKING:
-    from ..config import ProjectSettings
-    from .registry import Champion
-    from .training import Candidate
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.stages.registry import Champion
+    from mlops_assets.stages.training import Candidate
 
 
 @dataclass
@@ -113,8 +113,8 @@ def evaluate(
     """
     import mlflow
 
-    from ..features import MODEL_INPUT_COLUMNS
-    from .training import predict
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
+    from mlops_assets.stages.training import predict
 
     holdout, compared, comparison = champion_comparison(split.holdout, champion, candidate, settings)
     rows = holdout[MODEL_INPUT_COLUMNS]

@@ -7,7 +7,7 @@ import pandas as pd
 
 def feature_table(raw: pd.DataFrame) -> pd.DataFrame:
     """`features.make_features(raw)`, validated (lazily) against `contracts.Features`."""
-    from ..contracts import Features
-    from ..features import make_features
+    from mlops_assets.contracts import Features
+    from mlops_assets.features import make_features
 
     return Features.validate(make_features(raw), lazy=True)

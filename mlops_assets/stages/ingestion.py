@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from ..contracts import RawData
-from ..sources import FAILURE_COLUMNS, RawVersion
-from .validation import contract_failures
+from mlops_assets.contracts import RawData
+from mlops_assets.infra.sources import FAILURE_COLUMNS, RawVersion
+from mlops_assets.stages.validation import contract_failures
 
 
 class ContractViolation(Exception):
@@ -97,7 +97,7 @@ def validate_version(raw: RawVersion) -> VersionData:
 
 def read_version(version_dir: Path) -> VersionData:
     """Read and validate a version folder through the files source (what `raw_dataset` does by default)."""
-    from ..sources.files import FileSource
+    from mlops_assets.infra.sources.files import FileSource
 
     version_dir = Path(version_dir)
     return validate_version(FileSource(version_dir.parent).read(version_dir.name))

@@ -12,8 +12,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from ..config import PROJECT_ROOT
-from .validation import contract_hash
+from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.stages.validation import contract_hash
 
 
 @functools.cache
@@ -43,7 +43,7 @@ def build_manifest(
     train_until_time: float | None,
 ) -> dict:
     """Everything needed to reproduce (and audit) a model."""
-    from ..contracts import RawData
+    from mlops_assets.contracts import RawData
 
     return {
         "code_version": code_version,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .gates import PRIMARY_METRIC
+from mlops_assets.stages.gates import PRIMARY_METRIC
 
 METRIC_NAMES: dict[str, list[str]] = {
     "regression": ["rmse", "mae", "r2"],

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .drift import drift_summary, feature_drift
-from .gates import PRIMARY_METRIC
-from .metrics import task_metrics
-from .splitting import unseen_rows
-from .targets import target_values
+from mlops_assets.stages import plots
+from mlops_assets.stages.drift import drift_summary, feature_drift
+from mlops_assets.stages.gates import PRIMARY_METRIC
+from mlops_assets.stages.metrics import task_metrics
+from mlops_assets.stages.splitting import unseen_rows
+from mlops_assets.stages.targets import target_values
 
 if TYPE_CHECKING:
-    from ..config import ProjectSettings
-    from .registry import Champion
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.stages.registry import Champion
 
 MONITORED = "monitored"
 NOTHING_TO_MONITOR = "nothing to monitor"
@@ -178,8 +178,8 @@ def monitor(
     """The champion on the rows of `raw` it never trained on; `history`: earlier versions' results (for a plot)."""
     import mlflow
 
-    from ..features import MODEL_INPUT_COLUMNS
-    from .training import predict
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
+    from mlops_assets.stages.training import predict
 
     metric = PRIMARY_METRIC[settings.task][0]
     if champion is None:

@@ -20,7 +20,7 @@ DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
 
 @cache
 def contract_columns() -> tuple[str, ...]:
-    from ..contracts import RawData
+    from mlops_assets.contracts import RawData
 
     return tuple(RawData.to_schema().columns)
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..faults import fault_point
-from .gates import PRIMARY_METRIC
+from mlops_assets.infra.faults import fault_point
+from mlops_assets.stages.gates import PRIMARY_METRIC
 
 CHAMPION = "champion"
 PREVIOUS = "previous_champion"
@@ -77,7 +77,7 @@ def registry_lock(tracking) -> contextlib.AbstractContextManager[None]:
     """Serialise alias moves (two promotions must not interleave their two moves): locks.py chooses the lock, a file
     lock in the state folder (one host) or, with MLOPS_REGISTRY_LOCK_URL set, a PostgreSQL advisory lock (any host).
     """
-    from ..locks import registry_lock_for
+    from mlops_assets.infra.locks import registry_lock_for
 
     return registry_lock_for(getattr(tracking, "state_dir", None)).hold()
 

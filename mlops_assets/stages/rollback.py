@@ -3,14 +3,14 @@
 A rollback moves `champion` back to `previous_champion`, and `previous_champion` to the version that one had
 replaced (none when it replaced nothing), so a second rollback goes further back instead of redeploying the version
 just rolled back from. It refuses, and moves nothing, when there is no previous champion. The command line is
-`python -m mlops_assets.champion` (status, rollback, rollback --to VERSION).
+`python -m mlops_assets.commands.champion` (status, rollback, rollback --to VERSION).
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from .registry import (
+from mlops_assets.stages.registry import (
     CHAMPION,
     PREVIOUS,
     PROMOTED_AT,

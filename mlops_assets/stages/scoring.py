@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pandera.pandas as pa
 
-from .registry import CHAMPION, current_champion
+from mlops_assets.stages.registry import CHAMPION, current_champion
 
 if TYPE_CHECKING:
-    from ..config import ProjectSettings
+    from mlops_assets.config import ProjectSettings
 
 
 def predictions_schema(settings: ProjectSettings) -> pa.DataFrameSchema:
     """The batch predictions' contract for this configuration."""
-    from ..contracts import RawData
+    from mlops_assets.contracts import RawData
 
     raw = RawData.to_schema().columns
     columns = {name: raw[name] for name in settings.row_key}
@@ -65,10 +65,10 @@ def score_batch(tracking, settings: ProjectSettings, raw: pd.DataFrame, path: Pa
     """
     import mlflow
 
-    from ..contracts import RawData
-    from ..features import MODEL_INPUT_COLUMNS
-    from .training import predict
-    from .validation import contract_hash
+    from mlops_assets.contracts import RawData
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
+    from mlops_assets.stages.training import predict
+    from mlops_assets.stages.validation import contract_hash
 
     champion = current_champion(tracking, settings.model_name)
     if champion is None:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..features import row_time
+from mlops_assets.features import row_time
 
 if TYPE_CHECKING:
-    from ..config import ProjectSettings
-    from .deployment import Champion
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.stages.deployment import Champion
 
 _HASH_BUCKETS = 10_000
 
@@ -118,7 +118,7 @@ def _with_both_classes(frame: pd.DataFrame, split: Split, settings: ProjectSetti
     newest positive and the newest negative row. A hash split cannot move a row (each row is in the holdout of every
     version or of none), so it can only refuse.
     """
-    from .targets import label_names, target_values
+    from mlops_assets.stages.targets import label_names, target_values
 
     def classes(rows: pd.DataFrame) -> set[int]:
         return set(np.unique(target_values(rows, settings.task, settings.target, settings.positive_label)).tolist())

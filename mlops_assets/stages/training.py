@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config import ProjectSettings, SearchSettings
-from ..faults import fault_point
-from ..features import MODEL_INPUT_COLUMNS, make_features
-from .drift import build_reference_profile
-from .manifest import build_manifest
-from .splitting import Split
-from .targets import target_values
-from .validation import validate_model_input
+from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features
+from mlops_assets.infra.faults import fault_point
+from mlops_assets.stages.drift import build_reference_profile
+from mlops_assets.stages.manifest import build_manifest
+from mlops_assets.stages.splitting import Split
+from mlops_assets.stages.targets import target_values
+from mlops_assets.stages.validation import validate_model_input
 
 # Manifest entries also set as tags of the candidate's MLflow run (and of its registry version).
 RUN_TAGS = ("data_hash", "contract_hash", "train_until_time")

@@ -144,8 +144,8 @@ def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:
 
 @cache
 def _model_input_schema() -> pa.DataFrameSchema:
-    from ..contracts import RawData
-    from ..features import MODEL_INPUT_COLUMNS
+    from mlops_assets.contracts import RawData
+    from mlops_assets.features import MODEL_INPUT_COLUMNS
 
     columns = RawData.to_schema().columns
     return pa.DataFrameSchema({name: columns[name] for name in MODEL_INPUT_COLUMNS}, coerce=True, strict=False)

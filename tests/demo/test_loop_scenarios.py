@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.alerts import Notifier
+from mlops_assets.commands.main import version_table
 from mlops_assets.config import ProjectSettings, RetrainSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
-from mlops_assets.defs.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from mlops_assets.defs.sensors.alerts import failed_only_on_gates
 from mlops_assets.demo.versions import land_version
-from mlops_assets.main import version_table
-from mlops_assets.resources import MLflowTracking
-from mlops_assets.sensor_driver import SensorDriver, run_until_quiet
+from mlops_assets.infra.alerts import Notifier
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
+from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.resources import MLflowTracking
+from mlops_assets.wiring.sensor_driver import SensorDriver, run_until_quiet
+from mlops_assets.wiring.sensors.alerts import failed_only_on_gates
 from tests.conftest import FAST_SEARCH
 
 SENSORS = ["dataset_version_sensor", "retraining_sensor"]

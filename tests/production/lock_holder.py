@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlops_assets.locks import FileLock, PostgresAdvisoryLock
+from mlops_assets.infra.locks import FileLock, PostgresAdvisoryLock
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from mlops_assets.config import DataSourceSettings, ProjectSettings
-from mlops_assets.defs.assets.ingestion import raw_dataset
-from mlops_assets.defs.sensors.dataset_versions import dataset_version_sensor, scan_versions
-from mlops_assets.resources import MLflowTracking
-from mlops_assets.sources import data_source
-from mlops_assets.sources.database import DatabaseSource
+from mlops_assets.infra.sources import data_source
+from mlops_assets.infra.sources.database import DatabaseSource
+from mlops_assets.wiring.assets.ingestion import raw_dataset
+from mlops_assets.wiring.resources import MLflowTracking
+from mlops_assets.wiring.sensors.dataset_versions import dataset_version_sensor, scan_versions
 from tests.configured_data import KEY, columns_of_kind, two_breaks
 from tests.production.services import postgres_admin_dsn, require_postgres
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.resources import MLflowTracking
-from mlops_assets.transient import is_transient
+from mlops_assets.infra.transient import is_transient
+from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import free_port, land, make_project, run_assets, subprocess_env
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]

@@ -11,8 +11,8 @@ import time
 import dagster as dg
 import pytest
 
+from mlops_assets.commands.landing import land_version
 from mlops_assets.config import ProjectSettings
-from mlops_assets.landing import land_version
 from tests.production.conftest import FIRST_VERSION
 from tests.production.runs import VERSIONS, failures, materialized, wait_for_runs
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.landing import land_version
+from mlops_assets.commands.landing import land_version
 from tests.production.conftest import FIRST_VERSION, stack_script
 from tests.production.runs import VERSIONS, failures, materialized, runs_of, wait_for_runs
 

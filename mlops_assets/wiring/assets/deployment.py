@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from ...column_schemas import column_schema
-from ...config import ProjectSettings
-from ...resources import MLflowTracking
-from .pipeline_asset import pipeline_asset
+from mlops_assets.config import ProjectSettings
+from mlops_assets.wiring.assets.pipeline_asset import pipeline_asset
+from mlops_assets.wiring.column_schemas import column_schema
+from mlops_assets.wiring.resources import MLflowTracking
 
 
 @pipeline_asset(
@@ -25,8 +25,8 @@ def deployed_model(
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult:
-    from ...stages.deployment import deploy
-    from ...stages.registry import DeploymentRefused
+    from mlops_assets.stages.deployment import deploy
+    from mlops_assets.stages.registry import DeploymentRefused
 
     try:
         promotion = deploy(mlflow_tracking, settings, candidate_model, model_evaluation, context.run.run_id)
@@ -49,7 +49,7 @@ def deployed_model(
 def batch_predictions(
     context: dg.AssetExecutionContext, raw_dataset, settings: ProjectSettings, mlflow_tracking: MLflowTracking
 ) -> dg.MaterializeResult:
-    from ...stages.scoring import score_batch
+    from mlops_assets.stages.scoring import score_batch
 
     scored = score_batch(
         mlflow_tracking, settings, raw_dataset, settings.predictions_dir / f"{context.partition_key}.parquet"

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from ...partitions import dataset_version_partitions
-from ...transient import is_transient
+from mlops_assets.infra.transient import is_transient
+from mlops_assets.wiring.partitions import dataset_version_partitions
 
 # Who answers for these assets (the Dagster catalog shows it): a team or an e-mail address.
 OWNERS = ["team:ml-platform"]

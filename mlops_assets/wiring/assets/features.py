@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from ...column_schemas import column_schema
-from ...config import ProjectSettings
-from ...resources import MLflowTracking
-from .pipeline_asset import pipeline_asset
+from mlops_assets.config import ProjectSettings
+from mlops_assets.wiring.assets.pipeline_asset import pipeline_asset
+from mlops_assets.wiring.column_schemas import column_schema
+from mlops_assets.wiring.resources import MLflowTracking
 
 
 @pipeline_asset(
@@ -17,7 +17,7 @@ from .pipeline_asset import pipeline_asset
     "at serving time), validated against the Features contract.",
 )
 def feature_table(raw_dataset) -> dg.MaterializeResult:
-    from ...stages.featurize import feature_table as build_feature_table
+    from mlops_assets.stages.featurize import feature_table as build_feature_table
 
     features = build_feature_table(raw_dataset)
     return dg.MaterializeResult(
@@ -42,8 +42,8 @@ def feature_table(raw_dataset) -> dg.MaterializeResult:
     "rows the current champion trained on; hash split: a stable hash of the row key.",
 )
 def dataset_split(raw_dataset, settings: ProjectSettings, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
-    from ...stages.registry import current_champion
-    from ...stages.splitting import split_version
+    from mlops_assets.stages.registry import current_champion
+    from mlops_assets.stages.splitting import split_version
 
     split = split_version(raw_dataset, settings, current_champion(mlflow_tracking, settings.model_name))
     return dg.MaterializeResult(value=split, metadata=split.to_metadata())

@@ -4,11 +4,11 @@ import functools
 
 import dagster as dg
 
-from ... import records
-from ...alerts import Notifier
-from ...config import ProjectSettings
-from ...resources import MLflowTracking
-from .pipeline_asset import OWNERS, pipeline_asset
+from mlops_assets.config import ProjectSettings
+from mlops_assets.infra.alerts import Notifier
+from mlops_assets.wiring import records
+from mlops_assets.wiring.assets.pipeline_asset import OWNERS, pipeline_asset
+from mlops_assets.wiring.resources import MLflowTracking
 
 
 @pipeline_asset(
@@ -29,8 +29,8 @@ def model_monitoring(
     mlflow_tracking: MLflowTracking,
     notifier: Notifier,
 ) -> dg.MaterializeResult:
-    from ...stages.monitoring import monitor
-    from ...stages.registry import current_champion
+    from mlops_assets.stages.monitoring import monitor
+    from mlops_assets.stages.registry import current_champion
 
     champion = current_champion(mlflow_tracking, settings.model_name)
     history = records.monitoring_history(context.instance, exclude=context.partition_key)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ...alerts import Notifier
+from mlops_assets.infra.alerts import Notifier
 
 
 def failed_only_on_gates(instance: dg.DagsterInstance, run_id: str) -> bool:

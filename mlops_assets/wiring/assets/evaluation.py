@@ -4,12 +4,12 @@ import functools
 
 import dagster as dg
 
-from ...alerts import Notifier
-from ...config import ProjectSettings
-from ...faults import fault_point
-from ...resources import MLflowTracking
-from ..checks import gate_check_results, gate_check_specs
-from .pipeline_asset import pipeline_asset
+from mlops_assets.config import ProjectSettings
+from mlops_assets.infra.alerts import Notifier
+from mlops_assets.infra.faults import fault_point
+from mlops_assets.wiring.assets.pipeline_asset import pipeline_asset
+from mlops_assets.wiring.checks import gate_check_results, gate_check_specs
+from mlops_assets.wiring.resources import MLflowTracking
 
 
 @pipeline_asset(
@@ -30,8 +30,8 @@ def model_evaluation(
     mlflow_tracking: MLflowTracking,
     notifier: Notifier,
 ):  # no return annotation: with check specs Dagster would read it as several outputs
-    from ...stages.evaluation import evaluate
-    from ...stages.registry import current_champion
+    from mlops_assets.stages.evaluation import evaluate
+    from mlops_assets.stages.registry import current_champion
 
     champion = current_champion(mlflow_tracking, settings.model_name)
     with mlflow_tracking.asset_run(context) as run:

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ... import records
-from ...config import ProjectSettings
-from ...partitions import dataset_version_partitions, version_key_problem, version_sort_key
-from ...resources import MLflowTracking
-from ...sources import DataSource, VersionUnreadable, changed_message, data_source
-from .. import jobs
+from mlops_assets.config import ProjectSettings
+from mlops_assets.infra.sources import DataSource, VersionUnreadable, changed_message, data_source
+from mlops_assets.wiring import jobs, records
+from mlops_assets.wiring.partitions import dataset_version_partitions, version_key_problem, version_sort_key
+from mlops_assets.wiring.resources import MLflowTracking
 
 # Seen versions whose cheap fingerprint (names, sizes, times) is looked at again per tick, in turn: a tick's work
 # grows with what is new (plus this constant), not with how many versions exist. With 10,000 versions and a 15 s
@@ -232,7 +231,7 @@ def dataset_version_sensor(
     requested = [(key, None) for key in scan.new] + list(scan.retry.items())
     has_champion = False
     if requested:
-        from ...stages.registry import current_champion
+        from mlops_assets.stages.registry import current_champion
 
         has_champion = current_champion(mlflow_tracking, settings.model_name) is not None
     run_requests = [ingest_run_request(key, has_champion, run_key) for key, run_key in requested] + verify

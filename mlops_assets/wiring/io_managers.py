@@ -36,8 +36,8 @@ from urllib.parse import quote
 import dagster as dg
 from pydantic import Field
 
-from .config import default_state_dir
-from .faults import fault_point
+from mlops_assets.config import default_state_dir
+from mlops_assets.infra.faults import fault_point
 
 if TYPE_CHECKING:
     from upath import UPath

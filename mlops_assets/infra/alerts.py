@@ -11,7 +11,7 @@ import urllib.request
 import dagster as dg
 from pydantic import Field
 
-logger = logging.getLogger("mlops_assets.alerts")
+logger = logging.getLogger("mlops_assets.infra.alerts")
 
 
 class Notifier(dg.ConfigurableResource):

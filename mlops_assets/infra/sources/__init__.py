@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..config import ProjectSettings
+    from mlops_assets.config import ProjectSettings
 
 FAILURE_COLUMNS = ["file", "row", "column", "check", "value"]
 
@@ -92,10 +92,10 @@ def data_source(settings: ProjectSettings) -> DataSource:
     """The data source `settings.data_source` configures."""
     source = settings.data_source
     if source.kind == "database":
-        from .database import DatabaseSource
+        from mlops_assets.infra.sources.database import DatabaseSource
 
         return DatabaseSource.from_settings(source, settings.row_key)
-    from .files import FileSource
+    from mlops_assets.infra.sources.files import FileSource
 
     return FileSource(settings.versions_url, source.quiet_period_seconds)
 

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from ... import records
-from ...config import ProjectSettings
-from ...resources import MLflowTracking
-from .pipeline_asset import pipeline_asset
+from mlops_assets.config import ProjectSettings
+from mlops_assets.wiring import records
+from mlops_assets.wiring.assets.pipeline_asset import pipeline_asset
+from mlops_assets.wiring.resources import MLflowTracking
 
 TRAINING_CODE_VERSION = "1"
 
@@ -26,7 +26,7 @@ def candidate_model(
     settings: ProjectSettings,
     mlflow_tracking: MLflowTracking,
 ) -> dg.MaterializeResult:
-    from ...stages.training import train_candidate
+    from mlops_assets.stages.training import train_candidate
 
     data_hash = records.data_version(context.instance, "raw_dataset", context.partition_key)
     with mlflow_tracking.asset_run(context, tags={"data_version": data_hash or ""}) as run:

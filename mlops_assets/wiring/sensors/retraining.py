@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ...config import ProjectSettings
-from .. import jobs
+from mlops_assets.config import ProjectSettings
+from mlops_assets.wiring import jobs
 
 if TYPE_CHECKING:
-    from ...stages.retraining import MonitoringSignal
+    from mlops_assets.stages.retraining import MonitoringSignal
 
 
 # A run in these states will train (or is training) the version it is for.
@@ -27,8 +27,8 @@ TRAINING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, d
 def training_covered(instance: dg.DagsterInstance, key: str) -> str | None:
     """Why version `key` needs no retraining run, or None: a run training it is in progress, or it was trained
     on its current data with the current training code (run keys alone cannot tell, a UI run carries none)."""
-    from ... import records
-    from ..assets.training import TRAINING_CODE_VERSION
+    from mlops_assets.wiring import records
+    from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION
 
     candidate = dg.AssetKey("candidate_model")
     in_progress = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key}, statuses=TRAINING_STATUSES))
@@ -59,8 +59,8 @@ def retraining_decisions(
     result with nothing to judge ("nothing to monitor") is recorded as "no retraining" and does not vote.
     `covered(key)` says why a version that should retrain needs no run of its own (see `training_covered`).
     """
-    from ...stages.monitoring import MonitoringResult
-    from ...stages.retraining import MonitoringSignal, decide_retraining
+    from mlops_assets.stages.monitoring import MonitoringResult
+    from mlops_assets.stages.retraining import MonitoringSignal, decide_retraining
 
     events, requests = [], []
     for record in records:
@@ -142,7 +142,7 @@ def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSett
         limit=100,
         ascending=True,
     ).records
-    from ...stages.retraining import MonitoringSignal
+    from mlops_assets.stages.retraining import MonitoringSignal
 
     history = [MonitoringSignal(**signal) for signal in cursor["history"]]
     events, requests = retraining_decisions(

@@ -1,7 +1,7 @@
 """The main job: land the source's dataset versions one at a time and let the real sensors drive the pipeline.
 
-    python -m mlops_assets.main              # every version of config.SourceSettings, into the instance under state/
-    python -m mlops_assets.main --versions 3 # only the first three (the demo: 2011-01 … 2011-03)
+    python -m mlops_assets.commands.main              # every version of config.SourceSettings, into the instance under state/
+    python -m mlops_assets.commands.main --versions 3 # only the first three (the demo: 2011-01 … 2011-03)
 
 Each landed version is picked up by evaluating the project's sensors against the persistent Dagster instance
 (DAGSTER_HOME, state/ by default), exactly as the daemon would: their partition requests are applied and their
@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PROJECT_ROOT
-from .sensor_driver import SensorDriver, failure_messages, run_until_quiet, settling_versions
+from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.wiring.sensor_driver import SensorDriver, failure_messages, run_until_quiet, settling_versions
 
 
 def _use_project_instance() -> None:
@@ -27,8 +27,8 @@ def _use_project_instance() -> None:
 
 def version_table(instance, keys: list[str]) -> list[dict]:
     """One row per version, read back from the instance (not from this process's memory)."""
-    from .records import latest_metadata
-    from .stages.monitoring import MonitoringResult
+    from mlops_assets.stages.monitoring import MonitoringResult
+    from mlops_assets.wiring.records import latest_metadata
 
     rows, metrics = [], []
     for key in keys:
@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     _use_project_instance()
     import dagster as dg
 
-    from .definitions import defs
-    from .defs.sensors.alerts import failed_only_on_gates
-    from .landing import land_version, source_versions
-    from .partitions import version_sort_key
+    from mlops_assets.commands.landing import land_version, source_versions
+    from mlops_assets.definitions import defs
+    from mlops_assets.wiring.partitions import version_sort_key
+    from mlops_assets.wiring.sensors.alerts import failed_only_on_gates
 
     settings = defs.resources["settings"]  # the very settings the sensors and assets use
     versions = source_versions(settings)[: args.versions]
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in settling_versions(driver):
             print(
                 f"Not ingested yet: {key} is still changing (the sensor waits until nothing in it changed for "
-                f"{settings.data_source.quiet_period_seconds:g} s; land versions with python -m mlops_assets.landing)."
+                f"{settings.data_source.quiet_period_seconds:g} s; land versions with python -m mlops_assets.commands.landing)."
             )
         print()
         print_table(version_table(instance, sorted(ran, key=version_sort_key)))

@@ -1,6 +1,6 @@
 """A first contract and feature code for a data set that has none yet, inferred from the data.
 
-    python -m mlops_assets.scaffold data/my.csv --target label [--row-key id] [--time-column ts]
+    python -m mlops_assets.commands.scaffold data/my.csv --target label [--row-key id] [--time-column ts]
 
 Pandera infers a schema from the file (`pandera.infer_schema`: types, nulls, the ranges seen); this renders it as a
 readable `RawData` DataFrameModel in contracts.py, with a `Features` model and a minimal features.py beside it
@@ -267,7 +267,9 @@ def write(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m mlops_assets.scaffold", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops_assets.commands.scaffold", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("source", type=Path, help="the data file (CSV or Parquet)")
     parser.add_argument("--target", required=True)
     parser.add_argument("--row-key", nargs="*", default=[], help=f"none: a generated {GENERATED_ROW_KEY}")

@@ -1,8 +1,8 @@
 """Online scoring: MLflow's model server in front of the registry's champion.
 
-    python -m mlops_assets.serving                 # models:/<model_name>@champion on http://127.0.0.1:5001
-    python -m mlops_assets.serving --port 8080
-    python -m mlops_assets.serving --model-uri models:/bike_rentals/3   # a pinned version instead
+    python -m mlops_assets.commands.serving                 # models:/<model_name>@champion on http://127.0.0.1:5001
+    python -m mlops_assets.commands.serving --port 8080
+    python -m mlops_assets.commands.serving --model-uri models:/bike_rentals/3   # a pinned version instead
 
 It runs `mlflow models serve -m models:/<model_name>@champion --env-manager local -h HOST -p PORT` against the
 project's tracking store (MLflowTracking().uri: MLFLOW_TRACKING_URI, else state/mlflow.db), with this
@@ -64,7 +64,7 @@ def serving_env(tracking_uri: str | None = None, base: Mapping[str, str] | None 
     tracking_uri: default the project's, MLflowTracking().uri.
     """
     if tracking_uri is None:
-        from .resources import MLflowTracking
+        from mlops_assets.wiring.resources import MLflowTracking
 
         tracking_uri = MLflowTracking().uri
     env = dict(os.environ if base is None else base)
@@ -76,14 +76,14 @@ def serving_env(tracking_uri: str | None = None, base: Mapping[str, str] | None 
 
 
 def champion_uri(model_name: str) -> str:
-    from .stages.registry import CHAMPION
+    from mlops_assets.stages.registry import CHAMPION
 
     return f"models:/{model_name}@{CHAMPION}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlops_assets.serving",
+        prog="python -m mlops_assets.commands.serving",
         description="Serve the registry's champion over HTTP (MLflow's scoring server: POST /invocations).",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-uri", help="serve this model URI instead of models:/<model name>@champion")
     args = parser.parse_args(argv)
 
-    from .config import ProjectSettings
-    from .resources import MLflowTracking
-    from .stages.registry import current_champion
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.stages.registry import current_champion
+    from mlops_assets.wiring.resources import MLflowTracking
 
     tracking = MLflowTracking()
     model_name = args.model_name or ProjectSettings().model_name

@@ -1,7 +1,7 @@
 """Landing dataset versions atomically, so that the dataset-version sensor never reads half of one.
 
-    python -m mlops_assets.landing                      # the configured source file's versions (config.SourceSettings)
-    python -m mlops_assets.landing path/to/export KEY   # your own: a folder of CSV/Parquet files, or one such file
+    python -m mlops_assets.commands.landing                      # the configured source file's versions (config.SourceSettings)
+    python -m mlops_assets.commands.landing path/to/export KEY   # your own: a folder of CSV/Parquet files, or one such file
 
 A version's files are written into `<versions>/.landing-<key>-<pid>/` (the sensor skips `.landing-` folders),
 flushed to disk, a `.landed` manifest of their names and sizes is written last, and the folder is renamed to
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
+from mlops_assets.wiring.partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
 
 if TYPE_CHECKING:
-    from .config import ProjectSettings
+    from mlops_assets.config import ProjectSettings
 
 # The row key the template adds when a data set has none: the row's position in the source file.
 GENERATED_ROW_KEY = "row_id"
@@ -37,7 +37,7 @@ GENERATED_ROW_KEY = "row_id"
 
 def source_path(settings: ProjectSettings) -> Path:
     """The source file: an absolute path, or one relative to the project's data/ folder (where it is committed)."""
-    from .config import PROJECT_ROOT
+    from mlops_assets.config import PROJECT_ROOT
 
     return PROJECT_ROOT / "data" / settings.source.file
 
@@ -57,7 +57,7 @@ def cumulative_versions(source: pd.DataFrame, settings: ProjectSettings) -> list
     Rows are taken in time order (features.row_time) for a time split, else in the order of the file.
     """
     if settings.split.method == "time":
-        from .features import row_time
+        from mlops_assets.features import row_time
 
         source = source.iloc[row_time(source).argsort(kind="stable")]
     count = settings.source.versions
@@ -123,9 +123,11 @@ def land_files(versions_dir: Path, key: str, source: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from .config import ProjectSettings
+    from mlops_assets.config import ProjectSettings
 
-    parser = argparse.ArgumentParser(prog="python -m mlops_assets.landing", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops_assets.commands.landing", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("files", nargs="?", type=Path, help="a folder of CSV/Parquet files, or one such file")
     parser.add_argument("key", nargs="?", help="its version key: letters, digits, '.', '_', '-' (at most 64)")
     parser.add_argument("--versions", type=int, help="without files: land only the source's first N versions")

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from .config import default_state_dir
+from mlops_assets.config import default_state_dir
 
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces); this one is model training.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
@@ -130,7 +130,7 @@ class MLflowTracking(dg.ConfigurableResource):
         """One MLflow run for this asset step: named `asset[partition]`, tagged, FAILED if the step raises."""
         import mlflow
 
-        from .stages.manifest import git_commit
+        from mlops_assets.stages.manifest import git_commit
 
         experiment_id = self.ensure_experiment()
         self.activate()

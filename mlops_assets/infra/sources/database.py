@@ -15,11 +15,11 @@ import hashlib
 import os
 from typing import TYPE_CHECKING
 
-from . import DataSource, Fingerprint, RawVersion
-from .files import hash_part
+from mlops_assets.infra.sources import DataSource, Fingerprint, RawVersion
+from mlops_assets.infra.sources.files import hash_part
 
 if TYPE_CHECKING:
-    from ..config import DataSourceSettings
+    from mlops_assets.config import DataSourceSettings
 
 
 class DatabaseSource(DataSource):

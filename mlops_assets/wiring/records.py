@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from .partitions import version_sort_key
+from mlops_assets.wiring.partitions import version_sort_key
 
 if TYPE_CHECKING:
-    from .stages.monitoring import MonitoringResult
+    from mlops_assets.stages.monitoring import MonitoringResult
 
 
 def latest_record(instance: dg.DagsterInstance, asset: str, partition: str):
@@ -43,7 +43,7 @@ def monitoring_history(
     instance: dg.DagsterInstance, exclude: str | None = None, limit: int = 1000
 ) -> list[tuple[str, MonitoringResult]]:
     """The latest monitoring result of every version (but `exclude`), in the versions' natural order."""
-    from .stages.monitoring import MonitoringResult
+    from mlops_assets.stages.monitoring import MonitoringResult
 
     records = instance.fetch_materializations(dg.AssetKey("model_monitoring"), limit=limit).records
     latest: dict[str, MonitoringResult] = {}

@@ -3,11 +3,11 @@
 import dagster as dg
 from pydantic import Field
 
-from ... import records
-from ...column_schemas import column_schema
-from ...config import ProjectSettings
-from ..checks import version_unchanged_result, version_unchanged_spec
-from .pipeline_asset import pipeline_asset
+from mlops_assets.config import ProjectSettings
+from mlops_assets.wiring import records
+from mlops_assets.wiring.assets.pipeline_asset import pipeline_asset
+from mlops_assets.wiring.checks import version_unchanged_result, version_unchanged_spec
+from mlops_assets.wiring.column_schemas import column_schema
 
 
 class RawDatasetConfig(dg.Config):
@@ -38,8 +38,8 @@ OVERRIDE = (
 def raw_dataset(
     context: dg.AssetExecutionContext, config: RawDatasetConfig, settings: ProjectSettings
 ):  # no return annotation: with check specs Dagster would read it as several outputs
-    from ...sources import VersionUnreadable, changed_message, data_source
-    from ...stages.ingestion import ContractViolation, validate_version
+    from mlops_assets.infra.sources import VersionUnreadable, changed_message, data_source
+    from mlops_assets.stages.ingestion import ContractViolation, validate_version
 
     key = context.partition_key
     try:

@@ -1,11 +1,11 @@
 """The registry's champion from a shell: who it is, and rollback (stages/rollback.py).
 
-    python -m mlops_assets.champion status              # champion and previous_champion versions
-    python -m mlops_assets.champion rollback            # champion <- previous_champion
-    python -m mlops_assets.champion rollback --to 3     # champion <- version 3 (e.g. to undo a rollback)
+    python -m mlops_assets.commands.champion status              # champion and previous_champion versions
+    python -m mlops_assets.commands.champion rollback            # champion <- previous_champion
+    python -m mlops_assets.commands.champion rollback --to 3     # champion <- version 3 (e.g. to undo a rollback)
 
 It uses the project's tracking store (MLFLOW_TRACKING_URI, else state/mlflow.db under MLOPS_STATE_DIR). A running
-`python -m mlops_assets.serving` server resolved `@champion` when it started: restart it after a rollback.
+`python -m mlops_assets.commands.serving` server resolved `@champion` when it started: restart it after a rollback.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _describe(entry: dict | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlops_assets.champion",
+        prog="python -m mlops_assets.commands.champion",
         description="The model registry's champion: show it, or roll it back. Uses the project's tracking store "
         "(MLFLOW_TRACKING_URI, else <MLOPS_STATE_DIR or state/>/mlflow.db).",
     )
@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--to", metavar="VERSION", help="make this registered version the champion instead")
     args = parser.parse_args(argv)
 
-    from .config import ProjectSettings
-    from .resources import MLflowTracking
-    from .stages.registry import DeploymentRefused
-    from .stages.rollback import registry_status, rollback
+    from mlops_assets.config import ProjectSettings
+    from mlops_assets.stages.registry import DeploymentRefused
+    from mlops_assets.stages.rollback import registry_status, rollback
+    from mlops_assets.wiring.resources import MLflowTracking
 
     tracking = MLflowTracking()
     model_name = args.model_name or ProjectSettings().model_name

@@ -5,7 +5,7 @@ code location (the UI, the daemon, every run). Built from a Pandera model, that 
 first, about 0.6 s of every load. So the schemas are built from the contracts (contracts.py stays the one source;
 the predictions' columns come from config.py's row key and task) and kept in column_schemas.json with the SHA-256
 of contracts.py and config.py. When either has changed since, they are built again, so the UI never shows stale
-columns; `python -m mlops_assets.column_schemas` refreshes the file (a test fails while it is stale).
+columns; `python -m mlops_assets.wiring.column_schemas` refreshes the file (a test fails while it is stale).
 """
 
 import functools
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-SOURCE_FILES = (Path(__file__).with_name("contracts.py"), Path(__file__).with_name("config.py"))
+SOURCE_FILES = (Path(__file__).parent.parent / "contracts.py", Path(__file__).parent.parent / "config.py")
 CACHE_FILE = Path(__file__).with_name("column_schemas.json")
 CONTRACT_NAMES = ("RawData", "Features", "Predictions")
 
@@ -31,11 +31,11 @@ def sources_sha256() -> str:
 def _contract(name: str):
     """The Pandera model (or, for the predictions, the schema derived from the configuration) called `name`."""
     if name == "Predictions":
-        from .config import ProjectSettings
-        from .stages.scoring import predictions_schema
+        from mlops_assets.config import ProjectSettings
+        from mlops_assets.stages.scoring import predictions_schema
 
         return predictions_schema(ProjectSettings())
-    from . import contracts
+    from mlops_assets import contracts
 
     return getattr(contracts, name)
 

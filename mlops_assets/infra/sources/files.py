@@ -19,8 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from stat import S_ISDIR, S_ISLNK
 
-from ..partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX
-from . import DataSource, Fingerprint, RawVersion, VersionUnreadable
+from mlops_assets.infra.sources import DataSource, Fingerprint, RawVersion, VersionUnreadable
+from mlops_assets.wiring.partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX
 
 LINK_FOLDER = "it is a symbolic link; a version must be a real folder (a link can point anywhere)"
 LINK_FILE = "a symbolic link: refused unread (a link can point anywhere); copy the file into the version"
@@ -190,7 +190,7 @@ class FileSource(DataSource):
         return digest.hexdigest()
 
     def read(self, key: str) -> RawVersion:
-        from ..stages.reading import parse_file
+        from mlops_assets.stages.reading import parse_file
 
         files = self._data_files(key)
         version = RawVersion(key, self._path(key), [_name(e) for e in files])

@@ -12,8 +12,8 @@ import warnings
 
 import dagster as dg
 
-from ..partitions import dataset_version_partitions
-from ..stages.gates import GATES
+from mlops_assets.stages.gates import GATES
+from mlops_assets.wiring.partitions import dataset_version_partitions
 
 warnings.filterwarnings(
     "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
