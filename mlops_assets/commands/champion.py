@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         description="The model registry's champion: show it, or roll it back. Uses the project's tracking store "
         "(MLFLOW_TRACKING_URI, else <MLOPS_STATE_DIR or state/>/mlflow.db).",
     )
-    parser.add_argument("--model-name", help="registered model (default: ProjectSettings().model_name)")
+    parser.add_argument("--model-name", help="registered model (default: ModelSettings().model_name)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="print the champion and previous_champion versions")
     back = commands.add_parser(
@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--to", metavar="VERSION", help="make this registered version the champion instead")
     args = parser.parse_args(argv)
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
     from mlops_assets.stages.registry import DeploymentRefused
     from mlops_assets.stages.rollback import registry_status, rollback
     from mlops_assets.wiring.resources import MLflowTracking
 
     tracking = MLflowTracking()
-    model_name = args.model_name or ProjectSettings().model_name
+    model_name = args.model_name or ModelSettings().model_name
     print(f"model {model_name} in {tracking.uri}")
     if args.command == "status":
         for alias, entry in registry_status(tracking, model_name).items():

@@ -29,20 +29,20 @@ import pandas as pd
 from mlops_assets.wiring.partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
 
 # The row key the template adds when a data set has none: the row's position in the source file.
 GENERATED_ROW_KEY = "row_id"
 
 
-def source_path(settings: ProjectSettings) -> Path:
+def source_path(settings: ModelSettings) -> Path:
     """The source file: an absolute path, or one relative to the project's data/ folder (where it is committed)."""
-    from mlops_assets.config import PROJECT_ROOT
+    from mlops_assets.settings import PROJECT_ROOT
 
     return PROJECT_ROOT / "data" / settings.source.file
 
 
-def read_source(settings: ProjectSettings) -> pd.DataFrame:
+def read_source(settings: ModelSettings) -> pd.DataFrame:
     """The source file (CSV or Parquet), with a `row_id` column when that is the configured key."""
     path = source_path(settings)
     frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
@@ -51,7 +51,7 @@ def read_source(settings: ProjectSettings) -> pd.DataFrame:
     return frame
 
 
-def cumulative_versions(source: pd.DataFrame, settings: ProjectSettings) -> list[tuple[str, pd.DataFrame]]:
+def cumulative_versions(source: pd.DataFrame, settings: ModelSettings) -> list[tuple[str, pd.DataFrame]]:
     """`settings.source.versions` cumulative versions `v01`, `v02`, …: each holds the rows of the one before and more.
 
     Rows are taken in time order (features.row_time) for a time split, else in the order of the file.
@@ -65,7 +65,7 @@ def cumulative_versions(source: pd.DataFrame, settings: ProjectSettings) -> list
     return [(f"v{i:0{width}d}", source.iloc[: len(source) * i // count]) for i in range(1, count + 1)]
 
 
-def source_versions(settings: ProjectSettings) -> list[tuple[str, pd.DataFrame]]:
+def source_versions(settings: ModelSettings) -> list[tuple[str, pd.DataFrame]]:
     """The versions the configured cut (`module:function`) makes of the source file."""
     module, _, function = settings.source.cut.partition(":")
     cut = getattr(importlib.import_module(module), function)
@@ -123,7 +123,7 @@ def land_files(versions_dir: Path, key: str, source: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
 
     parser = argparse.ArgumentParser(
         prog="python -m mlops_assets.commands.landing", description=__doc__.splitlines()[0]
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", type=int, help="without files: land only the source's first N versions")
     parser.add_argument("--to", type=Path, help="the versions folder (default: <data_dir>/versions)")
     args = parser.parse_args(argv)
-    settings = ProjectSettings()
+    settings = ModelSettings()
     versions_dir = args.to or settings.versions_dir
     if args.files is not None:
         if args.key is None:

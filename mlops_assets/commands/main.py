@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.wiring.sensor_driver import SensorDriver, failure_messages, run_until_quiet, settling_versions
 
 

@@ -88,16 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--model-name", help="registered model (default: ProjectSettings().model_name)")
+    parser.add_argument("--model-name", help="registered model (default: ModelSettings().model_name)")
     parser.add_argument("--model-uri", help="serve this model URI instead of models:/<model name>@champion")
     args = parser.parse_args(argv)
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
     from mlops_assets.stages.registry import current_champion
     from mlops_assets.wiring.resources import MLflowTracking
 
     tracking = MLflowTracking()
-    model_name = args.model_name or ProjectSettings().model_name
+    model_name = args.model_name or ModelSettings().model_name
     model_uri = args.model_uri
     if model_uri is None:
         champion = current_champion(tracking, model_name)

@@ -1,6 +1,7 @@
-"""Dagster's side of the project, loaded by `dg.load_from_defs_folder` (definitions.py): assets per stage, the gate
-checks, jobs and sensors. `dg scaffold defs dagster.asset <file>.py` adds a file here and it is picked up.
+"""The project's datasets and models: one folder each, a `defs.yaml` (a dataset or model component) with the code it
+names beside it (a dataset's contract; a model's feature code). `dg.load_from_defs_folder` (definitions.py) loads
+them all; the core under mlops_assets/ never imports from here.
 
-Everything here only wires: the decisions live in the plain stage functions of mlops_assets/stages/, imported
-inside the assets and sensors so that loading the code location imports no data or ML library.
+Add a model: `dg scaffold defs mlops_assets.components.ModelComponent <name>`, then set its target, task and
+estimator in the defs.yaml it writes.
 """

@@ -16,7 +16,7 @@ from mlops_assets.commands import landing
 from mlops_assets.contracts import MONTHS
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
 
 SOURCE_CSV = Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv"
 DEMO_VERSIONS = [f"2011-{month:02d}" for month in range(1, 13)]
@@ -28,7 +28,7 @@ def monthly_snapshot(source: pd.DataFrame, key: str) -> pd.DataFrame:
     return source[source["mnth"].isin(MONTHS[:last_month])]
 
 
-def monthly_versions(source: pd.DataFrame, settings: ProjectSettings) -> list[tuple[str, pd.DataFrame]]:
+def monthly_versions(source: pd.DataFrame, settings: ModelSettings) -> list[tuple[str, pd.DataFrame]]:
     """The first `settings.source.versions` monthly snapshots (the cut the demo's config.py names)."""
     return [(key, monthly_snapshot(source, key)) for key in DEMO_VERSIONS[: settings.source.versions]]
 

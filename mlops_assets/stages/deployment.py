@@ -26,7 +26,7 @@ from mlops_assets.stages.registry import (
 )
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
     from mlops_assets.stages.evaluation import Evaluation
     from mlops_assets.stages.training import Candidate
 
@@ -62,7 +62,7 @@ class Promotion:
         }
 
 
-def deploy(tracking, settings: ProjectSettings, candidate: Candidate, evaluation: Evaluation, run_id: str) -> Promotion:
+def deploy(tracking, settings: ModelSettings, candidate: Candidate, evaluation: Evaluation, run_id: str) -> Promotion:
     """Promote the evaluated candidate if every gate passed and the champion is still the one it was compared with.
 
     The gates are checked here again because a deployment-only run is not blocked by Dagster's blocking checks.

@@ -18,10 +18,9 @@ from mlops_assets.stages import plots
 from mlops_assets.stages.gates import NO_CHAMPION, PRIMARY_METRIC, GateResult, evaluate_gates
 from mlops_assets.stages.metrics import baseline_predictions, paired_bootstrap_difference, slice_metrics, task_metrics
 from mlops_assets.stages.splitting import Split, unseen_rows
-from mlops_assets.stages.targets import label_names, target_values
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
     from mlops_assets.stages.registry import Champion
     from mlops_assets.stages.training import Candidate
 
@@ -86,7 +85,7 @@ class Evaluation:
 
 
 def champion_comparison(
-    holdout: pd.DataFrame, champion: Champion | None, candidate: Candidate, settings: ProjectSettings
+    holdout: pd.DataFrame, champion: Champion | None, candidate: Candidate, settings: ModelSettings
 ) -> tuple[pd.DataFrame, Champion | None, str]:
     """(rows to score everything on, the champion to compare or None, a sentence saying how or why not)."""
     if champion is None:
@@ -105,7 +104,7 @@ def champion_comparison(
 
 
 def evaluate(
-    split: Split, candidate: Candidate, champion: Champion | None, settings: ProjectSettings, tracking, run_id: str
+    split: Split, candidate: Candidate, champion: Champion | None, settings: ModelSettings, tracking, run_id: str
 ) -> Evaluation:
     """Load the candidate (and the champion when it can be compared) from MLflow and score them on the holdout.
 
@@ -113,11 +112,10 @@ def evaluate(
     """
     import mlflow
 
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.stages.training import predict
 
     holdout, compared, comparison = champion_comparison(split.holdout, champion, candidate, settings)
-    rows = holdout[MODEL_INPUT_COLUMNS]
+    rows = holdout[settings.input_columns]
     tracking.activate()  # models:/ URIs resolve through the process-wide tracking URI
     candidate_predictions = predict(mlflow.sklearn.load_model(candidate.model_uri), rows, settings.task)
     champion_predictions = None
@@ -135,13 +133,13 @@ def compare(
     holdout: pd.DataFrame,
     candidate_predictions: Any,
     champion_predictions: Any | None,
-    settings: ProjectSettings,
+    settings: ModelSettings,
     comparison: str = NO_CHAMPION,
 ) -> Evaluation:
     """Score candidate, champion (when given) and the naive baseline on the same holdout rows, and gate."""
     task, gates = settings.task, settings.gates
-    y = target_values(holdout, task, settings.target, settings.positive_label)
-    y_train = target_values(train, task, settings.target, settings.positive_label)
+    y = settings.target_of(holdout)
+    y_train = settings.target_of(train)
     predictions = {
         "candidate": np.asarray(candidate_predictions, dtype=float),
         "baseline": baseline_predictions(train, y_train, holdout, settings.baseline_group_columns, task),
@@ -167,7 +165,7 @@ def compare(
     )
 
 
-def evaluation_plots(holdout: pd.DataFrame, y: np.ndarray, prediction: np.ndarray, settings: ProjectSettings) -> dict:
+def evaluation_plots(holdout: pd.DataFrame, y: np.ndarray, prediction: np.ndarray, settings: ModelSettings) -> dict:
     """The candidate's plots on the holdout, keyed by file name."""
     if settings.task == "regression":
         drawn = {"predicted_vs_actual.png": plots.plot_predicted_vs_actual(y, prediction)}
@@ -175,7 +173,7 @@ def evaluation_plots(holdout: pd.DataFrame, y: np.ndarray, prediction: np.ndarra
         if column is not None:
             drawn[f"error_by_{column}.png"] = plots.plot_error_by_column(holdout[column], y, prediction, column)
         return drawn
-    labels = label_names(settings.positive_label)
+    labels = settings.label_names()
     return {
         "roc_curve.png": plots.plot_roc_curve(y, prediction),
         "precision_recall.png": plots.plot_precision_recall(y, prediction),

@@ -1,13 +1,11 @@
-"""Features of a version: the feature code of features.py on every row, checked by the `Features` contract."""
+"""Features of a version: a model's feature code on every row, checked by its `Features` contract."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 
-def feature_table(raw: pd.DataFrame) -> pd.DataFrame:
-    """`features.make_features(raw)`, validated (lazily) against `contracts.Features`."""
-    from mlops_assets.contracts import Features
-    from mlops_assets.features import make_features
-
-    return Features.validate(make_features(raw), lazy=True)
+def feature_table(raw: pd.DataFrame, settings) -> pd.DataFrame:
+    """The model's `make_features(raw)`, validated (lazily) against its `Features` contract."""
+    code = settings.feature_code()
+    return code.Features.validate(code.make_features(raw), lazy=True)

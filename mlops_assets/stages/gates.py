@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_assets.config import GateSettings
+    from mlops_assets.settings import GateSettings
 
 # The metric each task is gated on: (name, higher_is_better).
 PRIMARY_METRIC: dict[str, tuple[str, bool]] = {

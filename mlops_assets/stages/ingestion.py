@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from mlops_assets.contracts import RawData
 from mlops_assets.infra.sources import FAILURE_COLUMNS, RawVersion
 from mlops_assets.stages.validation import contract_failures
 
@@ -74,7 +73,7 @@ class VersionData:
         }
 
 
-def validate_version(raw: RawVersion) -> VersionData:
+def validate_version(raw: RawVersion, contract) -> VersionData:
     """Validate every part of a version that could be read; raise ContractViolation naming file, row, column, rule.
 
     Parts that could not be read are reported as they are (raw.failures) and the others are validated beside them.
@@ -87,7 +86,7 @@ def validate_version(raw: RawVersion) -> VersionData:
     validated = None
     if frames:  # when no part could be read, "every column is missing" would only bury the real reason
         try:
-            validated = RawData.validate(frame, lazy=True, inplace=True)  # frame is ours: no copy
+            validated = contract.validate(frame, lazy=True, inplace=True)  # frame is ours: no copy
         except pa.errors.SchemaErrors as error:
             failures = pd.concat([failures, _locate(contract_failures(error), origin, raw.names)], ignore_index=True)
     if len(failures):
@@ -95,12 +94,14 @@ def validate_version(raw: RawVersion) -> VersionData:
     return VersionData(validated, raw.content_hash, raw.names, raw.location)
 
 
-def read_version(version_dir: Path) -> VersionData:
-    """Read and validate a version folder through the files source (what `raw_dataset` does by default)."""
+def read_version(version_dir: Path, contract: str) -> VersionData:
+    """Read and validate a version folder against `contract` (`module:Class`) through the files source (what
+    `raw_dataset` does by default)."""
     from mlops_assets.infra.sources.files import FileSource
+    from mlops_assets.settings.paths import load_object
 
     version_dir = Path(version_dir)
-    return validate_version(FileSource(version_dir.parent).read(version_dir.name))
+    return validate_version(FileSource(version_dir.parent, contract).read(version_dir.name), load_object(contract))
 
 
 def _locate(cases: pd.DataFrame, origin: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.stages.validation import contract_hash
 
 
@@ -43,15 +43,13 @@ def build_manifest(
     train_until_time: float | None,
 ) -> dict:
     """Everything needed to reproduce (and audit) a model."""
-    from mlops_assets.contracts import RawData
-
     return {
         "code_version": code_version,
         "git_commit": git_commit(),
         "data_hash": data_hash,
         "dataset_version": dataset_version,
-        "contract_hash": contract_hash(RawData),
-        "config_hash": config_hash(settings.model_dump(exclude={"data_dir", "state_dir"})),
+        "contract_hash": contract_hash(settings.dataset.raw_contract()),
+        "config_hash": config_hash(settings.model_dump(exclude={"dataset": {"data_dir", "state_dir"}})),
         "seed": settings.seed,
         "lock_file_hash": lock_file_hash(),
         "dagster_run_id": dagster_run_id,

@@ -22,10 +22,9 @@ from mlops_assets.stages.drift import drift_summary, feature_drift
 from mlops_assets.stages.gates import PRIMARY_METRIC
 from mlops_assets.stages.metrics import task_metrics
 from mlops_assets.stages.splitting import unseen_rows
-from mlops_assets.stages.targets import target_values
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
     from mlops_assets.stages.registry import Champion
 
 MONITORED = "monitored"
@@ -171,14 +170,13 @@ def monitor(
     version: str,
     raw: pd.DataFrame,
     champion: Champion | None,
-    settings: ProjectSettings,
+    settings: ModelSettings,
     history: list[tuple[str, MonitoringResult]],
     tracking,
 ) -> Monitoring:
     """The champion on the rows of `raw` it never trained on; `history`: earlier versions' results (for a plot)."""
     import mlflow
 
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.stages.training import predict
 
     metric = PRIMARY_METRIC[settings.task][0]
@@ -197,7 +195,9 @@ def monitor(
         )
         return Monitoring(MonitoringResult(TOO_FEW_ROWS, champion.version, len(new_rows), metric, note=note))
     tracking.activate()  # models:/ and runs:/ URIs resolve through the process-wide tracking URI
-    predictions = predict(mlflow.sklearn.load_model(champion.model_uri), new_rows[MODEL_INPUT_COLUMNS], settings.task)
+    predictions = predict(
+        mlflow.sklearn.load_model(champion.model_uri), new_rows[settings.input_columns], settings.task
+    )
     profile = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/reference_profile.json")
     return judge(version, new_rows, predictions, profile, champion, settings, history)
 
@@ -208,12 +208,12 @@ def judge(
     predictions: np.ndarray,
     profile: dict,
     champion: Champion,
-    settings: ProjectSettings,
+    settings: ModelSettings,
     history: list[tuple[str, MonitoringResult]],
 ) -> Monitoring:
     """Realized metric against the evaluated one, drift against the reference profile, and the plots."""
     metric, higher_is_better = PRIMARY_METRIC[settings.task]
-    y = target_values(new_rows, settings.task, settings.target, settings.positive_label)
+    y = settings.target_of(new_rows)
     realized = task_metrics(settings.task, y, predictions, settings.gates.decision_threshold)
     evaluated = champion.evaluated_metric(settings.task)
     degraded, change = False, None

@@ -19,10 +19,11 @@ DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
 
 
 @cache
-def contract_columns() -> tuple[str, ...]:
-    from mlops_assets.contracts import RawData
+def contract_columns(contract: str) -> tuple[str, ...]:
+    """The column names of the contract `module:Class` (the dataset's defs.yaml names it)."""
+    from mlops_assets.settings.paths import load_object
 
-    return tuple(RawData.to_schema().columns)
+    return tuple(load_object(contract).to_schema().columns)
 
 
 def _failure(name: str, check: str, value: str, row: int | None = None) -> dict:
@@ -96,13 +97,15 @@ def csv_structure_problem(data: bytes, columns: tuple[str, ...]) -> tuple[int | 
     return None
 
 
-def parse_file(name: str, data: bytes) -> tuple[pd.DataFrame | None, dict | None]:
-    """The rows of one CSV or Parquet file, or None and the failure that says why it cannot be read."""
+def parse_file(name: str, data: bytes, contract: str) -> tuple[pd.DataFrame | None, dict | None]:
+    """The rows of one CSV or Parquet file, or None and the failure that says why it cannot be read.
+
+    `contract` (`module:Class`) names the columns a header must have."""
     kind = "parquet" if name.lower().endswith(".parquet") else "csv"
     if kind == "csv":
         if not data or data.isspace():
             return None, _failure(name, "not empty", "the file is empty")
-        problem = csv_structure_problem(data, contract_columns())
+        problem = csv_structure_problem(data, contract_columns(contract))
         if problem is not None:
             row, check, message = problem
             return None, _failure(name, check, message, row)

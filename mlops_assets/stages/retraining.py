@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlops_assets.config import RetrainSettings
+    from mlops_assets.settings import RetrainSettings
 
 DAY_SECONDS = 24 * 60 * 60
 

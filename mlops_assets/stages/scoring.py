@@ -1,4 +1,4 @@
-"""Batch scoring: the champion scores a version's rows into `data/predictions/<version>.parquet`.
+"""Batch scoring: a model's champion scores a version's rows into `data/predictions/<model>/<version>.parquet`.
 
 The predictions' contract is derived from the configuration, not written by hand: the row key columns (typed as in
 the raw contract), `prediction` (the value, or the positive-class probability for classification), for
@@ -19,14 +19,12 @@ import pandera.pandas as pa
 from mlops_assets.stages.registry import CHAMPION, current_champion
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ModelSettings
 
 
-def predictions_schema(settings: ProjectSettings) -> pa.DataFrameSchema:
-    """The batch predictions' contract for this configuration."""
-    from mlops_assets.contracts import RawData
-
-    raw = RawData.to_schema().columns
+def predictions_schema(settings: ModelSettings) -> pa.DataFrameSchema:
+    """The batch predictions' contract of this model."""
+    raw = settings.dataset.raw_contract().to_schema().columns
     columns = {name: raw[name] for name in settings.row_key}
     columns["prediction"] = pa.Column(float, nullable=False, description="the predicted value or probability")
     if settings.task == "classification":
@@ -57,7 +55,7 @@ class BatchScore:
         }
 
 
-def score_batch(tracking, settings: ProjectSettings, raw: pd.DataFrame, path: Path) -> BatchScore:
+def score_batch(tracking, settings: ModelSettings, raw: pd.DataFrame, path: Path) -> BatchScore:
     """The champion scores `raw`; the result (`predictions_schema`) is written atomically as Parquet.
 
     The champion must record the hash of the raw contract it was trained with (version tag contract_hash), and it
@@ -65,11 +63,10 @@ def score_batch(tracking, settings: ProjectSettings, raw: pd.DataFrame, path: Pa
     """
     import mlflow
 
-    from mlops_assets.contracts import RawData
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.stages.training import predict
     from mlops_assets.stages.validation import contract_hash
 
+    contract = settings.dataset.raw_contract()
     champion = current_champion(tracking, settings.model_name)
     if champion is None:
         raise RuntimeError(f"no model is registered as {settings.model_name}@{CHAMPION} yet: nothing scores")
@@ -79,15 +76,15 @@ def score_batch(tracking, settings: ProjectSettings, raw: pd.DataFrame, path: Pa
             f"champion version {champion.version} records no contract hash (version tag contract_hash): it was not "
             "registered by the deployed_model asset; refusing to score with a model of unknown contract"
         )
-    if trained_with != contract_hash(RawData):
+    if trained_with != contract_hash(contract):
         raise RuntimeError(
-            f"champion version {champion.version} was trained with contract {trained_with}, but the code's RawData "
-            f"contract is {contract_hash(RawData)}: retrain before scoring with it"
+            f"champion version {champion.version} was trained with contract {trained_with}, but the code's "
+            f"{settings.dataset.contract} is {contract_hash(contract)}: retrain before scoring with it"
         )
-    rows = RawData.validate(raw, lazy=True)
+    rows = contract.validate(raw, lazy=True)
     tracking.activate()  # models:/ URIs resolve through the process-wide URI
     model = mlflow.sklearn.load_model(champion.model_uri)  # the version pinned above, not the alias again
-    prediction = predict(model, rows[MODEL_INPUT_COLUMNS], settings.task).astype(float)
+    prediction = predict(model, rows[settings.input_columns], settings.task).astype(float)
     scored = pd.DataFrame({column: rows[column].to_numpy() for column in settings.row_key})
     scored["prediction"] = prediction
     if settings.task == "classification":

@@ -7,17 +7,17 @@ version or of none, and no model ever trains on a row another version holds out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from mlops_assets.features import row_time
 
 if TYPE_CHECKING:
-    from mlops_assets.config import ProjectSettings
-    from mlops_assets.stages.deployment import Champion
+    from mlops_assets.settings import ModelSettings
+    from mlops_assets.stages.registry import Champion
 
 _HASH_BUCKETS = 10_000
 
@@ -50,6 +50,7 @@ def split_rows(
     row_key: list[str],
     champion_trained_until: float | None = None,
     latest_cutoff: float | None = None,
+    row_time: Callable[[pd.DataFrame], pd.Series] | None = None,
 ) -> Split:
     """Split a version's rows into train and holdout.
 
@@ -62,6 +63,8 @@ def split_rows(
         train, holdout = frame[~in_holdout], frame[in_holdout]
         metadata = {"method": "hash", "row_key": ", ".join(row_key), "holdout_fraction": holdout_fraction}
     elif method == "time":
+        if row_time is None:
+            raise ValueError("a time split needs the rows' times: the dataset's row_time")
         times = row_time(frame)
         cutoff = float(times.quantile(1 - holdout_fraction, interpolation="higher"))
         if latest_cutoff is not None:
@@ -93,7 +96,7 @@ def split_rows(
     return Split(train=train, holdout=holdout, metadata=metadata)
 
 
-def split_version(frame: pd.DataFrame, settings: ProjectSettings, champion: Champion | None) -> Split:
+def split_version(frame: pd.DataFrame, settings: ModelSettings, champion: Champion | None) -> Split:
     """The split of one version: `split_rows` with the settings, holding out only rows the champion never saw.
 
     A champion trained on newer data than this whole version (versions run out of order, or concurrently) cannot
@@ -101,9 +104,20 @@ def split_version(frame: pd.DataFrame, settings: ProjectSettings, champion: Cham
     window is then ignored here.
     """
     trained_until = champion.train_until_time if champion else None
-    if settings.split.method == "time" and trained_until is not None and trained_until >= row_time(frame).max():
+    if (
+        settings.split.method == "time"
+        and trained_until is not None
+        and trained_until >= settings.row_time(frame).max()
+    ):
         trained_until = None
-    split = split_rows(frame, settings.split.method, settings.split.holdout_fraction, settings.row_key, trained_until)
+    split = split_rows(
+        frame,
+        settings.split.method,
+        settings.split.holdout_fraction,
+        settings.row_key,
+        trained_until,
+        row_time=settings.row_time,
+    )
     if settings.task == "classification":
         split = _with_both_classes(frame, split, settings, trained_until)
     if champion:
@@ -111,34 +125,39 @@ def split_version(frame: pd.DataFrame, settings: ProjectSettings, champion: Cham
     return split
 
 
-def _with_both_classes(frame: pd.DataFrame, split: Split, settings: ProjectSettings, trained_until) -> Split:
+def _with_both_classes(frame: pd.DataFrame, split: Split, settings: ModelSettings, trained_until) -> Split:
     """A classification split whose training rows and holdout both hold each class, or a clear error.
 
     With rare positives the newest rows may hold none: a time split then starts its holdout early enough to hold the
     newest positive and the newest negative row. A hash split cannot move a row (each row is in the holdout of every
     version or of none), so it can only refuse.
     """
-    from mlops_assets.stages.targets import label_names, target_values
 
     def classes(rows: pd.DataFrame) -> set[int]:
-        return set(np.unique(target_values(rows, settings.task, settings.target, settings.positive_label)).tolist())
+        return set(np.unique(settings.target_of(rows)).tolist())
 
     if classes(split.holdout) == {0, 1} and classes(split.train) == {0, 1}:
         return split
     if settings.split.method == "time" and classes(split.train) == {0, 1}:
-        times, y = row_time(frame), target_values(frame, settings.task, settings.target, settings.positive_label)
+        times, y = settings.row_time(frame), settings.target_of(frame)
         newest_of_each = min(float(times[y == label].max()) for label in (0, 1))
         if trained_until is None or newest_of_each > trained_until:
             wider = split_rows(
-                frame, "time", settings.split.holdout_fraction, settings.row_key, trained_until, newest_of_each
+                frame,
+                "time",
+                settings.split.holdout_fraction,
+                settings.row_key,
+                trained_until,
+                newest_of_each,
+                row_time=settings.row_time,
             )
             if classes(wider.holdout) == {0, 1} and classes(wider.train) == {0, 1}:
                 return wider
-    negative, positive = label_names(settings.positive_label)
+    negative, positive = settings.label_names()
     counts = {
         part: {negative: int((values == 0).sum()), positive: int((values == 1).sum())}
         for part, rows in (("training rows", split.train), ("holdout", split.holdout))
-        for values in [target_values(rows, settings.task, settings.target, settings.positive_label)]
+        for values in [settings.target_of(rows)]
     }
     raise ValueError(
         f"a classifier needs both classes in its training rows and in its holdout, but the {settings.split.method} "
@@ -146,7 +165,7 @@ def _with_both_classes(frame: pd.DataFrame, split: Split, settings: ProjectSetti
     )
 
 
-def unseen_rows(frame: pd.DataFrame, champion: Champion, settings: ProjectSettings) -> pd.DataFrame:
+def unseen_rows(frame: pd.DataFrame, champion: Champion, settings: ModelSettings) -> pd.DataFrame:
     """The rows of `frame` the champion never trained on: newer than its training rows, or (hash split) held out.
 
     The one definition of "unseen" for evaluation (scoring the champion honestly) and monitoring (realized metrics).
@@ -155,4 +174,4 @@ def unseen_rows(frame: pd.DataFrame, champion: Champion, settings: ProjectSettin
         return frame[in_hash_holdout(frame, settings.row_key, settings.split.holdout_fraction)]
     if champion.train_until_time is None:
         raise RuntimeError(f"champion version {champion.version} does not record until when it trained")
-    return frame[row_time(frame) > champion.train_until_time]
+    return frame[settings.row_time(frame) > champion.train_until_time]

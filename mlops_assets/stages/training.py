@@ -13,13 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlops_assets.config import ProjectSettings, SearchSettings
-from mlops_assets.features import MODEL_INPUT_COLUMNS, make_features
+from mlops_assets.settings import ModelSettings
 from mlops_assets.infra.faults import fault_point
 from mlops_assets.stages.drift import build_reference_profile
 from mlops_assets.stages.manifest import build_manifest
 from mlops_assets.stages.splitting import Split
-from mlops_assets.stages.targets import target_values
 from mlops_assets.stages.validation import validate_model_input
 
 # Manifest entries also set as tags of the candidate's MLflow run (and of its registry version).
@@ -37,34 +35,27 @@ class TrainedModel:
     scoring: str
 
 
-def build_estimator(task: str, seed: int):
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    # early_stopping off: it would hold out a random part of the rows and make results depend on it.
-    if task == "regression":
-        return HistGradientBoostingRegressor(random_state=seed, early_stopping=False)
-    return HistGradientBoostingClassifier(random_state=seed, early_stopping=False)
-
-
 def serving_pipeline(
     estimator,
     raw_train: pd.DataFrame,
-    feature_fn: Callable = make_features,
-    input_columns: list[str] | None = None,
-    input_check: Callable | None = validate_model_input,
+    settings: ModelSettings,
+    feature_fn: Callable | None = None,
+    input_check: bool = True,
 ):
-    """The model that is logged and served: raw contract rows -> input check -> `feature_fn` -> the estimator.
+    """The model that is logged and served: raw contract rows -> input check -> the features -> the estimator.
 
-    The estimator was fitted on the feature table that the same `feature_fn` made, so training, batch scoring
-    and the HTTP server share one implementation of the features; `input_check` (the contract of the model's
-    input columns) travels with the model and refuses rows it cannot score honestly.
+    The estimator was fitted on the feature table that the same feature code made, so training, batch scoring
+    and the HTTP server share one implementation of the features; the input check (the dataset's contract on the
+    model's input columns) travels with the model and refuses rows it cannot score honestly.
     """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    rows = raw_train[input_columns or MODEL_INPUT_COLUMNS]
-    steps = [("contract", FunctionTransformer(input_check).fit(rows))] if input_check else []
-    steps.append(("features", FunctionTransformer(feature_fn).fit(rows)))
+    columns = settings.input_columns
+    rows = raw_train[columns]
+    contract = {"contract": settings.dataset.contract, "columns": columns}
+    steps = [("contract", FunctionTransformer(validate_model_input, kw_args=contract).fit(rows))] if input_check else []
+    steps.append(("features", FunctionTransformer(feature_fn or settings.feature_code().make_features).fit(rows)))
     return Pipeline([*steps, ("model", estimator)])
 
 
@@ -79,29 +70,26 @@ def _cv_splitter(task: str, split_method: str, folds: int, seed: int):
     return KFold(n_splits=folds, shuffle=True, random_state=seed)
 
 
-def tune_and_train(
-    features: pd.DataFrame, y: pd.Series, task: str, search: SearchSettings, seed: int, split_method: str
-) -> TrainedModel:
-    """Random search over `search`'s grid (n_iter sets, seeded), scored by CV on the training rows only.
+def tune_and_train(features: pd.DataFrame, y: pd.Series, settings: ModelSettings) -> TrainedModel:
+    """Random search over the estimator's space (search.n_iter sets, seeded), scored by CV on the training rows only.
 
-    `features` are the training rows of the feature table (one implementation: features.make_features).
+    `features` are the training rows of the feature table (one implementation: the model's make_features).
     """
-    from sklearn.model_selection import ParameterGrid, RandomizedSearchCV
+    from sklearn.model_selection import RandomizedSearchCV
 
-    grid = {
-        "max_iter": search.max_iter,
-        "learning_rate": search.learning_rate,
-        "max_leaf_nodes": search.max_leaf_nodes,
-        "min_samples_leaf": search.min_samples_leaf,
-        "l2_regularization": search.l2_regularization,
-    }
+    from mlops_assets.stages.estimators import build_estimator, search_distributions, search_size
+
+    task, search, seed = settings.task, settings.search, settings.seed
+    estimator = build_estimator(settings, features)
+    distributions = search_distributions(settings.estimator, behind_step=hasattr(estimator, "steps"))
+    size = search_size(distributions)
     scoring = "neg_root_mean_squared_error" if task == "regression" else "roc_auc"
     searcher = RandomizedSearchCV(
-        build_estimator(task, seed),
-        param_distributions=grid,
-        n_iter=min(search.n_iter, len(ParameterGrid(grid))),
+        estimator,
+        param_distributions=distributions,
+        n_iter=min(search.n_iter, size) if size is not None else search.n_iter,
         scoring=scoring,
-        cv=_cv_splitter(task, split_method, search.cv_folds, seed),
+        cv=_cv_splitter(task, settings.split.method, search.cv_folds, seed),
         random_state=seed,
         n_jobs=1,
         refit=True,
@@ -111,10 +99,10 @@ def tune_and_train(
     cv_results = pd.DataFrame(searcher.cv_results_)
     keep = ["rank_test_score", "mean_test_score", "std_test_score", "mean_fit_time"]
     cv_results = cv_results[[c for c in cv_results if c.startswith("param_")] + keep].sort_values("rank_test_score")
-    cv_results.columns = [c.removeprefix("param_") for c in cv_results.columns]
+    cv_results.columns = [c.removeprefix("param_").removeprefix("estimator__") for c in cv_results.columns]
     return TrainedModel(
         estimator=searcher.best_estimator_,
-        best_params=dict(searcher.best_params_),
+        best_params={name.removeprefix("estimator__"): value for name, value in searcher.best_params_.items()},
         cv_score=float(searcher.best_score_),
         cv_results=cv_results.reset_index(drop=True),
         scoring=scoring,
@@ -147,20 +135,20 @@ class Candidate:
         }
 
 
-def check_model_inputs(settings: ProjectSettings) -> None:
-    """Refuse to train on the target or a leakage column (config.py) as a model input."""
-    leaking = [c for c in MODEL_INPUT_COLUMNS if c == settings.target or c in settings.leakage_columns]
+def check_model_inputs(settings: ModelSettings) -> None:
+    """Refuse to train on the target or a leakage column (the model's defs.yaml) as a model input."""
+    leaking = [c for c in settings.input_columns if c == settings.target or c in settings.leakage_columns]
     if leaking:
         raise ValueError(
-            f"features.MODEL_INPUT_COLUMNS contains {leaking}: the target and the leakage columns of config.py "
-            "must never be model inputs"
+            f"{settings.features}.MODEL_INPUT_COLUMNS contains {leaking}: the target and the leakage columns of "
+            f"model {settings.name!r} must never be model inputs"
         )
 
 
 def train_candidate(
     split: Split,
     features: pd.DataFrame,
-    settings: ProjectSettings,
+    settings: ModelSettings,
     *,
     code_version: str,
     data_hash: str | None,
@@ -175,12 +163,10 @@ def train_candidate(
     """
     check_model_inputs(settings)
     train = split.train
-    inputs = train[MODEL_INPUT_COLUMNS]
-    y = target_values(train, settings.task, settings.target, settings.positive_label)
-    trained = tune_and_train(
-        features.loc[train.index], y, settings.task, settings.search, settings.seed, settings.split.method
-    )
-    pipeline = serving_pipeline(trained.estimator, train)
+    inputs = train[settings.input_columns]
+    y = settings.target_of(train)
+    trained = tune_and_train(features.loc[train.index], y, settings)
+    pipeline = serving_pipeline(trained.estimator, train, settings)
     record = build_manifest(
         code_version=code_version,
         data_hash=data_hash,

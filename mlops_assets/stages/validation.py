@@ -125,7 +125,7 @@ def _duplicate_keys(cases: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=cases.columns)
 
 
-def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:
+def validate_model_input(rows: pd.DataFrame, contract: str, columns: list[str]) -> pd.DataFrame:
     """The first step of every logged model: the raw contract, restricted to the model's input columns.
 
     The model signature checks column names and types at the HTTP server; this checks what the signature cannot:
@@ -133,7 +133,7 @@ def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:
     with 400 and this message.
     """
     try:
-        return _model_input_schema().validate(rows, lazy=True)
+        return _model_input_schema(contract, tuple(columns)).validate(rows, lazy=True)
     except pa.errors.SchemaErrors as error:
         from mlflow.exceptions import MlflowException
 
@@ -143,9 +143,9 @@ def validate_model_input(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 @cache
-def _model_input_schema() -> pa.DataFrameSchema:
-    from mlops_assets.contracts import RawData
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
+def _model_input_schema(contract: str, inputs: tuple[str, ...]) -> pa.DataFrameSchema:
+    """The dataset's contract (`module:Class`) on the model's input columns only."""
+    from mlops_assets.settings.paths import load_object
 
-    columns = RawData.to_schema().columns
-    return pa.DataFrameSchema({name: columns[name] for name in MODEL_INPUT_COLUMNS}, coerce=True, strict=False)
+    columns = load_object(contract).to_schema().columns
+    return pa.DataFrameSchema({name: columns[name] for name in inputs}, coerce=True, strict=False)

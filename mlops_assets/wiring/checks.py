@@ -13,18 +13,15 @@ import warnings
 import dagster as dg
 
 from mlops_assets.stages.gates import GATES
-from mlops_assets.wiring.partitions import dataset_version_partitions
 
 warnings.filterwarnings(
     "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
 )
 
 
-def gate_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
+def gate_check_specs(asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec(
-            name, asset=asset, blocking=True, description=description, partitions_def=dataset_version_partitions
-        )
+        dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description, partitions_def=partitions_def)
         for name, description in GATES.items()
     ]
 
@@ -46,15 +43,15 @@ def gate_check_results(gates) -> list[dg.AssetCheckResult]:
 VERSION_UNCHANGED = "version_unchanged"
 
 
-def version_unchanged_spec() -> dg.AssetCheckSpec:
+def version_unchanged_spec(asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         VERSION_UNCHANGED,
-        asset="raw_dataset",
+        asset=asset,
         description="The version's data still has the content hash recorded as its data_version. raw_dataset "
         "evaluates it on every run: passed when it ingests, failed (and the run fails) when the data changed since "
         "it was ingested. The dataset-version sensor requests such a run when it sees a change. Versions are "
         "immutable: land changed data as a new version.",
-        partitions_def=dataset_version_partitions,
+        partitions_def=partitions_def,
     )
 
 

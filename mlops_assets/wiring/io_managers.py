@@ -36,7 +36,7 @@ from urllib.parse import quote
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.config import default_state_dir
+from mlops_assets.settings.paths import default_state_dir
 from mlops_assets.infra.faults import fault_point
 
 if TYPE_CHECKING:

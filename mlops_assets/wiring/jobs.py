@@ -1,33 +1,50 @@
-"""Jobs: named asset selections that sensors and people launch."""
+"""Jobs: one per dataset (every asset of its versions: its ingestion and each model on it), and the asset selections
+that sensors and people launch through it."""
 
 import dagster as dg
 
-# Every asset of one dataset version. Sensors launch it with an asset selection (a subset) per request.
-version_pipeline_job = dg.define_asset_job(
-    name="version_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="The whole pipeline for one dataset version; sensors run subsets of it.",
-)
+from mlops_assets.settings import DatasetSettings, ModelSettings
 
-INGESTION_ASSETS = [dg.AssetKey("raw_dataset"), dg.AssetKey("feature_table")]
-# Train, gate and deploy a candidate, then score the version with whichever model is champion afterwards.
-TRAINING_ASSETS = [
-    dg.AssetKey("dataset_split"),
-    dg.AssetKey("candidate_model"),
-    dg.AssetKey("model_evaluation"),
-    dg.AssetKey("deployed_model"),
-    dg.AssetKey("batch_predictions"),
-]
 
-# With a champion in place, a new version is scored and monitored; the retraining sensor decides the rest.
-MONITORING_ASSETS = [dg.AssetKey("batch_predictions"), dg.AssetKey("model_monitoring")]
+def pipeline_job_name(dataset: DatasetSettings) -> str:
+    return f"{dataset.name}_pipeline"
 
-# Ingest, train, gate, deploy and score one version with one process per step (the multiprocess executor): a
-# crashing step cannot take the others down, and several versions can train at once on a bigger machine. Each step
-# pays a process start and an import of the code (4-6 s here), so the in-process default is faster on one laptop.
-train_and_deploy_multiprocess_job = dg.define_asset_job(
-    name="train_and_deploy_multiprocess",
-    selection=dg.AssetSelection.assets(*INGESTION_ASSETS, *TRAINING_ASSETS),
-    executor_def=dg.multiprocess_executor,
-    description="Ingest, train, gate, deploy and score one dataset version, one process per step.",
-)
+
+def multiprocess_job_name(dataset: DatasetSettings) -> str:
+    return f"{dataset.name}_multiprocess"
+
+
+def dataset_jobs(dataset: DatasetSettings) -> list:
+    everything = dg.AssetSelection.tag("dataset", dataset.name)
+    return [
+        dg.define_asset_job(
+            name=pipeline_job_name(dataset),
+            selection=everything,
+            description=f"Every asset of one {dataset.name} version: its ingestion and each model on it; sensors "
+            "run subsets of it.",
+        ),
+        # One process per step (the multiprocess executor): a crashing step cannot take the others down, and
+        # several versions can train at once on a bigger machine. Each step pays a process start and an import of
+        # the code (4-6 s here), so the in-process default is faster on one laptop.
+        dg.define_asset_job(
+            name=multiprocess_job_name(dataset),
+            selection=everything,
+            executor_def=dg.multiprocess_executor,
+            description=f"The same as {pipeline_job_name(dataset)}, one process per step.",
+        ),
+    ]
+
+
+def ingestion_selection(model: ModelSettings) -> list[dg.AssetKey]:
+    return [model.raw_key, model.key("feature_table")]
+
+
+def training_selection(model: ModelSettings) -> list[dg.AssetKey]:
+    """Train, gate and deploy a candidate, then score the version with whichever model is champion afterwards."""
+    names = ("dataset_split", "candidate_model", "model_evaluation", "deployed_model", "batch_predictions")
+    return [model.key(name) for name in names]
+
+
+def monitoring_selection(model: ModelSettings) -> list[dg.AssetKey]:
+    """With a champion in place, a new version is scored and monitored; the retraining sensor decides the rest."""
+    return [model.key("batch_predictions"), model.key("model_monitoring")]

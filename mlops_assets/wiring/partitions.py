@@ -1,12 +1,20 @@
-"""Dataset versions are the partitions: one immutable folder `data/versions/<key>/` per partition key."""
+"""Dataset versions are the partitions: one immutable folder `data/<dataset>/versions/<key>/` per partition key, one
+partitions definition `<dataset>_versions` per dataset, shared by the dataset's ingestion and every model on it."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-dataset_version_partitions = dg.DynamicPartitionsDefinition(name="dataset_version")
+if TYPE_CHECKING:
+    from mlops_assets.settings import DatasetSettings
+
+
+def version_partitions(dataset: DatasetSettings) -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=dataset.partitions_name)
+
 
 DATA_SUFFIXES = (".csv", ".parquet")  # the files of a version folder that hold its rows
 LANDING_PREFIX = ".landing-"  # a version being landed (written, then renamed to its key); the sensor skips these

@@ -17,15 +17,22 @@ if TYPE_CHECKING:
     from mlops_assets.stages.monitoring import MonitoringResult
 
 
-def latest_record(instance: dg.DagsterInstance, asset: str, partition: str):
+AssetName = dg.AssetKey | str  # a key, or its user string: "bike_rentals/model_evaluation"
+
+
+def asset_key(asset: AssetName) -> dg.AssetKey:
+    return asset if isinstance(asset, dg.AssetKey) else dg.AssetKey.from_user_string(asset)
+
+
+def latest_record(instance: dg.DagsterInstance, asset: AssetName, partition: str):
     """The latest materialization record of `asset` for `partition`, or None."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key(asset), asset_partitions=[partition]), limit=1
     ).records
     return records[0] if records else None
 
 
-def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict[str, Any]:
+def latest_metadata(instance: dg.DagsterInstance, asset: AssetName, partition: str) -> dict[str, Any]:
     """The latest materialization's metadata as plain values ({} when never materialized)."""
     record = latest_record(instance, asset, partition)
     if record is None:
@@ -33,19 +40,19 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) ->
     return {key: value.value for key, value in record.asset_materialization.metadata.items()}
 
 
-def data_version(instance: dg.DagsterInstance, asset: str, partition: str) -> str | None:
+def data_version(instance: dg.DagsterInstance, asset: AssetName, partition: str) -> str | None:
     """The data_version recorded by the latest materialization of `asset` for `partition`."""
     record = latest_record(instance, asset, partition)
     return record.asset_materialization.tags.get("dagster/data_version") if record else None
 
 
 def monitoring_history(
-    instance: dg.DagsterInstance, exclude: str | None = None, limit: int = 1000
+    instance: dg.DagsterInstance, monitoring: AssetName, exclude: str | None = None, limit: int = 1000
 ) -> list[tuple[str, MonitoringResult]]:
-    """The latest monitoring result of every version (but `exclude`), in the versions' natural order."""
+    """The latest result of a model's `monitoring` asset for every version (but `exclude`), in natural order."""
     from mlops_assets.stages.monitoring import MonitoringResult
 
-    records = instance.fetch_materializations(dg.AssetKey("model_monitoring"), limit=limit).records
+    records = instance.fetch_materializations(asset_key(monitoring), limit=limit).records
     latest: dict[str, MonitoringResult] = {}
     for record in sorted(records, key=lambda r: r.storage_id):
         event = record.asset_materialization

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.config import default_state_dir
+from mlops_assets.settings.paths import default_state_dir
 
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces); this one is model training.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"

@@ -7,7 +7,7 @@
 - `read(key)`: the version's rows per part (a file, or the query's result), the parts that could not be read, and
   the content hash of exactly what was read.
 
-`ProjectSettings.data_source` chooses the implementation (`data_source`): folders of files (files.py, the default, no
+A dataset's `data_source` chooses the implementation (`data_source`): folders of files (files.py, the default, no
 service needed) or a database table or query (database.py). Nothing here keeps state between calls: the sensor's
 memory is its cursor and what was ingested is the Dagster instance's. This module stays light (the definitions
 import it); pandas, fsspec and SQLAlchemy are imported by the implementations when used.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import DatasetSettings
 
 FAILURE_COLUMNS = ["file", "row", "column", "check", "value"]
 
@@ -88,16 +88,16 @@ class DataSource(ABC):
         self.close()
 
 
-def data_source(settings: ProjectSettings) -> DataSource:
-    """The data source `settings.data_source` configures."""
-    source = settings.data_source
+def data_source(dataset: DatasetSettings) -> DataSource:
+    """The data source the dataset's `data_source` configures."""
+    source = dataset.data_source
     if source.kind == "database":
         from mlops_assets.infra.sources.database import DatabaseSource
 
-        return DatabaseSource.from_settings(source, settings.row_key)
+        return DatabaseSource.from_settings(source, dataset.row_key)
     from mlops_assets.infra.sources.files import FileSource
 
-    return FileSource(settings.versions_url, source.quiet_period_seconds)
+    return FileSource(dataset.versions_url, dataset.contract, source.quiet_period_seconds)
 
 
 def changed_message(key: str, recorded: str, current: str) -> str:

@@ -1,5 +1,5 @@
 """Dataset versions as the rows of a database table or query, through SQLAlchemy (PostgreSQL, or any database it
-speaks), chosen by `ProjectSettings.data_source.kind = "database"`.
+speaks), chosen by `ModelSettings.data_source.kind = "database"`.
 
 The URL, with its credentials, comes only from the environment variable that `data_source.database_url_env` names. Table
 mode: the rows of `table` whose `version_column` equals the key, without that column, ordered by the row key
@@ -19,7 +19,7 @@ from mlops_assets.infra.sources import DataSource, Fingerprint, RawVersion
 from mlops_assets.infra.sources.files import hash_part
 
 if TYPE_CHECKING:
-    from mlops_assets.config import DataSourceSettings
+    from mlops_assets.settings import DataSourceSettings
 
 
 class DatabaseSource(DataSource):

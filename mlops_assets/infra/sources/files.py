@@ -65,7 +65,7 @@ def hash_part(digest, name: str, chunks) -> None:
 
 
 class FileSource(DataSource):
-    def __init__(self, url: str | Path, quiet_period_seconds: float = 30.0):
+    def __init__(self, url: str | Path, contract: str, quiet_period_seconds: float = 30.0):
         from upath import UPath
 
         root = UPath(str(url))
@@ -74,6 +74,7 @@ class FileSource(DataSource):
         self.local = root.protocol in ("", "file", "local")
         self.location = str(url)
         self.quiet_period_seconds = quiet_period_seconds
+        self.contract = contract  # `module:Class`: a CSV header must name its columns
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
@@ -213,7 +214,7 @@ class FileSource(DataSource):
                 version.failures.append(_file_failure(name, "not a symbolic link", LINK_FILE))
                 continue
             hash_part(digest, name, [data])  # the hash of exactly the bytes parsed
-            frame, failure = parse_file(name, data)
+            frame, failure = parse_file(name, data, self.contract)
             if failure is not None:
                 version.failures.append(failure)
             else:

@@ -1,4 +1,5 @@
-"""What every asset of the pipeline shares: one partition per dataset version, an owner, a group, a code version.
+"""What every asset of the pipeline shares: its dataset's version partitions, a key prefix and group (its model's, or
+its dataset's), a stage tag, an owner and a code version.
 
 Bump an asset's code_version when the logic behind it changes; Dagster then shows its outputs as stale.
 Steps that talk to MLflow declare `talks_to_mlflow=True`: they get `MLFLOW_RETRY`, and only a transient error (the
@@ -11,7 +12,8 @@ from collections.abc import Callable
 import dagster as dg
 
 from mlops_assets.infra.transient import is_transient
-from mlops_assets.wiring.partitions import dataset_version_partitions
+from mlops_assets.settings import DatasetSettings, ModelSettings
+from mlops_assets.wiring.partitions import version_partitions
 
 # Who answers for these assets (the Dagster catalog shows it): a team or an e-mail address.
 OWNERS = ["team:ml-platform"]
@@ -22,18 +24,34 @@ OWNERS = ["team:ml-platform"]
 MLFLOW_RETRY = dg.RetryPolicy(max_retries=4, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
+def owner_tags(owner: ModelSettings | DatasetSettings, stage: str) -> dict[str, str]:
+    """The tags that select an asset by stage, dataset and model (the dataset's job selects by `dataset`)."""
+    if isinstance(owner, ModelSettings):
+        return {"stage": stage, "dataset": owner.dataset.name, "model": owner.name}
+    return {"stage": stage, "dataset": owner.name}
+
+
 def pipeline_asset(
-    group: str, code_version: str, kinds: set[str], description: str, talks_to_mlflow: bool = False, **kwargs
+    owner: ModelSettings | DatasetSettings,
+    stage: str,
+    code_version: str,
+    kinds: set[str],
+    description: str,
+    talks_to_mlflow: bool = False,
+    **kwargs,
 ) -> Callable:
-    """`dg.asset` for one stage of the pipeline, partitioned by dataset version and tagged with its stage."""
+    """`dg.asset` for one stage of a model's (or a dataset's) pipeline: key `<owner>/<name>`, its group, its
+    dataset's version partitions, tagged with its stage."""
+    dataset = owner.dataset if isinstance(owner, ModelSettings) else owner
     asset = dg.asset(
-        partitions_def=dataset_version_partitions,
-        group_name=group,
+        key_prefix=[owner.name],
+        partitions_def=version_partitions(dataset),
+        group_name=owner.name,
         code_version=code_version,
         kinds=kinds,
         description=description,
         owners=OWNERS,
-        tags={"stage": group},
+        tags=owner_tags(owner, stage),
         **({"retry_policy": MLFLOW_RETRY} if talks_to_mlflow else {}),
         **kwargs,
     )

@@ -10,7 +10,7 @@ def failed_only_on_gates(instance: dg.DagsterInstance, run_id: str) -> bool:
     failures = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
     return (
         bool(failures)
-        and all(event.step_key == "model_evaluation" for event in failures)
+        and all(event.step_key.endswith("model_evaluation") for event in failures)  # `<model>__model_evaluation`
         and any(
             not evaluation.passed
             for evaluation in (

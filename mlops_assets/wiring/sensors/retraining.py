@@ -1,4 +1,5 @@
-"""The retraining sensor: new monitoring results go through the retraining policy (stages/retraining.py).
+"""The retraining sensor of each model: its new monitoring results go through its retraining policy
+(stages/retraining.py), with its own history, cooldown and cap.
 
 Every decision is recorded as a `retraining_decision` materialization with its reasons and the evidence, so the UI
 shows why a version retrained or not; a "retrain" requests training, evaluation, deployment and scoring for that
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ModelSettings
 from mlops_assets.wiring import jobs
 
 if TYPE_CHECKING:
@@ -24,25 +25,25 @@ if TYPE_CHECKING:
 TRAINING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
-def training_covered(instance: dg.DagsterInstance, key: str) -> str | None:
+def training_covered(instance: dg.DagsterInstance, model: ModelSettings, key: str) -> str | None:
     """Why version `key` needs no retraining run, or None: a run training it is in progress, or it was trained
     on its current data with the current training code (run keys alone cannot tell, a UI run carries none)."""
     from mlops_assets.wiring import records
     from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION
 
-    candidate = dg.AssetKey("candidate_model")
+    candidate = model.key("candidate_model")
     in_progress = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key}, statuses=TRAINING_STATUSES))
     for record in in_progress:
         selection = record.dagster_run.asset_selection
         if selection is None or candidate in selection:  # None: the whole job, which trains
             return f"{key} is already being trained by run {record.dagster_run.run_id[:8]}"
-    trained = records.latest_record(instance, "candidate_model", key)
+    trained = records.latest_record(instance, candidate, key)
     if trained is None:
         return None
     event = trained.asset_materialization
     manifest = event.metadata.get("manifest")
     same_data = manifest is not None and manifest.value.get("data_hash") == records.data_version(
-        instance, "raw_dataset", key
+        instance, model.raw_key, key
     )
     if same_data and event.tags.get("dagster/code_version") == TRAINING_CODE_VERSION:
         return f"{key} was already trained on this data with this code (run {trained.run_id[:8]})"
@@ -50,7 +51,7 @@ def training_covered(instance: dg.DagsterInstance, key: str) -> str | None:
 
 
 def retraining_decisions(
-    records, history: list[MonitoringSignal], policy, covered=lambda key: None
+    model: ModelSettings, records, history: list[MonitoringSignal], covered=lambda key: None
 ) -> tuple[list, list[dg.RunRequest]]:
     """Apply the retraining policy to new model_monitoring materializations, oldest first.
 
@@ -62,6 +63,7 @@ def retraining_decisions(
     from mlops_assets.stages.monitoring import MonitoringResult
     from mlops_assets.stages.retraining import MonitoringSignal, decide_retraining
 
+    policy = model.retrain
     events, requests = [], []
     for record in records:
         key = record.asset_materialization.partition
@@ -79,7 +81,7 @@ def retraining_decisions(
             reasons = (*reasons, f"not requested again: {skipped}")
         events.append(
             dg.AssetMaterialization(
-                asset_key="retraining_decision",
+                asset_key=model.key("retraining_decision"),
                 partition=key,
                 description="retrain" if retrain else "no retraining",
                 metadata={
@@ -97,18 +99,22 @@ def retraining_decisions(
         )
         if retrain and not skipped:
             requests.append(
-                dg.RunRequest(partition_key=key, run_key=f"retrain:{key}", asset_selection=jobs.TRAINING_ASSETS)
+                dg.RunRequest(
+                    partition_key=key,
+                    run_key=f"retrain:{model.name}:{key}",
+                    asset_selection=jobs.training_selection(model),
+                )
             )
     return events, requests
 
 
-def recorded_decisions(instance: dg.DagsterInstance, limit: int = 100) -> dict:
+def recorded_decisions(instance: dg.DagsterInstance, model: ModelSettings, limit: int = 100) -> dict:
     """The retraining sensor's state rebuilt from its own recorded decisions, for a start without a cursor.
 
     Every decision is a retraining_decision materialization that names the monitoring result it read, so a lost
     cursor (or the daemon taking over from the main job) resumes after the last decision instead of deciding again.
     """
-    records = instance.fetch_materializations(dg.AssetKey("retraining_decision"), limit=limit).records
+    records = instance.fetch_materializations(model.key("retraining_decision"), limit=limit).records
     history, after = [], 0
     for record in sorted(records, key=lambda r: r.storage_id):
         meta = record.asset_materialization.metadata
@@ -127,32 +133,36 @@ def recorded_decisions(instance: dg.DagsterInstance, limit: int = 100) -> dict:
     return {"after_storage_id": after, "history": history}
 
 
-@dg.sensor(
-    job=jobs.version_pipeline_job,
-    minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Reads new model_monitoring results and applies the retraining policy of config.RetrainSettings "
-    "(degradation or drift, k of the last n versions, cooldown, daily cap). Records every decision as a "
-    "retraining_decision materialization and requests training, evaluation and deployment when it says retrain.",
-)
-def retraining_sensor(context: dg.SensorEvaluationContext, settings: ProjectSettings) -> dg.SensorResult:
-    cursor = json.loads(context.cursor) if context.cursor else recorded_decisions(context.instance)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("model_monitoring"), after_storage_id=cursor["after_storage_id"]),
-        limit=100,
-        ascending=True,
-    ).records
-    from mlops_assets.stages.retraining import MonitoringSignal
+def retraining_sensor(model: ModelSettings) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=f"{model.name}_retraining_sensor",
+        job_name=jobs.pipeline_job_name(model.dataset),
+        minimum_interval_seconds=15,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Reads {model.name}'s new model_monitoring results and applies its retraining policy "
+        "(degradation or drift, k of the last n versions, cooldown, daily cap). Records every decision as a "
+        "retraining_decision materialization and requests training, evaluation and deployment when it says retrain.",
+    )
+    def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        from mlops_assets.stages.retraining import MonitoringSignal
 
-    history = [MonitoringSignal(**signal) for signal in cursor["history"]]
-    events, requests = retraining_decisions(
-        records, history, settings.retrain, covered=lambda key: training_covered(context.instance, key)
-    )
-    after = records[-1].storage_id if records else cursor["after_storage_id"]
-    keep = max(settings.retrain.trigger_n, settings.retrain.cooldown_versions, 1) + 50  # enough for the policy
-    return dg.SensorResult(
-        run_requests=requests,
-        asset_events=events,
-        cursor=json.dumps({"after_storage_id": after, "history": [vars(s) for s in history[-keep:]]}),
-        skip_reason=None if records else "no new monitoring results",
-    )
+        cursor = json.loads(context.cursor) if context.cursor else recorded_decisions(context.instance, model)
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=model.key("model_monitoring"), after_storage_id=cursor["after_storage_id"]),
+            limit=100,
+            ascending=True,
+        ).records
+        history = [MonitoringSignal(**signal) for signal in cursor["history"]]
+        events, requests = retraining_decisions(
+            model, records, history, covered=lambda key: training_covered(context.instance, model, key)
+        )
+        after = records[-1].storage_id if records else cursor["after_storage_id"]
+        keep = max(model.retrain.trigger_n, model.retrain.cooldown_versions, 1) + 50  # enough for the policy
+        return dg.SensorResult(
+            run_requests=requests,
+            asset_events=events,
+            cursor=json.dumps({"after_storage_id": after, "history": [vars(s) for s in history[-keep:]]}),
+            skip_reason=None if records else "no new monitoring results",
+        )
+
+    return sensor

@@ -1,9 +1,10 @@
-"""Feature engineering: the one implementation, used by the `feature_table` asset and inside every logged model.
+"""The hourly-rentals model's features: the one implementation, used by its `feature_table` asset and inside every
+model it logs.
 
 `make_features` is stateless (no fitted statistics), so the features asset, training, batch scoring and the
 HTTP server compute exactly the same columns from raw contract rows: train/serve parity by construction.
-This is one of the three files a forker rewrites (with config.py and contracts.py): `make_features` (and the
-`Features` contract), `MODEL_INPUT_COLUMNS` and `row_time`.
+A model's defs.yaml names this module (`features:`); it holds `make_features`, the `Features` contract and
+`MODEL_INPUT_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import WEATHER_SITUATIONS
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from mlops_assets.defs.bikeshare.contract import WEATHER_SITUATIONS
 
 
 def _one_hot_name(category: str) -> str:
@@ -61,10 +65,25 @@ def make_features(raw: pd.DataFrame) -> pd.DataFrame:
     return features[FEATURE_COLUMNS]
 
 
-def row_time(raw: pd.DataFrame) -> pd.Series:
-    """A row's position in time, as one sortable number: hours since the start of the year for the demo.
+class Features(pa.DataFrameModel):
+    """Engineered features: what the estimator sees (made by `make_features`)."""
 
-    The time-based split and monitoring use it to tell rows a model trained on from rows it never saw. For data
-    without a time order, set `split.method = "hash"` in config.py: this function is then never called.
-    """
-    return (raw["day"].astype("int64") - 1) * 24 + raw["hr"].astype("int64")
+    hour_sin: Series[float] = pa.Field(ge=-1, le=1, description="hour of day on the unit circle (sine)")
+    hour_cos: Series[float] = pa.Field(ge=-1, le=1, description="hour of day on the unit circle (cosine)")
+    weekday_sin: Series[float] = pa.Field(ge=-1, le=1, description="weekday on the unit circle (sine)")
+    weekday_cos: Series[float] = pa.Field(ge=-1, le=1, description="weekday on the unit circle (cosine)")
+    temp: Series[float] = pa.Field(ge=0, le=1)
+    atemp: Series[float] = pa.Field(ge=0, le=1)
+    hum: Series[float] = pa.Field(ge=0, le=1)
+    windspeed: Series[float] = pa.Field(ge=0, le=1)
+    holiday: Series[int] = pa.Field(isin=[0, 1])
+    workingday: Series[int] = pa.Field(isin=[0, 1])
+    # One-hot weather situation; a category the contract does not know gives all zeros.
+    weather_clear: Series[float] = pa.Field(isin=[0.0, 1.0])
+    weather_cloudy_misty: Series[float] = pa.Field(isin=[0.0, 1.0])
+    weather_light_rain_snow: Series[float] = pa.Field(isin=[0.0, 1.0])
+    weather_heavy_rain_snow: Series[float] = pa.Field(isin=[0.0, 1.0])
+
+    class Config:
+        strict = True
+        name = "Features"
