@@ -2,7 +2,8 @@
 
 import pytest
 
-from mlops_assets.wiring.partitions import dataset_version_partitions, version_key_problem
+from mlops_assets.infra.version_keys import dataset_version_partitions, version_key_problem
+from mlops_assets.wiring.partitions import version_partitions
 
 
 def test_partitions_definition_is_named_dataset_version():

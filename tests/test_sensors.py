@@ -22,7 +22,7 @@ from mlops_assets.commands.landing import land_version
 from mlops_assets.infra.sources.files import FileSource
 from mlops_assets.wiring.assets.ingestion import raw_dataset
 from mlops_assets.wiring.checks import VERSION_UNCHANGED
-from mlops_assets.wiring.partitions import LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
+from mlops_assets.infra.version_keys import LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
 from mlops_assets.wiring.resources import MLflowTracking
 from mlops_assets.wiring.sensors import dataset_versions as sensors
 from mlops_assets.wiring.sensors.dataset_versions import dataset_version_sensor, scan_versions

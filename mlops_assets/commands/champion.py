@@ -1,8 +1,10 @@
 """The registry's champion from a shell: who it is, and rollback (stages/rollback.py).
 
-    python -m mlops_assets.commands.champion status              # champion and previous_champion versions
-    python -m mlops_assets.commands.champion rollback            # champion <- previous_champion
-    python -m mlops_assets.commands.champion rollback --to 3     # champion <- version 3 (e.g. to undo a rollback)
+    python -m mlops_assets.commands.champion --model bike_rentals status           # champion and previous_champion
+    python -m mlops_assets.commands.champion --model bike_rentals rollback         # champion <- previous_champion
+    python -m mlops_assets.commands.champion --model bike_rentals rollback --to 3  # champion <- version 3
+
+`--model` names a model component (defs/<model>/defs.yaml); it may be left out when the project has one model.
 
 It uses the project's tracking store (MLFLOW_TRACKING_URI, else state/mlflow.db under MLOPS_STATE_DIR). A running
 `python -m mlops_assets.commands.serving` server resolved `@champion` when it started: restart it after a rollback.
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         description="The model registry's champion: show it, or roll it back. Uses the project's tracking store "
         "(MLFLOW_TRACKING_URI, else <MLOPS_STATE_DIR or state/>/mlflow.db).",
     )
-    parser.add_argument("--model-name", help="registered model (default: ModelSettings().model_name)")
+    parser.add_argument("--model", help="the model (its defs.yaml name); needed when the project has several")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="print the champion and previous_champion versions")
     back = commands.add_parser(
@@ -50,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--to", metavar="VERSION", help="make this registered version the champion instead")
     args = parser.parse_args(argv)
 
-    from mlops_assets.settings import ModelSettings
+    from mlops_assets.components.project import model_named
     from mlops_assets.stages.registry import DeploymentRefused
     from mlops_assets.stages.rollback import registry_status, rollback
     from mlops_assets.wiring.resources import MLflowTracking
 
     tracking = MLflowTracking()
-    model_name = args.model_name or ModelSettings().model_name
+    model_name = model_named(args.model).model_name
     print(f"model {model_name} in {tracking.uri}")
     if args.command == "status":
         for alias, entry in registry_status(tracking, model_name).items():

@@ -1,7 +1,8 @@
 """Landing dataset versions atomically, so that the dataset-version sensor never reads half of one.
 
-    python -m mlops_assets.commands.landing                      # the configured source file's versions (config.SourceSettings)
-    python -m mlops_assets.commands.landing path/to/export KEY   # your own: a folder of CSV/Parquet files, or one such file
+    python -m mlops_assets.commands.landing                     # the dataset's source file, cut into versions
+    python -m mlops_assets.commands.landing path/to/export KEY  # your own: a folder of CSV/Parquet files, or a file
+    python -m mlops_assets.commands.landing --dataset NAME ...  # which dataset, when the project has several
 
 A version's files are written into `<versions>/.landing-<key>-<pid>/` (the sensor skips `.landing-` folders),
 flushed to disk, a `.landed` manifest of their names and sizes is written last, and the folder is renamed to
@@ -9,7 +10,7 @@ flushed to disk, a `.landed` manifest of their names and sizes is written last, 
 in place by hand) only once nothing in it has changed for `data_source.quiet_period_seconds`. An existing version
 is never overwritten: land changed data under a new key.
 
-The main job lands the source's versions one at a time; `config.SourceSettings.cut` names the function that cuts
+The main job lands the source's versions one at a time; the dataset's `source.cut` names the function that cuts
 the source into versions: `cumulative_versions` below for any data set, or the demo's monthly cut.
 """
 
@@ -26,53 +27,51 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from mlops_assets.wiring.partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
+from mlops_assets.infra.version_keys import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX, version_key_problem
 
 if TYPE_CHECKING:
-    from mlops_assets.settings import ModelSettings
+    from mlops_assets.settings import DatasetSettings
 
 # The row key the template adds when a data set has none: the row's position in the source file.
 GENERATED_ROW_KEY = "row_id"
 
 
-def source_path(settings: ModelSettings) -> Path:
+def source_path(dataset: DatasetSettings) -> Path:
     """The source file: an absolute path, or one relative to the project's data/ folder (where it is committed)."""
     from mlops_assets.settings import PROJECT_ROOT
 
-    return PROJECT_ROOT / "data" / settings.source.file
+    return PROJECT_ROOT / "data" / dataset.source.file
 
 
-def read_source(settings: ModelSettings) -> pd.DataFrame:
+def read_source(dataset: DatasetSettings) -> pd.DataFrame:
     """The source file (CSV or Parquet), with a `row_id` column when that is the configured key."""
-    path = source_path(settings)
+    path = source_path(dataset)
     frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    if settings.row_key == [GENERATED_ROW_KEY] and GENERATED_ROW_KEY not in frame.columns:
+    if dataset.row_key == [GENERATED_ROW_KEY] and GENERATED_ROW_KEY not in frame.columns:
         frame.insert(0, GENERATED_ROW_KEY, range(len(frame)))  # stable: the same row has the same id in every cut
     return frame
 
 
-def cumulative_versions(source: pd.DataFrame, settings: ModelSettings) -> list[tuple[str, pd.DataFrame]]:
-    """`settings.source.versions` cumulative versions `v01`, `v02`, …: each holds the rows of the one before and more.
+def cumulative_versions(source: pd.DataFrame, dataset: DatasetSettings) -> list[tuple[str, pd.DataFrame]]:
+    """`dataset.source.versions` cumulative versions `v01`, `v02`, …: each holds the rows of the one before and more.
 
-    Rows are taken in time order (features.row_time) for a time split, else in the order of the file.
+    Rows are taken in time order (the dataset's row_time) when it has one, else in the order of the file.
     """
-    if settings.split.method == "time":
-        from mlops_assets.features import row_time
-
-        source = source.iloc[row_time(source).argsort(kind="stable")]
-    count = settings.source.versions
+    if dataset.row_time is not None:
+        source = source.iloc[dataset.row_time_of(source).argsort(kind="stable")]
+    count = dataset.source.versions
     width = max(2, len(str(count)))
     return [(f"v{i:0{width}d}", source.iloc[: len(source) * i // count]) for i in range(1, count + 1)]
 
 
-def source_versions(settings: ModelSettings) -> list[tuple[str, pd.DataFrame]]:
-    """The versions the configured cut (`module:function`) makes of the source file."""
-    module, _, function = settings.source.cut.partition(":")
+def source_versions(dataset: DatasetSettings) -> list[tuple[str, pd.DataFrame]]:
+    """The versions the dataset's cut (`module:function`) makes of its source file."""
+    module, _, function = dataset.source.cut.partition(":")
     cut = getattr(importlib.import_module(module), function)
-    versions = cut(read_source(settings), settings)
+    versions = cut(read_source(dataset), dataset)
     for key, _ in versions:
         if problem := version_key_problem(key):
-            raise ValueError(f"{settings.source.cut} made the version key {key!r}: {problem}")
+            raise ValueError(f"{dataset.source.cut} made the version key {key!r}: {problem}")
     return versions
 
 
@@ -123,7 +122,7 @@ def land_files(versions_dir: Path, key: str, source: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from mlops_assets.settings import ModelSettings
+    from mlops_assets.components.project import dataset_named
 
     parser = argparse.ArgumentParser(
         prog="python -m mlops_assets.commands.landing", description=__doc__.splitlines()[0]
@@ -131,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="?", type=Path, help="a folder of CSV/Parquet files, or one such file")
     parser.add_argument("key", nargs="?", help="its version key: letters, digits, '.', '_', '-' (at most 64)")
     parser.add_argument("--versions", type=int, help="without files: land only the source's first N versions")
-    parser.add_argument("--to", type=Path, help="the versions folder (default: <data_dir>/versions)")
+    parser.add_argument("--dataset", help="the dataset (its defs.yaml name); needed when the project has several")
+    parser.add_argument("--to", type=Path, help="the versions folder (default: data/<dataset>/versions)")
     args = parser.parse_args(argv)
-    settings = ModelSettings()
+    settings = dataset_named(args.dataset)
     versions_dir = args.to or settings.versions_dir
     if args.files is not None:
         if args.key is None:

@@ -1,8 +1,10 @@
 """Online scoring: MLflow's model server in front of the registry's champion.
 
-    python -m mlops_assets.commands.serving                 # models:/<model_name>@champion on http://127.0.0.1:5001
-    python -m mlops_assets.commands.serving --port 8080
+    python -m mlops_assets.commands.serving --model bike_rentals   # models:/bike_rentals@champion on 127.0.0.1:5001
+    python -m mlops_assets.commands.serving --model busy_hours --port 5002
     python -m mlops_assets.commands.serving --model-uri models:/bike_rentals/3   # a pinned version instead
+
+`--model` names a model component (defs/<model>/defs.yaml); it may be left out when the project has one model.
 
 It runs `mlflow models serve -m models:/<model_name>@champion --env-manager local -h HOST -p PORT` against the
 project's tracking store (MLflowTracking().uri: MLFLOW_TRACKING_URI, else state/mlflow.db), with this
@@ -88,23 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--model-name", help="registered model (default: ModelSettings().model_name)")
+    parser.add_argument("--model", help="the model (its defs.yaml name); needed when the project has several")
     parser.add_argument("--model-uri", help="serve this model URI instead of models:/<model name>@champion")
     args = parser.parse_args(argv)
 
-    from mlops_assets.settings import ModelSettings
+    from mlops_assets.components.project import model_named
     from mlops_assets.stages.registry import current_champion
     from mlops_assets.wiring.resources import MLflowTracking
 
     tracking = MLflowTracking()
-    model_name = args.model_name or ModelSettings().model_name
     model_uri = args.model_uri
+    model_name = model_named(args.model).model_name if model_uri is None else None
     if model_uri is None:
         champion = current_champion(tracking, model_name)
         if champion is None:
             print(
                 f"no model is registered as {model_name}@champion in {tracking.uri}: train and deploy one first "
-                "(materialize deployed_model), or pass --model-uri",
+                f"(materialize {args.model or model_name}/deployed_model), or pass --model-uri",
                 file=sys.stderr,
             )
             return 1

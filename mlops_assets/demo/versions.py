@@ -1,8 +1,9 @@
 """The demo's dataset versions: cumulative monthly snapshots of the 2011 bike rentals (data/README.md).
 
-`2011-01` holds January, `2011-02` January and February, … `2011-12` the whole year (config.SourceSettings.cut
-names `monthly_versions`). Delete this package with the demo; `landing.cumulative_versions` cuts any data set.
-Versions are landed by landing.py: atomically, with a manifest, so the sensor ingests them at once.
+`2011-01` holds January, `2011-02` January and February, … `2011-12` the whole year (the bikeshare dataset's
+defs.yaml names `monthly_versions` as its cut). Delete this package with the demo; `landing.cumulative_versions`
+cuts any data set. Versions are landed by commands/landing.py: atomically, with a manifest, so the sensor ingests
+them at once.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mlops_assets.commands import landing
-from mlops_assets.contracts import MONTHS
+from mlops_assets.defs.bikeshare.contract import MONTHS
 
 if TYPE_CHECKING:
-    from mlops_assets.settings import ModelSettings
+    from mlops_assets.settings import DatasetSettings
 
 SOURCE_CSV = Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv"
 DEMO_VERSIONS = [f"2011-{month:02d}" for month in range(1, 13)]
@@ -28,9 +29,9 @@ def monthly_snapshot(source: pd.DataFrame, key: str) -> pd.DataFrame:
     return source[source["mnth"].isin(MONTHS[:last_month])]
 
 
-def monthly_versions(source: pd.DataFrame, settings: ModelSettings) -> list[tuple[str, pd.DataFrame]]:
-    """The first `settings.source.versions` monthly snapshots (the cut the demo's config.py names)."""
-    return [(key, monthly_snapshot(source, key)) for key in DEMO_VERSIONS[: settings.source.versions]]
+def monthly_versions(source: pd.DataFrame, dataset: DatasetSettings) -> list[tuple[str, pd.DataFrame]]:
+    """The first `dataset.source.versions` monthly snapshots."""
+    return [(key, monthly_snapshot(source, key)) for key in DEMO_VERSIONS[: dataset.source.versions]]
 
 
 def land_version(versions_dir: Path, key: str, frame: pd.DataFrame, file_name: str = "rentals.csv") -> Path:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-
 if TYPE_CHECKING:
     from mlops_assets.settings import ModelSettings
     from mlops_assets.stages.registry import Champion

@@ -48,8 +48,8 @@ def target_values(
         if not set(labels.tolist()) <= {0, 1}:  # True == 1 and False == 0, so booleans pass too
             shown = ", ".join(repr(label) for label in labels)
             raise TargetError(
-                f"the target column {target!r} has labels {shown}: set positive_label in the model's defs.yaml to the label "
-                "that counts as positive (1), or give 0/1 labels"
+                f"the target column {target!r} has labels {shown}: set positive_label in the model's defs.yaml to "
+                "the label that counts as positive (1), or give 0/1 labels"
             )
         return column.astype(int).to_numpy()
     return (column.astype(str) == str(positive_label)).to_numpy(dtype=int)

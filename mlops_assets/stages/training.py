@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlops_assets.settings import ModelSettings
 from mlops_assets.infra.faults import fault_point
+from mlops_assets.settings import ModelSettings
 from mlops_assets.stages.drift import build_reference_profile
 from mlops_assets.stages.manifest import build_manifest
 from mlops_assets.stages.splitting import Split

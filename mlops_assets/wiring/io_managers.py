@@ -36,8 +36,8 @@ from urllib.parse import quote
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.settings.paths import default_state_dir
 from mlops_assets.infra.faults import fault_point
+from mlops_assets.settings.paths import default_state_dir
 
 if TYPE_CHECKING:
     from upath import UPath

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from mlops_assets.wiring.partitions import version_sort_key
+from mlops_assets.infra.version_keys import version_sort_key
 
 if TYPE_CHECKING:
     from mlops_assets.stages.monitoring import MonitoringResult

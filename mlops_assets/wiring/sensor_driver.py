@@ -165,9 +165,9 @@ def failure_messages(instance, run_id: str) -> list[str]:
     return messages
 
 
-def settling_versions(driver: SensorDriver) -> list[str]:
-    """Versions the dataset-version sensor is waiting for (still changing within the quiet period)."""
-    cursor = driver.cursors.get("dataset_version_sensor")
+def settling_versions(driver: SensorDriver, sensor_name: str) -> list[str]:
+    """Versions a dataset-version sensor is waiting for (still changing within the quiet period)."""
+    cursor = driver.cursors.get(sensor_name)
     return sorted(json.loads(cursor).get("settling", {})) if cursor else []
 
 

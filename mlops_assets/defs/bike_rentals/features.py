@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 import pandera.pandas as pa
 from pandera.typing import Series
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISLNK
 
 from mlops_assets.infra.sources import DataSource, Fingerprint, RawVersion, VersionUnreadable
-from mlops_assets.wiring.partitions import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX
+from mlops_assets.infra.version_keys import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX
 
 LINK_FOLDER = "it is a symbolic link; a version must be a real folder (a link can point anywhere)"
 LINK_FILE = "a symbolic link: refused unread (a link can point anywhere); copy the file into the version"
