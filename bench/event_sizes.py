@@ -21,7 +21,7 @@ import dagster as dg
 
 from bench.results import emit
 from mlops_assets.commands.landing import land_version, source_versions
-from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.settings import ProjectSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.wiring.resources import MLflowTracking
 

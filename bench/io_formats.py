@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from generate import demo_rows, replicated_rows
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.features import make_features
     from mlops_assets.stages.splitting import split_version
 

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         stages[name] = now - mark[0]
         mark[0] = now
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.infra.alerts import notifier_from_env
     from mlops_assets.stages.deployment import deploy
     from mlops_assets.stages.featurize import feature_table as build_feature_table

@@ -139,7 +139,7 @@ def overhead(root: Path, reps: int) -> dict:
     import psycopg2
 
     from mlops_assets.commands.landing import land_version, source_versions
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.definitions import build_definitions
     from tests.production.services import postgres_admin_dsn
 
@@ -190,7 +190,7 @@ def overhead(root: Path, reps: int) -> dict:
 
 def main() -> int:
     from mlops_assets.commands.landing import source_versions
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=4)

@@ -72,7 +72,7 @@ def scale_settings(**overrides):
 
     MLOPS_BENCH_SEARCH=project keeps the project's own search budget (the scoring benchmark's champion uses it).
     """
-    from mlops_assets.config import ProjectSettings, SearchSettings
+    from mlops_assets.settings import ProjectSettings, SearchSettings
 
     search = (
         SearchSettings()

@@ -81,7 +81,7 @@ def demo_validation(reps: int) -> dict:
 def batch_scoring(rows, state_dir: Path, data_dir: Path, reps: int) -> dict:
     import mlflow
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.stages.registry import current_champion
     from mlops_assets.stages.scoring import score_batch

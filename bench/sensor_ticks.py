@@ -42,7 +42,7 @@ def _timed(call) -> float:
 def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
     import dagster as dg
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.infra.sources.files import FileSource
     from mlops_assets.wiring.resources import MLflowTracking
     from mlops_assets.wiring.sensors.dataset_versions import (
@@ -110,7 +110,7 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
 def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
     import dagster as dg
 
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.stages.monitoring import MONITORED, MonitoringResult
     from mlops_assets.wiring.sensors.retraining import retraining_sensor
 

@@ -33,7 +33,7 @@ def train_demo_champion(root: Path, key: str = "2011-01") -> str:
     import dagster as dg
     import pandas as pd
 
-    from mlops_assets.config import ProjectSettings, SearchSettings
+    from mlops_assets.settings import ProjectSettings, SearchSettings
     from mlops_assets.definitions import build_definitions
     from mlops_assets.demo.versions import SOURCE_CSV, land_version, monthly_snapshot
     from mlops_assets.infra.alerts import Notifier
@@ -105,7 +105,7 @@ def main() -> int:
     import pandas as pd
 
     from mlops_assets.commands.serving import champion_uri, serve_command, serving_env
-    from mlops_assets.config import ProjectSettings
+    from mlops_assets.settings import ProjectSettings
     from mlops_assets.demo.versions import SOURCE_CSV
     from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.wiring.resources import MLflowTracking

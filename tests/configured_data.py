@@ -3,8 +3,8 @@
 tests/contract_cases.py derives every rule break of a schema; this module picks the ones a test needs by what they
 do (a bad cell that is one failure alone, a column of a given type, a numeric column with a bound) and edits version
 files the ways the reliability cases need (truncated inside a line, changed but the same size and still valid).
-Everything comes from `contracts.RawData`, `config.ProjectSettings` and the configured source: nothing here names a
-column of the demo. A test that needs what the contract does not have (no integer column, no bounded column) skips
+Everything comes from the test model's dataset (its contract, row key and source, tests/conftest.py): nothing here
+names a column of the demo. A test that needs what the contract does not have (no integer column, no bounded column) skips
 and says why.
 """
 
@@ -17,11 +17,11 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.config import ProjectSettings
-from mlops_assets.contracts import RawData
+from tests.conftest import DATASET, MODEL
 from tests.contract_cases import violating_value
 
-SETTINGS = ProjectSettings()
+SETTINGS = MODEL
+RawData = DATASET.raw_contract()
 SCHEMA = RawData.to_schema()
 CONTRACT_COLUMNS = list(SCHEMA.columns)
 KEY = list(SETTINGS.row_key)
@@ -69,7 +69,7 @@ def source_rows() -> pd.DataFrame:
     """The configured source's rows, validated by the contract (copy before changing them)."""
     from mlops_assets.commands.landing import read_source
 
-    return RawData.validate(read_source(SETTINGS), lazy=True)
+    return RawData.validate(read_source(DATASET), lazy=True)
 
 
 def sample(n: int = 24) -> pd.DataFrame:

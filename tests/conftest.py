@@ -1,10 +1,10 @@
 """Shared fixtures and helpers: the configured data set, settings that point every folder into `tmp_path`, a real
 Dagster instance, a real MLflow store.
 
-The tests outside tests/demo/ run on whatever data set, contract and features the project is configured with
-(config.SourceSettings, contracts.py, features.py): their rows come from the configured source and its cut into
-versions, and their bad inputs are derived from the contract (tests/contract_cases.py). Nothing here writes into
-the repository's data/ or state/ folders.
+The tests outside tests/demo/ run on whatever model the project has (the first of its defs.yaml models by name, or
+$MLOPS_TEST_MODEL), with that model's dataset, contract and features: their rows come from the dataset's source and
+its cut into versions, and their bad inputs are derived from the contract (tests/contract_cases.py). Nothing here
+writes into the repository's data/ or state/ folders.
 """
 
 from __future__ import annotations
@@ -25,22 +25,41 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.components.project import project_models
 from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
+from mlops_assets.settings import DatasetSettings, ModelSettings, SearchSettings
+from mlops_assets.settings.dataset import DatasetFields
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS, alias_version
 from mlops_assets.wiring.resources import MLflowTracking
 
+# The model the generic tests run on: the first by name (in a generated project, its one model).
+TEST_MODEL = os.environ.get("MLOPS_TEST_MODEL") or next(iter(project_models()))
+MODEL = project_models()[TEST_MODEL]  # its settings as configured (the project's folders: read, never write)
+DATASET = MODEL.dataset
+DATASET_FIELDS = set(DatasetFields.model_fields) | {"data_dir", "state_dir"}
+
 # A search budget that trains in about a second: tests check behaviour, not model quality.
-FAST_SEARCH = SearchSettings(
-    n_iter=2,
-    cv_folds=2,
-    max_iter=[50],
-    learning_rate=[0.1],
-    max_leaf_nodes=[15],
-    min_samples_leaf=[20],
-    l2_regularization=[0.0],
-)
+FAST_SEARCH = SearchSettings(n_iter=2, cv_folds=2)
+# The default estimator's space cut to one point (another estimator keeps its own space, two draws of it).
+FAST_SPACE = {"max_iter": [50], "learning_rate": [0.1], "max_leaf_nodes": [15], "min_samples_leaf": [20]}
+
+
+def fast_estimator(model: ModelSettings = MODEL):
+    if model.estimator.class_path is not None:
+        return model.estimator
+    return model.estimator.model_copy(update={"search_space": FAST_SPACE})
+
+
+def model_settings(root: Path | None = None, name: str = TEST_MODEL, **overrides) -> ModelSettings:
+    """A model's settings with its folders under `root` and `overrides` (of the model, or of its dataset)."""
+    model = project_models()[name]
+    dataset_changes = {k: v for k, v in overrides.items() if k in DATASET_FIELDS}
+    if root is not None:
+        dataset_changes = {"data_dir": str(root / "data"), "state_dir": str(root / "state"), **dataset_changes}
+    dataset = DatasetSettings(**{**model.dataset.model_dump(), **dataset_changes})
+    fields = {k: v for k, v in overrides.items() if k not in DATASET_FIELDS}
+    return ModelSettings(**{**model.model_dump(exclude={"dataset"}), **fields, "dataset": dataset})
 
 
 @pytest.fixture(autouse=True)
@@ -60,19 +79,18 @@ def _no_tracking_uri_variable():
 
 @pytest.fixture(scope="session")
 def source() -> pd.DataFrame:
-    """The configured source's rows as the raw contract validates them (the dtypes the pipeline sees)."""
+    """The dataset's source rows as its raw contract validates them (the dtypes the pipeline sees)."""
     from mlops_assets.commands.landing import read_source
-    from mlops_assets.contracts import RawData
 
-    return RawData.validate(read_source(ProjectSettings()), lazy=True)
+    return DATASET.raw_contract().validate(read_source(DATASET), lazy=True)
 
 
 @pytest.fixture(scope="session")
 def versions() -> dict[str, pd.DataFrame]:
-    """The configured source cut into dataset versions (config.SourceSettings.cut), in order: key -> rows."""
+    """The dataset's source cut into dataset versions (its source.cut), in order: key -> rows."""
     from mlops_assets.commands.landing import source_versions
 
-    return dict(source_versions(ProjectSettings()))
+    return dict(source_versions(DATASET))
 
 
 @pytest.fixture(scope="session")
@@ -81,17 +99,17 @@ def keys(versions) -> list[str]:
     return list(versions)
 
 
-def land(settings: ProjectSettings, versions: dict[str, pd.DataFrame], *keys: str, as_key: str | None = None) -> None:
+def land(settings: ModelSettings, versions: dict[str, pd.DataFrame], *keys: str, as_key: str | None = None) -> None:
     """Land the given versions (atomically, as the main job does); `as_key` lands the one version under another key."""
     from mlops_assets.commands.landing import land_version
 
     for key in keys:
-        land_version(settings.versions_dir, as_key or key, versions[key])
+        land_version(settings.dataset.versions_dir, as_key or key, versions[key])
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> ProjectSettings:
-    return ProjectSettings(data_dir=str(tmp_path / "data"), state_dir=str(tmp_path / "state"))
+def settings(tmp_path: Path) -> ModelSettings:
+    return model_settings(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +117,7 @@ def _empty_dagster_home(tmp_path_factory) -> Path:
     """A Dagster home whose SQLite databases are created and migrated once (about 0.3 s each time otherwise)."""
     home = tmp_path_factory.mktemp("dagster_home_template")
     with dg.instance_for_test(temp_dir=str(home)) as template:
-        template.get_dynamic_partitions("dataset_version")
+        template.get_dynamic_partitions(DATASET.partitions_name)
     return home
 
 
@@ -145,7 +163,7 @@ def settle(folder: Path, seconds_ago: float = 3600) -> Path:
 
 def check_evaluations(instance: dg.DagsterInstance, check: str, partition: str) -> list:
     """The evaluations (newest first) of raw_dataset's asset check `check` for one partition."""
-    key = dg.AssetCheckKey(dg.AssetKey("raw_dataset"), check)
+    key = dg.AssetCheckKey(MODEL.raw_key, check)
     records = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
     found = [r.event.dagster_event.event_specific_data for r in records if r.event and r.event.dagster_event]
     return [e for e in found if isinstance(e, dg.AssetCheckEvaluation) and e.partition == partition]
@@ -167,21 +185,33 @@ def make_project(root: Path, **settings_overrides) -> SimpleNamespace:
     The MLflow URI is explicit: a MLFLOW_TRACKING_URI in the environment must not send the tests' models elsewhere.
     """
     state = root / "state"
-    settings = ProjectSettings(
-        data_dir=str(root / "data"), state_dir=str(state), **{"search": FAST_SEARCH, **settings_overrides}
-    )
+    settings = model_settings(root, **{"search": FAST_SEARCH, "estimator": fast_estimator(), **settings_overrides})
     tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
     return SimpleNamespace(root=root, settings=settings, tracking=tracking, client=tracking.client())
 
 
-def run_assets(project, instance: dg.DagsterInstance, key: str, selection, settings: ProjectSettings | None = None):
-    """One run of the version pipeline job for partition `key`, materializing `selection` (asset names or keys)."""
+def asset_keys(settings: ModelSettings, names) -> list[dg.AssetKey]:
+    """The model's asset keys for asset names ("raw_dataset" is its dataset's); keys pass through."""
+    return [
+        name if isinstance(name, dg.AssetKey) else settings.raw_key if name == "raw_dataset" else settings.key(name)
+        for name in names
+    ]
+
+
+def pipeline_job(settings: ModelSettings) -> str:
+    from mlops_assets.wiring.jobs import pipeline_job_name
+
+    return pipeline_job_name(settings.dataset)
+
+
+def run_assets(project, instance: dg.DagsterInstance, key: str, selection, settings: ModelSettings | None = None):
+    """One run of the dataset's pipeline job for partition `key`, materializing `selection` (asset names or keys)."""
     settings = settings or project.settings
-    defs = build_definitions(settings=settings, mlflow_tracking=project.tracking, notifier=Notifier())
-    return defs.resolve_job_def("version_pipeline").execute_in_process(
+    defs = build_definitions(models=[settings], mlflow_tracking=project.tracking, notifier=Notifier())
+    return defs.resolve_job_def(pipeline_job(settings)).execute_in_process(
         instance=instance,
         partition_key=key,
-        asset_selection=[dg.AssetKey.from_coercible(name) for name in selection],
+        asset_selection=asset_keys(settings, selection),
         raise_on_error=False,
     )
 
@@ -190,7 +220,7 @@ def step_error(result, step: str) -> str:
     """The failure message of `step`, with its causes (a user exception is the cause of Dagster's own error)."""
     texts = []
     for event in result.all_events:
-        if event.is_step_failure and event.step_key == step:
+        if event.is_step_failure and event.step_key.split("__")[-1] == step.split("/")[-1]:
             error = event.step_failure_data.error
             while error is not None:
                 texts.append(error.message)

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
 from mlops_assets.stages.registry import CHAMPION, current_champion

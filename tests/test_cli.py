@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import land_version, source_versions
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow

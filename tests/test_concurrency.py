@@ -20,7 +20,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import land_version, source_versions
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
 from mlops_assets.stages.registry import CHAMPION
 from mlops_assets.wiring.records import latest_metadata
 from mlops_assets.wiring.resources import MLflowTracking

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import ProjectSettings, SearchSettings
+from mlops_assets.settings import ProjectSettings, SearchSettings
 from mlops_assets.stages import deployment, registry
 from mlops_assets.stages.gates import GATES, PRIMARY_METRIC
 from mlops_assets.stages.rollback import rollback

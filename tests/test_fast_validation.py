@@ -12,7 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.contracts import Features, RawData
 from mlops_assets.features import make_features
 from mlops_assets.stages import fast_validation as _fast_validation

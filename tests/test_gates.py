@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.config import GateSettings
+from mlops_assets.settings import GateSettings
 from mlops_assets.stages import gates
 from mlops_assets.stages.metrics import slice_metrics
 

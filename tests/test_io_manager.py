@@ -20,7 +20,7 @@ import pytest
 from upath import UPath
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
 from mlops_assets.wiring import io_managers

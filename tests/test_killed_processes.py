@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from mlops_assets.wiring.resources import MLflowTracking
 from tests.conftest import subprocess_env

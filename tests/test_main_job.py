@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import source_versions
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.infra.version_keys import version_sort_key
 from tests.configured_data import a_break, swap_two_rows
 from tests.conftest import subprocess_env

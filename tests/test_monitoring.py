@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.config import DriftSettings, ProjectSettings, RetrainSettings
+from mlops_assets.settings import DriftSettings, ProjectSettings, RetrainSettings
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.stages.drift import (
     build_reference_profile,

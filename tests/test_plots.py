@@ -10,7 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.stages import plots
 from mlops_assets.stages.evaluation import evaluation_plots
 from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS

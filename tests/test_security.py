@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.infra.alerts import Notifier, notifier_from_env
 from tests.conftest import free_port, subprocess_env
 

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.contracts import RawData
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from tests.conftest import free_port, make_project, run_assets, step_error, subprocess_env

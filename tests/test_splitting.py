@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.config import ProjectSettings, SplitSettings
+from mlops_assets.settings import ProjectSettings, SplitSettings
 from mlops_assets.stages.registry import Champion
 from mlops_assets.stages.splitting import hash_buckets, in_hash_holdout, split_rows, split_version, unseen_rows
 from mlops_assets.stages.targets import target_values

@@ -18,7 +18,7 @@ import pytest
 from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
 from mlops_assets.infra.alerts import Notifier
 from mlops_assets.wiring.assets.features import dataset_split, feature_table
 from mlops_assets.wiring.assets.ingestion import raw_dataset

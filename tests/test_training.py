@@ -22,7 +22,7 @@ import yaml
 from sklearn.datasets import load_breast_cancer
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import PROJECT_ROOT, ProjectSettings
+from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
 from mlops_assets.contracts import RawData
 from mlops_assets.features import MODEL_INPUT_COLUMNS
 from mlops_assets.infra.alerts import Notifier

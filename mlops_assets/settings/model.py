@@ -230,6 +230,10 @@ class ModelSettings(ModelFields):
         return self.dataset.data_dir
 
     @property
+    def versions_dir(self) -> Path:
+        return self.dataset.versions_dir
+
+    @property
     def state_dir(self) -> str:
         return self.dataset.state_dir
 

@@ -30,6 +30,6 @@ def bikeshare() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def year(bikeshare: pd.DataFrame) -> pd.DataFrame:
     """The whole year, validated as the raw_dataset asset validates it (same dtypes as in the pipeline)."""
-    from mlops_assets.contracts import RawData
+    from mlops_assets.defs.bikeshare.contract import RawData
 
     return RawData.validate(bikeshare.copy(), lazy=True)

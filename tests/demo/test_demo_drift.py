@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_assets.config import DriftSettings
+from mlops_assets.settings import DriftSettings
 from mlops_assets.stages.drift import build_reference_profile, feature_drift
 
 DEMO_CSV = Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv"

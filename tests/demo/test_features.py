@@ -12,7 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.contracts import WEATHER_SITUATIONS, Features, RawData
 from mlops_assets.demo.versions import monthly_snapshot
 from mlops_assets.features import (

@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.main import version_table
-from mlops_assets.config import ProjectSettings, RetrainSettings, SearchSettings
+from mlops_assets.settings import ProjectSettings, RetrainSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.versions import land_version
 from mlops_assets.infra.alerts import Notifier

@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.settings import PROJECT_ROOT
 from tests.conftest import subprocess_env
 from tests.production.runs import VERSIONS
 from tests.production.services import backend_url, broker_url, postgres_admin_dsn, require_services

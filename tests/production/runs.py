@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from mlops_assets.commands.landing import source_versions
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 
 # The configured data set's versions, in order: the stack's tests each take versions of their own, six in all. A
 # project may be configured with fewer (a generated one has at least 4): the same cut then makes six.

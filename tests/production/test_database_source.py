@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.config import DataSourceSettings, ProjectSettings
+from mlops_assets.settings import DataSourceSettings, ProjectSettings
 from mlops_assets.infra.sources import data_source
 from mlops_assets.infra.sources.database import DatabaseSource
 from mlops_assets.wiring.assets.ingestion import raw_dataset

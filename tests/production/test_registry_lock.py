@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from mlops_assets.config import PROJECT_ROOT
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.infra.locks import FileLock, PostgresAdvisoryLock, registry_lock_for
 from mlops_assets.stages.registry import registry_lock
 from tests.production.services import postgres_admin_dsn, require_postgres

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from tests.production.conftest import FIRST_VERSION
 from tests.production.services import postgres_admin_dsn
 

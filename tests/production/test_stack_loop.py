@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from tests.production.conftest import FIRST_VERSION
 from tests.production.runs import VERSIONS, failures, materialized, wait_for_runs
 

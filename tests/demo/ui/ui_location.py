@@ -6,7 +6,7 @@ that a training run takes seconds instead of a minute on two cores. Folders come
 MLOPS_STATE_DIR, which the test sets to temporary folders before it starts the server.
 """
 
-from mlops_assets.config import ProjectSettings
+from mlops_assets.settings import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from tests.conftest import FAST_SEARCH
 
