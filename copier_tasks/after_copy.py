@@ -1,9 +1,10 @@
 """copier's after-copy task (copier.yml `_tasks`), run in the new project's folder by copier's own Python.
 
 1. Renames the package: the folder `mlops_assets/` becomes `<package>/` and every text file says `<package>`
-   (on `copier update` the freshly rendered `mlops_assets/` is moved over `<package>/`, as copier expects).
+   (on `copier update` the freshly rendered `mlops_assets/` is moved over `<package>/`, as copier expects), and the
+   first dataset's and model's folders under defs/ take their names (`defs/bikeshare/` -> `defs/<dataset>/`).
 2. For your data (not the demo): copies the data file into data/, infers a first contract and features from it
-   (`<package>.scaffold`) and refreshes the contracts' cached columns (`<package>.column_schemas`).
+   (`<package>.commands.scaffold`) and refreshes the cached columns (`<package>.commands.column_schemas`).
    Those two need pandas, Pandera and Dagster where copier runs; where they are missing it says what to run.
 
 Template-only: it is excluded from generated projects.
@@ -18,6 +19,8 @@ import sys
 from pathlib import Path
 
 TEMPLATE_PACKAGE = "mlops_assets"
+# The template's first dataset and model (defs/<name>/): renamed to the answers' names.
+TEMPLATE_DATASET, TEMPLATE_MODEL = "bikeshare", "bike_rentals"
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".yaml", ".yml", ".json", ".txt", ".cfg", ".ini", ".sh", ".example", ""}
 SKIP_DIRS = {".git", ".venv", "state", "__pycache__", ".pytest_cache", ".ruff_cache", "prod"}
 ANSWERS_FILE = ".copier-answers.yml"  # names the template's address, which must stay as it is
@@ -32,25 +35,41 @@ def text_files(root: Path):
             yield path
 
 
-def rename_package(root: Path, package: str) -> None:
+def replace_text(root: Path, old: str, new: str) -> None:
     for path in text_files(root):
         try:
             text = path.read_text()
         except UnicodeDecodeError:
             continue
-        if TEMPLATE_PACKAGE in text:
-            path.write_text(text.replace(TEMPLATE_PACKAGE, package))
-    rendered, target = root / TEMPLATE_PACKAGE, root / package
+        if old in text:
+            path.write_text(text.replace(old, new))
+
+
+def move_over(rendered: Path, target: Path) -> None:
+    """`rendered` becomes `target`; on `copier update` (target exists) the new render's files win."""
     if not rendered.exists():
         return
     if not target.exists():
         rendered.rename(target)
         return
-    for source in sorted(p for p in rendered.rglob("*") if p.is_file()):  # copier update: the new render wins
+    for source in sorted(p for p in rendered.rglob("*") if p.is_file()):
         destination = target / source.relative_to(rendered)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(source, destination)
     shutil.rmtree(rendered)
+
+
+def rename_package(root: Path, package: str) -> None:
+    replace_text(root, TEMPLATE_PACKAGE, package)
+    move_over(root / TEMPLATE_PACKAGE, root / package)
+
+
+def rename_defs(root: Path, package: str, old: str, new: str) -> None:
+    """A dataset's or model's folder under defs/ and every module path that names it."""
+    if old == new:
+        return
+    replace_text(root, f"{package}.defs.{old}.", f"{package}.defs.{new}.")
+    move_over(root / package / "defs" / old, root / package / "defs" / new)
 
 
 def sort_imports(root: Path) -> None:
@@ -78,11 +97,11 @@ def has_project_packages() -> bool:
 
 
 def refresh_column_schemas(root: Path, package: str) -> None:
-    """config.py (and contracts.py) changed: the cached columns the Dagster UI shows must follow."""
+    """The contracts, features or defs.yaml files changed: the cached columns the Dagster UI shows must follow."""
     if has_project_packages():
-        subprocess.run([sys.executable, "-m", f"{package}.column_schemas"], cwd=root, check=True)
+        subprocess.run([sys.executable, "-m", f"{package}.commands.column_schemas"], cwd=root, check=True)
     else:
-        print(f"then: .venv/bin/python -m {package}.column_schemas", file=sys.stderr)
+        print(f"then: .venv/bin/python -m {package}.commands.column_schemas", file=sys.stderr)
 
 
 def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace) -> None:
@@ -92,16 +111,17 @@ def scaffold(root: Path, package: str, data_file: Path, args: argparse.Namespace
     if data_file.resolve() != copy.resolve():
         shutil.copyfile(data_file, copy)
     row_key = [] if args.row_key == "row_id" else args.row_key.split(",")
-    command = [f"data/{copy.name}", f"--target={args.target}", f"--to={package}"]
+    command = [f"data/{copy.name}", f"--dataset={args.dataset}", f"--model={args.model}", f"--target={args.target}"]
+    command.append(f"--to={package}")
     if row_key:
         command += ["--row-key", *row_key]
     if args.time_column:
         command.append(f"--time-column={args.time_column}")
     if not has_project_packages():
-        print(f"then: .venv/bin/python -m {package}.scaffold {' '.join(command)}", file=sys.stderr)
+        print(f"then: .venv/bin/python -m {package}.commands.scaffold {' '.join(command)}", file=sys.stderr)
         return
     check_labels(copy, args)
-    subprocess.run([sys.executable, "-m", f"{package}.scaffold", *command], cwd=root, check=True)
+    subprocess.run([sys.executable, "-m", f"{package}.commands.scaffold", *command], cwd=root, check=True)
     rows = sum(1 for _ in copy.open()) - 1 if copy.suffix.lower() == ".csv" else None
     if rows is not None and rows // args.versions < args.min_rows:
         print(
@@ -129,6 +149,8 @@ def check_labels(data_file: Path, args: argparse.Namespace) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--package", required=True)
+    parser.add_argument("--dataset", default=TEMPLATE_DATASET)
+    parser.add_argument("--model", default=TEMPLATE_MODEL)
     parser.add_argument("--data-file", default="")
     parser.add_argument("--target", required=True)
     parser.add_argument("--task", default="regression")
@@ -139,12 +161,16 @@ def main() -> int:
     parser.add_argument("--min-rows", type=int, default=100)
     args = parser.parse_args()
     root = Path.cwd()
+    renamed = (args.package, args.dataset, args.model) != (TEMPLATE_PACKAGE, TEMPLATE_DATASET, TEMPLATE_MODEL)
     if args.package != TEMPLATE_PACKAGE:
         rename_package(root, args.package)
+    rename_defs(root, args.package, TEMPLATE_DATASET, args.dataset)
+    rename_defs(root, args.package, TEMPLATE_MODEL, args.model)
+    if renamed:
         sort_imports(root)
     if args.data_file:
         scaffold(root, args.package, Path(args.data_file), args)
-    if args.data_file or args.package != TEMPLATE_PACKAGE:
+    if args.data_file or renamed:
         refresh_column_schemas(root, args.package)
     return 0
 

@@ -9,11 +9,28 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.contracts import RawData
+from mlops_assets.components.project import project_datasets, project_models
 from mlops_assets.wiring import column_schemas
 from tests.conftest import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS = project_models()
+DATASETS = project_datasets()
+# Every model's assets, under its name; every dataset's ingestion, under its name.
+MODEL_ASSETS = {
+    "feature_table": "features",
+    "dataset_split": "features",
+    "candidate_model": "training",
+    "model_evaluation": "evaluation",
+    "deployed_model": "deployment",
+    "batch_predictions": "deployment",
+    "model_monitoring": "monitoring",
+    "retraining_decision": "monitoring",
+}
+GROUPS = {
+    **{name: {f"{name}/{asset}" for asset in MODEL_ASSETS} for name in MODELS},
+    **{name: {f"{name}/raw_dataset"} for name in DATASETS},
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,70 +40,81 @@ def defs() -> dg.Definitions:
     return defs
 
 
+def specs_by_key(defs) -> dict[str, dg.AssetSpec]:
+    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+
+
 def test_definitions_are_loadable(defs):
     assert isinstance(defs, dg.Definitions)
     dg.Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()
-    assert dg.AssetKey("raw_dataset") in repository.asset_graph.get_all_asset_keys()
+    keys = repository.asset_graph.get_all_asset_keys()
+    for dataset in DATASETS.values():
+        assert dg.AssetKey([dataset.name, "raw_dataset"]) in keys
+    for model in MODELS.values():
+        assert model.key("model_evaluation") in keys
 
 
 def test_raw_dataset_is_described_grouped_versioned_and_carries_the_contract(defs):
-    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("raw_dataset"))
-
-    assert spec.group_name == "ingestion"
-    assert spec.code_version
-    assert spec.description and "RawData" in spec.description
-    assert spec.partitions_def is not None and spec.partitions_def.name == "dataset_version"
-    schema = spec.metadata["dagster/column_schema"]
-    if isinstance(schema, dg.TableSchemaMetadataValue):
-        schema = schema.schema
-    assert [c.name for c in schema.columns] == list(RawData.to_schema().columns)
-
-
-GROUPS = {
-    "ingestion": {"raw_dataset"},
-    "features": {"feature_table", "dataset_split"},
-    "training": {"candidate_model"},
-    "evaluation": {"model_evaluation"},
-    "deployment": {"deployed_model", "batch_predictions"},
-    "monitoring": {"model_monitoring", "retraining_decision"},
-}
+    for dataset in DATASETS.values():
+        spec = specs_by_key(defs)[f"{dataset.name}/raw_dataset"]
+        assert spec.group_name == dataset.name
+        assert spec.tags["stage"] == "ingestion"
+        assert spec.code_version
+        assert spec.description and dataset.contract in spec.description
+        assert spec.partitions_def is not None and spec.partitions_def.name == f"{dataset.name}_versions"
+        schema = spec.metadata["dagster/column_schema"]
+        if isinstance(schema, dg.TableSchemaMetadataValue):
+            schema = schema.schema
+        assert [c.name for c in schema.columns] == list(dataset.raw_contract().to_schema().columns)
 
 
-def test_the_six_stages_are_groups_holding_every_asset_the_readme_names(defs):
+def test_a_group_per_model_holds_its_pipeline_and_the_readme_names_every_asset(defs):
     groups: dict[str, set[str]] = {}
     for spec in defs.resolve_all_asset_specs():
         groups.setdefault(spec.group_name, set()).add(spec.key.to_user_string())
     assert groups == GROUPS
     readme = (REPO_ROOT / "README.md").read_text()
-    for asset in set().union(*GROUPS.values()):
+    for asset in [*MODEL_ASSETS, "raw_dataset"]:
         assert f"`{asset}`" in readme, asset
 
 
 def test_every_asset_has_a_group_a_code_version_kinds_a_description_an_owner_and_tags(defs):
     # The design asks for these on every asset; "default" means a group was forgotten.
-    for spec in defs.resolve_all_asset_specs():
-        assert spec.group_name and spec.group_name != "default", spec.key
-        assert spec.code_version, spec.key
-        assert spec.kinds, spec.key
-        assert spec.description, spec.key
-        assert spec.owners, spec.key
-        assert spec.tags.get("stage") == spec.group_name, spec.key
+    for key, spec in specs_by_key(defs).items():
+        owner, asset = key.split("/")
+        assert spec.group_name == owner, key
+        assert spec.code_version, key
+        assert spec.kinds, key
+        assert spec.description, key
+        assert spec.owners, key
+        assert spec.tags.get("stage") == MODEL_ASSETS.get(asset, "ingestion"), key
+        if owner in MODELS:
+            assert spec.tags["model"] == owner and spec.tags["dataset"] == MODELS[owner].dataset.name, key
+            assert spec.partitions_def.name == MODELS[owner].dataset.partitions_name, key
 
 
-def test_the_retraining_decision_is_on_the_lineage_graph_below_monitoring(defs):
+def test_each_model_reads_its_dataset_and_has_its_own_registered_model(defs):
     graph = defs.resolve_asset_graph()
-    decision = dg.AssetKey("retraining_decision")
-    assert decision in graph.get_all_asset_keys()
-    assert graph.get(decision).parent_keys == {dg.AssetKey("model_monitoring")}
+    for model in MODELS.values():
+        assert graph.get(model.key("feature_table")).parent_keys == {model.raw_key}
+        assert graph.get(model.key("retraining_decision")).parent_keys == {model.key("model_monitoring")}
+        assert model.model_name in specs_by_key(defs)[f"{model.name}/deployed_model"].description
+    assert len({model.model_name for model in MODELS.values()}) == len(MODELS)
 
 
-def test_dataset_version_sensor_targets_a_job_that_materializes_raw_dataset(defs):
-    sensor = defs.resolve_sensor_def("dataset_version_sensor")
-    job = defs.resolve_job_def(sensor.job_name)
-
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert dg.AssetKey("raw_dataset") in job.asset_layer.selected_asset_keys
+def test_each_dataset_sensor_targets_its_job_with_every_model_on_it_and_each_model_has_a_retraining_sensor(defs):
+    for dataset in DATASETS.values():
+        sensor = defs.resolve_sensor_def(f"{dataset.name}_version_sensor")
+        job = defs.resolve_job_def(sensor.job_name)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        selected = job.asset_layer.selected_asset_keys
+        assert dg.AssetKey([dataset.name, "raw_dataset"]) in selected
+        for model in MODELS.values():
+            assert (model.key("candidate_model") in selected) == (model.dataset.name == dataset.name)
+    for model in MODELS.values():
+        sensor = defs.resolve_sensor_def(f"{model.name}_retraining_sensor")
+        assert sensor.job_name == f"{model.dataset.name}_pipeline"
 
 
 def heavy_modules_after(imports: str, heavy: set[str]) -> set[str]:
@@ -116,26 +144,22 @@ def test_stage_modules_import_no_ml_library_until_a_function_needs_it():
 
 
 def test_the_committed_column_schemas_are_current():
-    """column_schemas.json must match contracts.py and config.py; otherwise every load rebuilds them (slower)."""
-    stale = "mlops_assets/wiring/column_schemas.json is stale: run `python -m mlops_assets.wiring.column_schemas`"
-    assert column_schemas._cached_schemas(), stale
-    for name in column_schemas.CONTRACT_NAMES:
-        assert column_schemas._cached_schemas()[name] == column_schemas.build(column_schemas._contract(name)), stale
+    """column_schemas.json must match every contract and feature module; otherwise every load rebuilds them."""
+    stale = "mlops_assets/wiring/column_schemas.json is stale: run `python -m mlops_assets.commands.column_schemas`"
+    datasets, models = list(DATASETS.values()), list(MODELS.values())
+    assert column_schemas.stale_entries(datasets, models) == [], stale
+    for dataset in datasets:
+        assert column_schemas.raw_schema(dataset) == column_schemas.build(dataset.raw_contract()), stale
+    for model in models:
+        assert column_schemas.features_schema(model) == column_schemas.build(model.feature_code().Features), stale
 
 
-def test_a_changed_contract_is_never_shown_with_stale_columns(tmp_path, monkeypatch):
-    contracts_file, config_file = column_schemas.SOURCE_FILES
-    edited = tmp_path / "contracts.py"
-    edited.write_text(contracts_file.read_text() + "\n# a forker's edit\n")
-    monkeypatch.setattr(column_schemas, "SOURCE_FILES", (edited, config_file))
-    column_schemas._cached_schemas.cache_clear()
-    column_schemas.column_schema.cache_clear()
-    try:
-        assert column_schemas._cached_schemas() == {}
-        assert column_schemas.column_schema("RawData") == column_schemas.build(RawData)
-    finally:
-        column_schemas._cached_schemas.cache_clear()
-        column_schemas.column_schema.cache_clear()
+def test_a_changed_contract_is_never_shown_with_stale_columns(monkeypatch):
+    dataset = next(iter(DATASETS.values()))
+    module_bytes = column_schemas._module_bytes
+    monkeypatch.setattr(column_schemas, "_module_bytes", lambda path: module_bytes(path) + b"\n# a forker's edit\n")
+    assert column_schemas.stale_entries([dataset], []) == [f"raw:{dataset.contract}"]
+    assert column_schemas.raw_schema(dataset) == column_schemas.build(dataset.raw_contract())
 
 
 @pytest.mark.slow

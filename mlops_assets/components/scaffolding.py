@@ -8,6 +8,7 @@ feature code of a model already on it; set its target and task, and an estimator
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ class DatasetParams(BaseModel):
 
 
 def _value(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+    if isinstance(value, str):  # plain where YAML reads it back as the same string, quoted otherwise
+        return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
+    return json.dumps(value)
 
 
 def _default(field) -> Any:
@@ -48,7 +51,9 @@ def documented_yaml(fields: type[BaseModel], values: dict[str, Any], indent: int
     pad = " " * indent
     for name, field in fields.model_fields.items():
         if field.description:
-            lines.append(f"{pad}# {field.description}")
+            lines += textwrap.wrap(
+                field.description, 118 - indent, initial_indent=f"{pad}# ", subsequent_indent=f"{pad}# "
+            )
         nested = field.annotation if isinstance(field.annotation, type) else None
         if nested is not None and issubclass(nested, BaseModel):
             lines.append(f"{pad}{name}:")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dagster as dg
 from pydantic import Field, model_validator
@@ -18,7 +18,7 @@ class SplitSettings(Settings):
         description="time: the newest rows are the holdout; hash: a stable hash of the row key decides; auto: time "
         "when the dataset has a row_time, else hash.",
     )
-    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="The share of a version held out.")
 
 
 class Range(Settings):
@@ -40,6 +40,14 @@ DEFAULT_SEARCH_SPACE: dict[str, list[Any]] = {
 }
 
 
+# Read from YAML as it is and validated by pydantic below: Dagster's resolvers cannot tell a list from a Range in a
+# union, so this field is given to them as plain data.
+SearchSpace = Annotated[
+    dict[str, list[Any] | Range] | None,
+    dg.Resolver(lambda context, value: value, model_field_type=dict[str, Any] | None),
+]
+
+
 class EstimatorSettings(Settings):
     """The estimator: any scikit-learn-compatible class by import path, its fixed parameters and a search space."""
 
@@ -49,7 +57,7 @@ class EstimatorSettings(Settings):
         "sklearn.linear_model.LogisticRegression. None: HistGradientBoostingRegressor/Classifier for the task.",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Fixed constructor parameters.")
-    search_space: dict[str, list[Any] | Range] | None = Field(
+    search_space: SearchSpace = Field(
         default=None,
         description="Parameters to search: a list of values, or a range {low, high, log, integer}. None: the "
         "default estimator's space (empty for any other estimator).",
@@ -71,7 +79,7 @@ class SearchSettings(Settings):
     """Hyperparameter search: a seeded random search over the estimator's space, scored by cross-validation."""
 
     n_iter: int = Field(default=6, ge=1, description="Parameter sets tried (the search budget).")
-    cv_folds: int = Field(default=3, ge=2)
+    cv_folds: int = Field(default=3, ge=2, description="Cross-validation folds inside the training rows.")
 
 
 class GateSettings(Settings):
@@ -99,14 +107,14 @@ class GateSettings(Settings):
     )
     slice_margin: float = Field(default=0.25, description="The same margin, per slice.")
     min_slice_rows: int = Field(default=30, description="Slices with fewer holdout rows are not gated.")
-    bootstrap_samples: int = Field(default=500, ge=50)
+    bootstrap_samples: int = Field(default=500, ge=50, description="Resamples of the paired bootstrap interval.")
 
 
 class DriftSettings(Settings):
-    psi_warn: float = 0.1
-    psi_alert: float = 0.2
+    psi_warn: float = Field(default=0.1, description="A feature's PSI above this is a warning.")
+    psi_alert: float = Field(default=0.2, description="A feature's PSI above this counts as drift.")
     dataset_drift_share: float = Field(default=0.5, description="Dataset drift when this share of features drift.")
-    psi_bins: int = 10
+    psi_bins: int = Field(default=10, description="Quantile bins of a numeric feature for PSI.")
 
 
 class MonitoringSettings(Settings):
@@ -125,11 +133,11 @@ class RetrainSettings(Settings):
     degradation_margin: float = Field(
         default=0.15, description="Retrain when the realized metric is worse than evaluated by this fraction."
     )
-    retrain_on_dataset_drift: bool = True
+    retrain_on_dataset_drift: bool = Field(default=True, description="Dataset drift alone triggers a retraining.")
     trigger_k: int = Field(default=1, ge=1, description="Retrain when k of the last n decisions say so ...")
     trigger_n: int = Field(default=1, ge=1, description="... out of this many (hysteresis).")
     cooldown_versions: int = Field(default=1, ge=0, description="Versions to wait after a retraining.")
-    max_retrains_per_day: int = Field(default=24, ge=1)
+    max_retrains_per_day: int = Field(default=24, ge=1, description="At most this many retrainings a day.")
 
 
 class ModelFields(Settings):
@@ -147,10 +155,10 @@ class ModelFields(Settings):
         "MODEL_INPUT_COLUMNS (the raw columns it reads) and the Features contract."
     )
     registered_model: str | None = Field(default=None, description="The MLflow registered model; None: `name`.")
-    seed: int = 42
+    seed: int = Field(default=42, description="Seeds the split's tie-breaks, the search and the estimator.")
 
     # --- the data (data:) ----------------------------------------------------------------------------------------
-    task: Literal["regression", "classification"] = "regression"
+    task: Literal["regression", "classification"] = Field(default="regression", description="What is predicted.")
     target: str = Field(description="data: the column to predict.")
     positive_label: str | None = Field(
         default=None,
