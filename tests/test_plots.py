@@ -10,11 +10,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from mlops_assets.settings import ProjectSettings
 from mlops_assets.stages import plots
 from mlops_assets.stages.evaluation import evaluation_plots
-from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from tests.conftest import land, make_project, run_assets
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection
+from tests.conftest import land, make_project, model_settings, run_assets
 from tests.test_metrics import _classification_data, _regression_data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -25,10 +24,10 @@ def test_regression_plots_are_pngs_and_leave_no_pyplot_figure():
 
     y, pred = _regression_data(n=240)
     rows = pd.DataFrame({"hour": np.arange(240) % 24})
-    drawn = evaluation_plots(rows, y, pred, ProjectSettings(task="regression", error_plot_column="hour"))
+    drawn = evaluation_plots(rows, y, pred, model_settings(task="regression", error_plot_column="hour"))
     assert set(drawn) == {"predicted_vs_actual.png", "error_by_hour.png"}
     assert all(png.startswith(PNG_SIGNATURE) and len(png) > 1000 for png in drawn.values())
-    assert set(evaluation_plots(rows, y, pred, ProjectSettings(task="regression", error_plot_column=None))) == {
+    assert set(evaluation_plots(rows, y, pred, model_settings(task="regression", error_plot_column=None))) == {
         "predicted_vs_actual.png"
     }
     assert plt.get_fignums() == []
@@ -39,7 +38,7 @@ def test_classification_plots_are_pngs_even_for_a_single_class_holdout():
 
     y, proba = _classification_data(n=200)
     rows = pd.DataFrame({"x": np.arange(200)})
-    settings = ProjectSettings(task="classification", positive_label="yes")
+    settings = model_settings(task="classification", positive_label="yes", positive_at_least=None)
     drawn = evaluation_plots(rows, y, proba, settings)
     assert set(drawn) == {"roc_curve.png", "precision_recall.png", "confusion_matrix.png"}
     assert all(png.startswith(PNG_SIGNATURE) for png in drawn.values())
@@ -73,12 +72,14 @@ def test_evaluation_and_monitoring_events_link_to_plots_the_mlflow_run_holds(tmp
     project = make_project(tmp_path)
     first, second = list(versions)[:2]
     land(project.settings, versions, first, second)
-    instance.add_dynamic_partitions("dataset_version", [first, second])
-    assert run_assets(project, instance, first, INGESTION_ASSETS + TRAINING_ASSETS).success
-    assert run_assets(project, instance, second, [*INGESTION_ASSETS, "model_monitoring"]).success  # 1st is champion
+    settings = project.settings
+    instance.add_dynamic_partitions(settings.dataset.partitions_name, [first, second])
+    assert run_assets(project, instance, first, ingestion_selection(settings) + training_selection(settings)).success
+    # The first version's model is champion: the second is monitored against it.
+    assert run_assets(project, instance, second, [*ingestion_selection(settings), "model_monitoring"]).success
 
     for asset in ("model_evaluation", "model_monitoring"):
-        [record] = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+        [record] = instance.fetch_materializations(settings.key(asset), limit=1).records
         metadata = record.asset_materialization.metadata
         run_id = metadata["mlflow_run"].value.split("/runs/")[1].split("?")[0]
         folder = metadata["plots_in_mlflow"].value
