@@ -19,12 +19,17 @@ from mlops_assets.commands import scaffold
 
 
 def _load(package: Path, name: str):
-    """Import `package/name.py` as a module of the package `package` (contracts.py imports .stages.validation)."""
-    spec = importlib.util.spec_from_file_location(f"{package.name}.{name}", package / f"{name}.py")
+    """Import `package/<name>.py` (name: defs/cells/contract) as a module of `package` (the contract imports
+    <package>.stages.validation)."""
+    dotted = ".".join([package.name, *name.split("/")])
+    spec = importlib.util.spec_from_file_location(dotted, package / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+CONTRACT, FEATURES = "defs/cells/contract", "defs/cell_class/features"
 
 
 @pytest.fixture
@@ -50,8 +55,10 @@ def generated(tmp_path, monkeypatch):
     # contracts.py imports `.stages.validation`: give the package the template's stages.
     (package / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    written = scaffold.write(source, package, target="class", row_key=[scaffold.GENERATED_ROW_KEY])
-    stages = Path(scaffold.__file__).parent / "stages"
+    written = scaffold.write(
+        source, package, "cells", "cell_class", target="class", row_key=[scaffold.GENERATED_ROW_KEY]
+    )
+    stages = Path(scaffold.__file__).parents[1] / "stages"
     (package / "stages").symlink_to(stages, target_is_directory=True)
     yield source, package, written
     for name in [m for m in sys.modules if m.startswith("scaffolded")]:
@@ -69,8 +76,8 @@ def test_identifiers_are_python_names_and_unique():
 
 def test_the_inferred_contract_validates_its_own_file_and_refuses_what_it_never_saw(generated):
     source, package, written = generated
-    assert [p.name for p in written] == ["contracts.py", "features.py"]
-    contracts = _load(package, "contracts")
+    assert [str(p.relative_to(package)) for p in written] == ["defs/cells/contract.py", "defs/cell_class/features.py"]
+    contracts = _load(package, CONTRACT)
     rows = pd.read_csv(source)
     rows.insert(0, "row_id", range(len(rows)))  # as landing.read_source adds the generated row key
     valid = contracts.RawData.validate(rows, lazy=True)
@@ -90,18 +97,17 @@ def test_the_inferred_contract_validates_its_own_file_and_refuses_what_it_never_
 
 def test_the_generated_features_are_numeric_inputs_and_one_hot_categories(generated):
     source, package, _ = generated
-    contracts, features = _load(package, "contracts"), _load(package, "features")
+    contracts, features = _load(package, CONTRACT), _load(package, FEATURES)
     rows = contracts.RawData.validate(pd.read_csv(source).assign(row_id=range(60)), lazy=True)
     # Never the target or the row key; text with too many values is left out (and said so in features.py).
     assert features.MODEL_INPUT_COLUMNS == ["Mean Radius", "count", "flag", "2nd", "colour"]
-    assert "comment" in (package / "features.py").read_text()
+    assert "comment" in (package / f"{FEATURES}.py").read_text()
     made = features.make_features(rows)
-    contracts.Features.validate(made, lazy=True)
+    features.Features.validate(made, lazy=True)
     assert list(made.columns) == features.FEATURE_COLUMNS
     assert made[["colour_green", "colour_red"]].sum(axis=1).eq(1).all()
     assert made["mean_radius"].isna().sum() == 1
-    with pytest.raises(NotImplementedError):  # no time column: config.py splits by hash
-        features.row_time(rows)
+    assert not hasattr(contracts, "row_time")  # no time column: the dataset has no row_time, models split by hash
 
 
 def test_a_time_column_orders_rows_and_a_missing_column_is_refused(tmp_path):
@@ -109,12 +115,15 @@ def test_a_time_column_orders_rows_and_a_missing_column_is_refused(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     package = tmp_path / "timed"
     package.mkdir()
-    scaffold.write(tmp_path / "t.csv", package, target="y", row_key=["id"], time_column="when")
-    text = (package / "features.py").read_text()
-    assert 'pd.to_datetime(raw["when"])' in text and "MODEL_INPUT_COLUMNS" in text
+    scaffold.write(tmp_path / "t.csv", package, "timed", "y_model", target="y", row_key=["id"], time_column="when")
+    contract = (package / "defs" / "timed" / "contract.py").read_text()
+    assert 'pd.to_datetime(raw["when"])' in contract and "def row_time" in contract
+    features = (package / "defs" / "y_model" / "features.py").read_text()
     namespace: dict = {}
-    exec(compile(text, "features.py", "exec"), namespace)
-    assert list(namespace["row_time"](frame).argsort()) == [1, 0, 2]
+    exec(compile(features, "features.py", "exec"), namespace)
     assert namespace["MODEL_INPUT_COLUMNS"] == []  # the key, the time and the target are not inputs
+    start = contract.index("def row_time")
+    exec(compile("import pandas as pd\n" + contract[start:], "contract.py", "exec"), namespace)
+    assert list(namespace["row_time"](frame).argsort()) == [1, 0, 2]
     with pytest.raises(ValueError, match="no column 'label'"):
-        scaffold.write(tmp_path / "t.csv", package, target="label", row_key=["id"])
+        scaffold.write(tmp_path / "t.csv", package, "timed", "y_model", target="label", row_key=["id"])

@@ -110,12 +110,14 @@ def test_a_project_for_other_data_has_its_package_contract_and_no_demo(breast_ca
     assert sorted(p.name for p in (breast_cancer / "data").iterdir()) == ["breast_cancer.csv"]
     mentions = run(breast_cancer, "-c", "import tumour_watch; print(tumour_watch.__file__)")
     assert mentions.stdout.strip() == str(package / "__init__.py"), "the generated package must import its own code"
-    config = (package / "config.py").read_text()
-    for setting in ('task: Literal["regression", "classification"] = "classification"', 'default=["row_id"]'):
-        assert setting in config
-    assert 'default="malignant"' in config and 'default="hash"' in config
-    assert '"tumour_watch.landing:cumulative_versions"' in config
-    contracts = (package / "contracts.py").read_text()
+    dataset = (package / "defs" / "breast_cancer" / "defs.yaml").read_text()
+    assert 'row_key: ["row_id"]' in dataset and "row_time" not in dataset  # no time column: a hash split
+    assert "cut: tumour_watch.commands.landing:cumulative_versions" in dataset
+    model = (package / "defs" / "tumour_watch" / "defs.yaml").read_text()
+    for setting in ("task: classification", 'positive_label: "malignant"', "dataset: breast_cancer"):
+        assert setting in model
+    assert not (package / "defs" / "busy_hours").exists() and not (package / "defs" / "bikeshare").exists()
+    contracts = (package / "defs" / "breast_cancer" / "contract.py").read_text()
     assert "diagnosis: Series[str] = pa.Field(isin=['benign', 'malignant']" in contracts.replace('"', "'")
     assert '@pa.dataframe_check(name="at least one row")' in contracts
     checks = [
@@ -163,7 +165,7 @@ def test_every_test_of_the_generated_project_is_collected(name, request):
 )
 def test_the_generated_projects_main_job_prints_its_table(name, package, metric, versions, request):
     project = request.getfixturevalue(name)
-    done = run(project, "-m", f"{package}.main", "--versions", versions)
+    done = run(project, "-m", f"{package}.commands.main", "--versions", versions)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     lines = done.stdout.splitlines()
     header = next(line for line in lines if line.startswith("version "))
@@ -181,7 +183,7 @@ def test_copier_update_keeps_the_projects_edits_and_changes_nothing_else(breast_
     project = tmp_path / "project"
     shutil.copytree(breast_cancer, project, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
-    contracts = project / "tumour_watch" / "contracts.py"
+    contracts = project / "tumour_watch" / "defs" / "breast_cancer" / "contract.py"
     for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "generated"]):
         subprocess.run([*git, *step], cwd=project, check=True)
     contracts.write_text(contracts.read_text() + "# tightened by hand\n")
@@ -209,6 +211,7 @@ def test_string_labels_without_a_positive_label_are_refused_and_nothing_is_left(
 def test_the_demo_under_another_package_name_is_renamed_everywhere(tmp_path):
     project = generate(tmp_path / "city-bikes", project_name="city-bikes")
     assert (project / "city_bikes" / "demo" / "versions.py").is_file() and not (project / "mlops_assets").exists()
+    assert (project / "city_bikes" / "defs" / "bikeshare" / "defs.yaml").is_file()
     left = [
         str(path.relative_to(project))
         for path in project.rglob("*")
@@ -216,5 +219,43 @@ def test_the_demo_under_another_package_name_is_renamed_everywhere(tmp_path):
         and "mlops_assets" in path.read_text(errors="ignore")
     ]  # fmt: skip
     assert left == []
-    current = run(project, "-c", "from city_bikes import column_schemas; assert column_schemas._cached_schemas()")
-    assert current.returncode == 0, "the cached contract columns follow the renamed config.py: " + current.stderr
+    check = (
+        "from city_bikes.components.project import project_datasets, project_models\n"
+        "from city_bikes.wiring.column_schemas import stale_entries\n"
+        "assert not stale_entries(list(project_datasets().values()), list(project_models().values()))"
+    )
+    current = run(project, "-c", check)
+    assert current.returncode == 0, "the cached columns follow the renamed package: " + current.stderr
+
+
+@pytest.mark.slow
+def test_a_model_added_by_the_scaffold_command_to_a_generated_project_runs_its_closed_loop(breast_cancer, tmp_path):
+    """The README's "add a model": one `dg scaffold defs` command and a few lines of its defs.yaml."""
+    project = tmp_path / "project"
+    shutil.copytree(breast_cancer, project, ignore=shutil.ignore_patterns("__pycache__", "state", ".pytest_cache"))
+    (project / "state").mkdir()
+    dg = str(Path(sys.executable).with_name("dg"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "MLOPS_", "MLFLOW_"))}
+    env.update(PYTHONPATH=str(project), DAGSTER_HOME=str(project / "state"))
+    command = [dg, "scaffold", "defs", "tumour_watch.components.ModelComponent", "second_opinion"]
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    defs_yaml = project / "tumour_watch" / "defs" / "second_opinion" / "defs.yaml"
+    text = defs_yaml.read_text()
+    # It predicts what the first model predicts, from the same features: only the estimator changes (3 lines).
+    for line in ("dataset: breast_cancer", "target: diagnosis", "task: classification", "positive_label: malignant"):
+        assert line in text, line
+    text = text.replace("class_path: null", "class_path: sklearn.linear_model.LogisticRegression")
+    text = text.replace("params: {}", "params: {max_iter: 2000}")
+    text = text.replace("search_space: null", "search_space: {C: {low: 0.01, high: 10.0, log: true}}")
+    defs_yaml.write_text(text)
+    checked = subprocess.run([dg, "check", "defs"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    done = run(project, "-m", "tumour_watch.commands.main", "--model", "second_opinion")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("version "))
+    rows = lines[lines.index(header) + 2 :][:4]
+    assert "passed" in rows[0] and "yes (v1)" in rows[0], rows
+    assert all(row.split(" | ")[3].strip() not in ("", "-") for row in rows[1:]), "each later version is monitored"
+    assert "second_opinion (classification, registered model second_opinion)" in done.stdout

@@ -97,11 +97,13 @@ class ModelScaffolder(dg.Scaffolder[ModelParams]):
             "name": Path(request.target_path).name,
             "dataset": dataset,
             "features": features or f"{_module_of(Path(request.target_path), request.project_root)}.features",
-            "target": params.target or (on_dataset[0].target if on_dataset else None),
+            "target": params.target,
             **({"task": params.task} if params.task else {}),
         }
-        if on_dataset and not params.target:
-            values["leakage_columns"] = on_dataset[0].leakage_columns
+        if on_dataset and not params.target:  # the same prediction as the first model, to try another estimator
+            first = on_dataset[0]
+            values.update(target=first.target, task=params.task or first.task, positive_label=first.positive_label)
+            values.update(positive_at_least=first.positive_at_least, leakage_columns=first.leakage_columns)
         write_defs_yaml(Path(request.target_path), request.type_name, ModelFields, values)
 
 
