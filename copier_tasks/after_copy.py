@@ -146,6 +146,25 @@ def check_labels(data_file: Path, args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.target!r} has the labels {labels}: answer positive_label with the positive one")
 
 
+def old_layout_steps(root: Path, package: str, dataset: str, model: str) -> str | None:
+    """What to do when `copier update` meets a project generated before the components layout (docs/fork.md)."""
+    old = [name for name in ("config.py", "contracts.py", "features.py") if (root / package / name).exists()]
+    if not old:
+        return None
+    defs = f"{package}/defs"
+    return (
+        f"This project was generated before datasets and models became components ({', '.join(old)} in {package}/). "
+        f"The new layout is rendered; to finish:\n"
+        f"  1. git mv {package}/contracts.py {defs}/{dataset}/contract.py (move its Features class into features.py,"
+        f" and row_time from features.py into contract.py)\n"
+        f"  2. git mv {package}/features.py {defs}/{model}/features.py\n"
+        f"  3. copy the values you changed in {package}/config.py into {defs}/{dataset}/defs.yaml and "
+        f"{defs}/{model}/defs.yaml (the search grid is now estimator.search_space), then git rm {package}/config.py\n"
+        f"  4. python -m {package}.commands.column_schemas && dg check defs && ./scripts/test\n"
+        "  Versions now live in data/<dataset>/versions/: start with a fresh state/ (docs/fork.md)."
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--package", required=True)
@@ -168,6 +187,10 @@ def main() -> int:
     rename_defs(root, args.package, TEMPLATE_MODEL, args.model)
     if renamed:
         sort_imports(root)
+    steps = old_layout_steps(root, args.package, args.dataset, args.model)
+    if steps:
+        print(steps, file=sys.stderr)
+        return 0  # the old contract stays the user's until they move it: nothing is inferred over it
     if args.data_file:
         scaffold(root, args.package, Path(args.data_file), args)
     if args.data_file or renamed:
