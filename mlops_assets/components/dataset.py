@@ -7,6 +7,7 @@ import dagster as dg
 
 from mlops_assets.components.scaffolding import DatasetScaffolder
 from mlops_assets.settings.dataset import DatasetFields, DatasetSettings
+from mlops_assets.settings.model import ModelFields
 
 
 @dg.scaffold_with(DatasetScaffolder)
@@ -21,13 +22,12 @@ class DatasetComponent(dg.Component, DatasetFields):
         return DatasetSettings(**self.model_dump(), **runtime)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        from mlops_assets.components.model import ModelComponent
         from mlops_assets.wiring.pipelines import dataset_definitions
 
         dataset = self.settings()
-        models = [
+        models = [  # the model components, found by their fields' type (no import of the model component)
             model.settings(dataset)
-            for model in context.component_tree.get_all_components(ModelComponent)
+            for model in context.component_tree.get_all_components(ModelFields)
             if model.dataset == self.name
         ]
         return dataset_definitions(dataset, models)

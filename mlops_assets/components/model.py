@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlops_assets.components.scaffolding import ModelScaffolder
-from mlops_assets.settings.dataset import DatasetSettings
+from mlops_assets.settings.dataset import DatasetFields, DatasetSettings
 from mlops_assets.settings.model import ModelFields, ModelSettings
 
 
@@ -21,10 +21,10 @@ class ModelComponent(dg.Component, ModelFields):
         return ModelSettings(**{**self.model_dump(), "dataset": dataset})
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        from mlops_assets.components.dataset import DatasetComponent
         from mlops_assets.wiring.pipelines import model_definitions
 
-        datasets = {d.name: d for d in context.component_tree.get_all_components(DatasetComponent)}
+        # The dataset components, found by their fields' type (no import of the dataset component).
+        datasets = {d.name: d for d in context.component_tree.get_all_components(DatasetFields)}
         if self.dataset not in datasets:
             raise ValueError(
                 f"model {self.name!r} names dataset {self.dataset!r}, which no defs.yaml defines; the datasets are: "

@@ -82,10 +82,10 @@ class ModelScaffolder(dg.Scaffolder[ModelParams]):
         return ModelParams
 
     def scaffold(self, request: dg.ScaffoldRequest[ModelParams]) -> None:
-        from mlops_assets.components.project import project_datasets, project_models
-
         params = request.params or ModelParams()
-        datasets, models = project_datasets(), project_models()
+        tree = dg.ComponentTree.for_project(request.project_root)  # the components there, by their fields' types
+        datasets = {d.name: d.settings() for d in tree.get_all_components(DatasetFields)}
+        models = {m.name: m.settings(datasets[m.dataset]) for m in tree.get_all_components(ModelFields)}
         dataset = params.dataset or (next(iter(datasets)) if len(datasets) == 1 else None)
         if dataset not in datasets:
             raise ValueError(

@@ -15,7 +15,7 @@ import hashlib
 import os
 from typing import TYPE_CHECKING
 
-from mlops_assets.infra.sources import DataSource, Fingerprint, RawVersion
+from mlops_assets.infra.sources.base import DataSource, Fingerprint, RawVersion
 from mlops_assets.infra.sources.files import hash_part
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from stat import S_ISDIR, S_ISLNK
 
-from mlops_assets.infra.sources import DataSource, Fingerprint, RawVersion, VersionUnreadable
+from mlops_assets.infra.sources.base import DataSource, Fingerprint, RawVersion, VersionUnreadable
 from mlops_assets.infra.version_keys import DATA_SUFFIXES, LANDED_MANIFEST, LANDING_PREFIX
 
 LINK_FOLDER = "it is a symbolic link; a version must be a real folder (a link can point anywhere)"
