@@ -1,7 +1,7 @@
 """Deployment end to end: real pipeline runs on a real Dagster instance and a real MLflow registry (SQLite).
 
 One story per module, trained once (small search budget) on the configured data set's first versions: the first
-two are good versions and are promoted in turn; the third is trained with a search that cannot fit (a constant
+two are good versions and are promoted in turn; the third is trained with an estimator that cannot fit (a constant
 prediction) and fails the gates. The tests read what each step left behind; a test that moves an alias puts it back
 before it ends, and a test that adds a version uses a version key of its own.
 """
@@ -19,28 +19,42 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import ProjectSettings, SearchSettings
+from mlops_assets.settings import EstimatorSettings, ModelSettings
 from mlops_assets.stages import deployment, registry
 from mlops_assets.stages.gates import GATES, PRIMARY_METRIC
 from mlops_assets.stages.rollback import rollback
 from mlops_assets.stages.scoring import predictions_schema, score_batch
-from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection
 from mlops_assets.wiring.records import latest_metadata
-from tests.conftest import FAST_SEARCH, aliases, make_project, run_assets, step_error, subprocess_env
+from tests.conftest import FAST_SPACE, MODEL, aliases, make_project, run_assets, step_error, subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PIPELINE = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
-# No split can have 10^9 rows in a leaf: the model predicts the training mean (or class rate) for every row, so it
-# meets no threshold and does not beat the baseline, whatever the data set.
-HOPELESS_SEARCH = SearchSettings(
-    **{**FAST_SEARCH.model_dump(), "max_iter": [1], "learning_rate": [0.001], "min_samples_leaf": [10**9]}
-)
-METRIC = PRIMARY_METRIC[ProjectSettings().task][0]
-EVALUATION = dg.AssetKey("model_evaluation")
+PIPELINE = ingestion_selection(MODEL) + training_selection(MODEL)
+METRIC = PRIMARY_METRIC[MODEL.task][0]
+EVALUATION = MODEL.key("model_evaluation")
 needs_time_order = pytest.mark.skipif(
-    ProjectSettings().split.method != "time",
-    reason="the older-data rule needs a time order: this project splits by hash (config.split.method)",
+    MODEL.split.method != "time",
+    reason=f"the older-data rule needs a time order: model {MODEL.name} splits by hash (its split.method)",
 )
+
+
+def hopeless_estimator(model: ModelSettings) -> EstimatorSettings:
+    """An estimator that cannot fit: it predicts the training mean (or class rate) for every row, so it meets no
+    threshold and does not beat the baseline, whatever the data set."""
+    if model.estimator.class_path is None:  # gradient boosting: no split can have 10^9 rows in a leaf
+        space = {**FAST_SPACE, "max_iter": [1], "learning_rate": [0.001], "min_samples_leaf": [10**9]}
+        return model.estimator.model_copy(update={"search_space": space})
+    regression = model.task == "regression"
+    return EstimatorSettings(
+        class_path="sklearn.dummy.DummyRegressor" if regression else "sklearn.dummy.DummyClassifier",
+        params={"strategy": "mean" if regression else "prior"},
+        search_space={},
+    )
+
+
+def output(result, asset: str):
+    """The value a run's step for the model's `asset` returned."""
+    return result.output_for_node(MODEL.key(asset).to_python_identifier())
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +75,7 @@ def worse(keys) -> str:
 def land(project, instance: dg.DagsterInstance, versions, key: str, rows_of: str | None = None) -> None:
     """Land version `key` (with the rows of version `rows_of`, default its own) and add its partition."""
     land_version(project.settings.versions_dir, key, versions[rows_of or key])
-    instance.add_dynamic_partitions("dataset_version", [key])
+    instance.add_dynamic_partitions(project.settings.dataset.partitions_name, [key])
 
 
 def alias_statuses(project) -> dict[str, str]:
@@ -77,8 +91,8 @@ def version_count(project) -> int:
     return len(project.client.search_model_versions(f"name = '{project.settings.model_name}'"))
 
 
-def materialized(result) -> set[str]:
-    return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+def materialized(result) -> set[dg.AssetKey]:
+    return {event.asset_key for event in result.get_asset_materialization_events()}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +113,7 @@ def story(tmp_path_factory, module_instance, versions, good, better, worse):
         land(project, instance, versions, key)
     results, snapshots = {}, {}
 
-    def step(name: str, key: str, selection: list[str], settings: ProjectSettings | None = None) -> None:
+    def step(name: str, key: str, selection: list, settings: ModelSettings | None = None) -> None:
         results[name] = run_assets(project, instance, key, selection, settings)
         snapshots[name] = {
             "aliases": aliases(project),
@@ -109,7 +123,7 @@ def story(tmp_path_factory, module_instance, versions, good, better, worse):
 
     step("good", good, PIPELINE)
     step("better", better, PIPELINE)
-    hopeless = ProjectSettings(**{**project.settings.model_dump(), "search": HOPELESS_SEARCH})
+    hopeless = ModelSettings(**{**project.settings.model_dump(), "estimator": hopeless_estimator(project.settings)})
     step("worse", worse, PIPELINE, hopeless)
     step("worse deploy only", worse, ["deployed_model"])
     return SimpleNamespace(
@@ -123,7 +137,7 @@ def test_a_good_candidate_passes_every_gate_and_becomes_champion(story):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.asset_key == EVALUATION}
     assert checks == dict.fromkeys(GATES, True)
     assert story.snapshots["good"]["aliases"] == {"champion": "1", "previous_champion": None}
-    deployed = latest_metadata(story.instance, "deployed_model", story.good)
+    deployed = latest_metadata(story.instance, MODEL.key("deployed_model"), story.good)
     assert deployed["champion_version"] == "1" and deployed["promoted"] is True
 
 
@@ -131,12 +145,14 @@ def test_a_second_good_version_is_promoted_and_the_former_champion_kept_for_roll
     result = story.results["better"]
     assert result.success, step_error(result, "model_evaluation")
     # It was compared with version 1 on rows version 1 never trained on, and beat it within the margin.
-    evaluation = latest_metadata(story.instance, "model_evaluation", story.better)
+    evaluation = latest_metadata(story.instance, MODEL.key("model_evaluation"), story.better)
     assert evaluation["champion_version"] == "1" and evaluation["gates_passed"] is True
     assert story.snapshots["better"]["aliases"] == {"champion": "2", "previous_champion": "1"}
     version = story.project.client.get_model_version(story.project.settings.model_name, "2")
     assert version.tags[registry.REPLACED_VERSION] == "1"
-    assert version.run_id == latest_metadata(story.instance, "candidate_model", story.better)["mlflow_run_id"]
+    assert (
+        version.run_id == latest_metadata(story.instance, MODEL.key("candidate_model"), story.better)["mlflow_run_id"]
+    )
     assert version.tags["dataset_version"] == story.better
     assert round(float(version.tags[f"holdout_{METRIC}"]), 4) == evaluation[f"candidate_{METRIC}"]
     # The manifest is an artifact of the run; the version carries only the few tags deployment and scoring read.
@@ -155,11 +171,11 @@ def test_a_worse_candidate_fails_a_gate_is_not_deployed_and_the_champion_stays(s
     assert not result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.asset_key == EVALUATION}
     assert checks["absolute_thresholds"] is False and checks["beats_baseline"] is False
-    assert "model_evaluation" in materialized(result)  # the checked asset is stored, with its failed checks ...
-    assert "deployed_model" not in materialized(result)  # ... and deployment is skipped
-    assert not latest_metadata(story.instance, "deployed_model", story.worse)
+    assert EVALUATION in materialized(result)  # the checked asset is stored, with its failed checks ...
+    assert MODEL.key("deployed_model") not in materialized(result)  # ... and deployment is skipped
+    assert not latest_metadata(story.instance, MODEL.key("deployed_model"), story.worse)
     assert story.snapshots["worse"]["aliases"] == {"champion": "2", "previous_champion": "1"}
-    candidate_run = result.output_for_node("candidate_model").run_id
+    candidate_run = output(result, "candidate_model").run_id
     assert not story.project.client.search_model_versions(f"run_id = '{candidate_run}'")  # never registered
 
 
@@ -175,7 +191,7 @@ def test_rerunning_the_champions_deployment_is_idempotent(story):
     before = (aliases(story.project), version_count(story.project))
     result = run_assets(story.project, story.instance, story.better, ["deployed_model"])
     assert result.success, step_error(result, "deployed_model")
-    deployed = latest_metadata(story.instance, "deployed_model", story.better)
+    deployed = latest_metadata(story.instance, MODEL.key("deployed_model"), story.better)
     assert deployed["champion_version"] == "2" and deployed["promoted"] is False
     assert deployed["previous_champion_version"] == "1"
     assert (aliases(story.project), version_count(story.project)) == before
@@ -188,7 +204,7 @@ def test_rerunning_a_superseded_candidates_deployment_changes_nothing(story):
     before = (aliases(story.project), version_count(story.project))
     result = run_assets(story.project, story.instance, story.good, ["deployed_model"])
     assert result.success, step_error(result, "deployed_model")
-    promotion = result.output_for_node("deployed_model")
+    promotion = output(result, "deployed_model")
     assert (promotion.version, promotion.champion_version, promotion.changed) == ("1", "2", False)
     assert (
         f"champion version 2 trained on newer data ({story.better}) than the candidate ({story.good})"
@@ -215,7 +231,7 @@ def test_a_candidate_trained_on_older_data_is_registered_but_never_replaces_the_
     finally:
         mlflow.set_tracking_uri(story.project.tracking.uri)
     assert result.success, step_error(result, "deployed_model") + step_error(result, "batch_predictions")
-    promotion = result.output_for_node("deployed_model")
+    promotion = output(result, "deployed_model")
     assert promotion.changed is False and promotion.champion_version == "2"
     assert "trained on newer data" in promotion.reason and "registered, not promoted" in promotion.reason
     assert version_count(story.project) == before + 1
@@ -233,25 +249,25 @@ def test_the_whole_graph_on_a_version_older_than_the_champions_data_finishes_gre
     # candidate that cannot be compared and is not promoted: recorded outcomes, not errors (no alert either).
     key = f"{story.good}-again"
     land(story.project, story.instance, versions, key, rows_of=story.good)
-    every_asset = [*PIPELINE, "model_monitoring"]
+    every_asset = [*PIPELINE, MODEL.key("model_monitoring")]
     result = run_assets(story.project, story.instance, key, every_asset)
     assert result.success, step_error(result, "model_monitoring") + step_error(result, "deployed_model")
-    monitoring = latest_metadata(story.instance, "model_monitoring", key)
+    monitoring = latest_metadata(story.instance, MODEL.key("model_monitoring"), key)
     assert monitoring["status"] == "nothing to monitor"
     assert "was in champion version 2's training" in monitoring["note"]
-    evaluation = latest_metadata(story.instance, "model_evaluation", key)
+    evaluation = latest_metadata(story.instance, MODEL.key("model_evaluation"), key)
     assert evaluation["champion_comparison"].startswith("Champion version 2 trained on every holdout row: not compared")
     checks = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == EVALUATION}
     assert checks["not_worse_than_champion"].passed
     assert "trained on every holdout row" in checks["not_worse_than_champion"].description
-    deployed = latest_metadata(story.instance, "deployed_model", key)
+    deployed = latest_metadata(story.instance, MODEL.key("deployed_model"), key)
     assert deployed["promoted"] is False and "registered, not promoted" in deployed["outcome"]
     assert aliases(story.project) == {"champion": "2", "previous_champion": "1"}
 
 
 def test_a_candidate_evaluated_against_another_champion_is_not_promoted(story):
     # Evaluated when version 1 was champion; version 2 is champion now: it was never compared with version 2.
-    candidate = story.results["worse"].output_for_node("candidate_model")
+    candidate = output(story.results["worse"], "candidate_model")
     project = story.project
     before = (aliases(project), version_count(project))
     for stale in ("1", None):
@@ -267,7 +283,7 @@ def test_a_deployment_only_run_after_the_champion_changed_refuses_the_candidate(
     land(project, story.instance, versions, key)
     evaluated = run_assets(project, story.instance, key, PIPELINE[:-2])
     assert evaluated.success, step_error(evaluated, "model_evaluation")
-    assert latest_metadata(story.instance, "model_evaluation", key)["champion_version"] == "2"
+    assert latest_metadata(story.instance, MODEL.key("model_evaluation"), key)["champion_version"] == "2"
     before = version_count(project)
     try:
         rollback(project.tracking, project.settings.model_name)
@@ -305,7 +321,7 @@ def test_batch_predictions_are_written_by_the_champion_under_the_predictions_con
     assert set(scored["model_version"]) == {version}  # the champion right after this version's deployment
     assert set(scored["model_name"]) == {story.project.settings.model_name}
     assert scored["prediction"].notna().all()
-    metadata = latest_metadata(story.instance, "batch_predictions", key)
+    metadata = latest_metadata(story.instance, MODEL.key("batch_predictions"), key)
     assert metadata["model_version"] == version and metadata["dagster/row_count"] == len(snapshot)
 
 
@@ -330,12 +346,12 @@ def test_batch_scoring_refuses_a_champion_trained_under_another_contract(story, 
 
 
 def cli(project, *args: str) -> subprocess.CompletedProcess:
-    """`python -m mlops_assets.commands.champion ...` with the project's default MLflowTracking(), pointed at the tests'
-    state folder by MLOPS_STATE_DIR."""
+    """`python -m mlops_assets.commands.champion --model <model> ...` with the project's default MLflowTracking(),
+    pointed at the tests' state folder by MLOPS_STATE_DIR."""
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = project.settings.state_dir
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.commands.champion", *args],
+        [sys.executable, "-m", "mlops_assets.commands.champion", "--model", project.settings.name, *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
