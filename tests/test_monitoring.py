@@ -1,7 +1,7 @@
 """Monitoring: reference profile, drift measures, the retraining policy and the plots, on real computations.
 
-The measures are checked on synthetic columns whose drift is known, and once on the configured data set's own model
-inputs; the demo's seasonal drift is in tests/demo/test_demo_drift.py.
+The measures are checked on synthetic columns whose drift is known, and once on the test model's own inputs
+(tests/conftest.py); the demo's seasonal drift is in tests/demo/test_demo_drift.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.settings import DriftSettings, ProjectSettings, RetrainSettings
-from mlops_assets.features import MODEL_INPUT_COLUMNS
+from mlops_assets.settings import DriftSettings, RetrainSettings
 from mlops_assets.stages.drift import (
     build_reference_profile,
     drift_summary,
@@ -25,7 +24,7 @@ from mlops_assets.stages.drift import (
 from mlops_assets.stages.monitoring import TOO_FEW_ROWS, MonitoringResult, is_degraded
 from mlops_assets.stages.plots import plot_feature_drift, plot_metric_over_versions
 from mlops_assets.stages.retraining import MonitoringSignal, RetrainDecision, decide_retraining
-from mlops_assets.stages.targets import target_values
+from tests.conftest import MODEL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WARN, ALERT = DriftSettings().psi_warn, DriftSettings().psi_alert
@@ -239,12 +238,12 @@ def test_the_profile_is_small_json_and_works_after_a_round_trip():
 
 
 def test_the_configured_model_inputs_against_themselves_drift_nowhere(versions, keys):
-    """The profile of the configured data set's model inputs (as training builds it) sees no drift in the same rows,
-    nor in a shuffled half of them, and survives strict JSON."""
-    settings = ProjectSettings()
+    """The profile of the test model's inputs (as training builds it) sees no drift in the same rows, nor in a
+    shuffled half of them, and survives strict JSON."""
+    settings = MODEL
     rows = versions[keys[-1]].reset_index(drop=True)
-    inputs = rows[MODEL_INPUT_COLUMNS]
-    target = target_values(rows, settings.task, settings.target, settings.positive_label).astype(float)
+    inputs = rows[settings.input_columns]
+    target = settings.target_of(rows).astype(float)
     profile = build_reference_profile(inputs, target, settings.categorical_columns, bins=settings.drift.psi_bins)
     json.dumps(profile, allow_nan=False)
 
@@ -252,7 +251,7 @@ def test_the_configured_model_inputs_against_themselves_drift_nowhere(versions, 
     half = inputs.sample(frac=0.5, random_state=1)
     shuffled = feature_drift(profile, half, target[half.index], WARN, ALERT)
 
-    assert same["feature"].tolist() == [*MODEL_INPUT_COLUMNS, "prediction"]
+    assert same["feature"].tolist() == [*settings.input_columns, "prediction"]
     assert same["psi"].max() == pytest.approx(0.0, abs=1e-9)
     assert not same["drifted"].any()
     assert not shuffled["drifted"].any(), shuffled
