@@ -1,9 +1,9 @@
 """A process killed (SIGKILL) in the middle of training, evaluation, deployment or a write loses nothing.
 
-The main job runs in a subprocess against a persistent instance and MLflow store in a temporary folder, and kills
-itself at a named fault point (mlops_assets/infra/faults.py). Then it runs again: it must finish the work, and nothing
-half-written may be read: the MLflow database passes SQLite's integrity check, aliases point at complete (READY)
-versions, and every stored asset value loads.
+The main job runs the test model in a subprocess against a persistent instance and MLflow store in a temporary
+folder, and kills itself at a named fault point (mlops_assets/infra/faults.py). Then it runs again: it must finish the
+work, and nothing half-written may be read: the MLflow database passes SQLite's integrity check, aliases point at
+complete (READY) versions, and every stored asset value loads.
 """
 
 import pickle
@@ -17,10 +17,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from mlops_assets.wiring.resources import MLflowTracking
-from tests.conftest import subprocess_env
+from tests.conftest import MODEL, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def run_main(root: Path, months: int, kill_at: str | None = None) -> subprocess.
     if kill_at:
         env["MLOPS_KILL_AT"] = kill_at
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.commands.main", "--versions", str(months)],
+        [sys.executable, "-m", "mlops_assets.commands.main", "--model", MODEL.name, "--versions", str(months)],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -81,7 +81,7 @@ def test_a_killed_run_is_finished_by_the_next_start(tmp_path, fault):
 
     state = tmp_path / "state"
     client = MLflowTracking(state_dir=str(state)).client()
-    aliases = client.get_registered_model(ProjectSettings().model_name).aliases
+    aliases = client.get_registered_model(MODEL.model_name).aliases
     assert CHAMPION in aliases
     if months == 2:
         assert PREVIOUS in aliases and aliases[PREVIOUS] != aliases[CHAMPION]
@@ -89,7 +89,7 @@ def test_a_killed_run_is_finished_by_the_next_start(tmp_path, fault):
         statuses = [record.dagster_run.status for record in instance.get_run_records()]
         assert dg.DagsterRunStatus.STARTED not in statuses  # the killed run was marked failed, not left running
         assert dg.DagsterRunStatus.FAILURE in statuses
-        latest = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=1).records
+        latest = instance.fetch_materializations(MODEL.key("deployed_model"), limit=1).records
         assert latest, "the rerun deployed a champion"
     running = client.search_runs(
         [client.get_experiment_by_name("mlops_assets").experiment_id], filter_string="attributes.status = 'RUNNING'"
