@@ -25,11 +25,11 @@ PRIMARY_METRIC: dict[str, tuple[str, bool]] = {
 }
 
 GATES: dict[str, str] = {
-    "absolute_thresholds": "The candidate meets the absolute metric thresholds of config.GateSettings.",
+    "absolute_thresholds": "The candidate meets the absolute metric thresholds of the model's gates (its defs.yaml).",
     "beats_baseline": "The candidate beats the naive baseline on the primary metric.",
     "not_worse_than_champion": "A paired bootstrap interval shows the candidate no worse than the champion "
     "beyond the margin.",
-    "no_slice_worse_than_champion": "No slice (config.slice_columns) is worse than the champion beyond the slice "
+    "no_slice_worse_than_champion": "No slice (the model's slice_columns) is worse than the champion beyond the slice "
     "margin.",
 }
 

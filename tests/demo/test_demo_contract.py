@@ -11,13 +11,28 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_assets.contracts import WEATHER_SITUATIONS, RawData
-from mlops_assets.demo.versions import DEMO_VERSIONS, land_version, monthly_snapshot
-from mlops_assets.stages.ingestion import ContractViolation, read_version
+from mlops_assets.components.project import dataset_named
+from mlops_assets.defs.bikeshare.contract import WEATHER_SITUATIONS, RawData
+from mlops_assets.demo.versions import DEMO_VERSIONS, SOURCE_CSV, land_version, monthly_snapshot
+from mlops_assets.stages.ingestion import ContractViolation, VersionData, read_version
 from tests.conftest import write_version
-from tests.test_ingestion import failures_of, rows_matching
+from tests.test_ingestion import rows_matching
 
+BIKESHARE = dataset_named("bikeshare")
 CONTRACT_COLUMNS = list(RawData.to_schema().columns)
+
+
+def read(folder: Path) -> VersionData:
+    """A version folder read and validated as the bikeshare dataset's raw_dataset reads it."""
+    return read_version(folder, BIKESHARE.contract)
+
+
+def failures_of(folder: Path) -> pd.DataFrame:
+    with pytest.raises(ContractViolation) as caught:
+        read(folder)
+    failures = caught.value.failures
+    assert list(failures.columns) == ["file", "row", "column", "check", "value"]
+    return failures
 
 
 # --- the real data passes --------------------------------------------------------------------------------------
@@ -26,9 +41,9 @@ CONTRACT_COLUMNS = list(RawData.to_schema().columns)
 def test_the_whole_2011_file_passes_the_contract(tmp_path, bikeshare):
     folder = tmp_path / "2011"
     folder.mkdir()
-    shutil.copy(Path(__file__).resolve().parents[2] / "data" / "bikeshare_2011.csv", folder / "rentals.csv")
+    shutil.copy(SOURCE_CSV, folder / "rentals.csv")
 
-    version = read_version(folder)
+    version = read(folder)
 
     assert len(version.frame) == len(bikeshare) == 8645
     assert list(version.frame.columns) == CONTRACT_COLUMNS
@@ -46,7 +61,7 @@ def test_the_rare_heavy_rain_category_is_accepted(tmp_path, bikeshare):
     position = bikeshare.index.get_loc(heavy.index[0])
     folder = write_version(tmp_path, "heavy", {"rentals.csv": bikeshare.iloc[position - 3 : position + 3]})
 
-    version = read_version(folder)
+    version = read(folder)
 
     assert (version.frame["weathersit"] == "heavy rain/snow").sum() == 1
 
@@ -56,7 +71,7 @@ def test_every_demo_monthly_snapshot_passes(tmp_path, bikeshare, key):
     snapshot = monthly_snapshot(bikeshare, key)
     folder = land_version(tmp_path / "versions", key, snapshot)
 
-    version = read_version(folder)
+    version = read(folder)
 
     assert folder.name == key
     assert len(version.frame) == len(snapshot) > 0
@@ -123,7 +138,7 @@ def test_each_violation_names_file_row_column_and_check(tmp_path, bikeshare, vio
     folder = write_version(tmp_path, "bad", {"rentals.csv": mutate(bikeshare.head(48).copy())})
 
     with pytest.raises(ContractViolation) as caught:
-        read_version(folder)
+        read(folder)
     failures = caught.value.failures
 
     for row, column, check in expected:

@@ -1,6 +1,7 @@
-"""Feature engineering (features.make_features) and leakage: the target and its parts never reach the model.
+"""Feature engineering (the bike_rentals model's make_features) and leakage: the target and its parts never reach
+either model of the demo (bike_rentals and busy_hours, both on the bikeshare dataset).
 
-Real 2011 rows throughout; the one model trained here is tiny (one parameter set, two folds, 50 iterations).
+Real 2011 rows throughout; the models trained here are tiny (two parameter sets at most, two folds).
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.settings import ProjectSettings
-from mlops_assets.contracts import WEATHER_SITUATIONS, Features, RawData
-from mlops_assets.demo.versions import monthly_snapshot
-from mlops_assets.features import (
+from mlops_assets.defs.bike_rentals.features import (
     FEATURE_COLUMNS,
     MEASUREMENTS,
     MODEL_INPUT_COLUMNS,
     WEATHER_COLUMNS,
+    Features,
     make_features,
 )
+from mlops_assets.defs.bikeshare.contract import WEATHER_SITUATIONS, RawData, row_time
+from mlops_assets.demo.versions import monthly_snapshot
 from mlops_assets.stages import training
 from mlops_assets.stages.splitting import split_rows
-from tests.conftest import FAST_SEARCH
+from tests.conftest import FAST_SEARCH, fast_estimator, model_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LEAKY = {"casual", "registered", "bikers"}
+DEMO_MODELS = ["bike_rentals", "busy_hours"]  # both read the bikeshare dataset
 
 
 def rows_like(year: pd.DataFrame, **columns) -> pd.DataFrame:
@@ -135,37 +137,46 @@ def test_feature_contract_rejects_what_make_features_must_never_produce(year):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def test_the_target_and_its_parts_are_never_features_or_model_inputs():
-    settings = ProjectSettings()
+@pytest.mark.parametrize("name", DEMO_MODELS)
+def test_the_target_and_its_parts_are_never_features_or_model_inputs(name):
+    settings = model_settings(name=name)
+    code = settings.feature_code()
     forbidden = LEAKY | set(settings.leakage_columns) | {settings.target}
+    feature_columns = list(code.Features.to_schema().columns)
 
     assert forbidden == LEAKY
-    assert not forbidden & set(FEATURE_COLUMNS)
-    assert not forbidden & set(MODEL_INPUT_COLUMNS)
+    assert not forbidden & set(feature_columns)
+    assert not forbidden & set(code.MODEL_INPUT_COLUMNS)
     # every column the estimator sees comes from the model inputs, nothing else
-    assert set(MODEL_INPUT_COLUMNS) <= set(RawData.to_schema().columns) - forbidden
+    assert set(code.MODEL_INPUT_COLUMNS) <= set(RawData.to_schema().columns) - forbidden
 
 
-@pytest.fixture(scope="module")
-def january_model(year):
+@pytest.fixture(scope="module", params=DEMO_MODELS)
+def january_model(request, year):
     """A tiny model of January through the training code: tune_and_train, then serving_pipeline."""
-    split = split_rows(monthly_snapshot(year, "2011-01"), "time", 0.2, ["day", "hr"])
-    trained = training.tune_and_train(
-        make_features(split.train), split.train["bikers"], "regression", FAST_SEARCH, 42, "time"
-    )
-    return training.serving_pipeline(trained.estimator, split.train), split
+    model = model_settings(name=request.param)
+    settings = model_settings(name=request.param, search=FAST_SEARCH, estimator=fast_estimator(model))
+    split = split_rows(monthly_snapshot(year, "2011-01"), "time", 0.2, ["day", "hr"], row_time=row_time)
+    code = settings.feature_code()
+    trained = training.tune_and_train(code.make_features(split.train), settings.target_of(split.train), settings)
+    return training.serving_pipeline(trained.estimator, split.train, settings), split, settings
 
 
 def test_a_trained_model_reads_only_the_model_inputs(january_model):
-    pipeline, _ = january_model
+    pipeline, _, settings = january_model
+    code = settings.feature_code()
 
-    assert list(pipeline.named_steps["features"].feature_names_in_) == MODEL_INPUT_COLUMNS
-    assert list(pipeline.named_steps["model"].feature_names_in_) == FEATURE_COLUMNS
+    assert list(pipeline.named_steps["features"].feature_names_in_) == code.MODEL_INPUT_COLUMNS
+    assert list(pipeline.named_steps["model"].feature_names_in_) == list(code.Features.to_schema().columns)
     assert not LEAKY & set(pipeline.named_steps["model"].feature_names_in_)
+    if settings.name == "bike_rentals":
+        assert code.MODEL_INPUT_COLUMNS == MODEL_INPUT_COLUMNS
+        assert list(pipeline.named_steps["model"].feature_names_in_) == FEATURE_COLUMNS
 
 
 def test_changing_casual_registered_or_the_target_does_not_change_predictions(january_model):
-    pipeline, split = january_model
+    pipeline, split, settings = january_model
+    task = settings.task
     holdout = split.holdout
     rng = np.random.default_rng(0)
     tampered = holdout.assign(
@@ -174,11 +185,9 @@ def test_changing_casual_registered_or_the_target_does_not_change_predictions(ja
         bikers=rng.integers(0, 2000, len(holdout)),
     )
 
-    original = training.predict(pipeline, holdout, "regression")
-    np.testing.assert_array_equal(training.predict(pipeline, tampered, "regression"), original)
-    np.testing.assert_array_equal(
-        training.predict(pipeline, holdout.drop(columns=sorted(LEAKY)), "regression"), original
-    )
+    original = training.predict(pipeline, holdout, task)
+    np.testing.assert_array_equal(training.predict(pipeline, tampered, task), original)
+    np.testing.assert_array_equal(training.predict(pipeline, holdout.drop(columns=sorted(LEAKY)), task), original)
     # ...while an input the model does use does change them (so the comparison above can fail)
     warmer = holdout.assign(temp=(holdout["temp"] + 0.3).clip(upper=1.0))
-    assert not np.array_equal(training.predict(pipeline, warmer, "regression"), original)
+    assert not np.array_equal(training.predict(pipeline, warmer, task), original)

@@ -1,5 +1,8 @@
 """Scenario tests of the whole loop: dataset versions land, the real sensors decide, the requested runs run.
 
+The scenarios are the bike_rentals model's (a regression on the bikeshare dataset, judged by its RMSE): the
+project holds that model and its dataset, with the bikeshare_version_sensor and the bike_rentals_retraining_sensor.
+
 Every scenario starts from the same state: one version (`2011-01`, January 1-28) landed, ingested, trained and
 promoted as champion version 1. That state is built once per module (`champion_template`) and copied for each
 scenario, so each one has its own Dagster instance, MLflow database, data and stored asset values. The MLflow
@@ -31,26 +34,35 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.main import version_table
-from mlops_assets.settings import ProjectSettings, RetrainSettings, SearchSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.versions import land_version
 from mlops_assets.infra.alerts import Notifier
+from mlops_assets.settings import EstimatorSettings, ModelSettings, RetrainSettings, SearchSettings
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
-from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection
 from mlops_assets.wiring.resources import MLflowTracking
 from mlops_assets.wiring.sensor_driver import SensorDriver, run_until_quiet
 from mlops_assets.wiring.sensors.alerts import failed_only_on_gates
-from tests.conftest import FAST_SEARCH
+from tests.conftest import FAST_SEARCH, asset_keys, model_settings
 
-SENSORS = ["dataset_version_sensor", "retraining_sensor"]
-BASE = "2011-01"
 MODEL_NAME = "bike_rentals"
+MODEL = model_settings(name=MODEL_NAME)  # its names (keys, sensors, partitions); each loop has its own folders
+DATASET = MODEL.dataset.name
+VERSION_SENSOR, RETRAINING_SENSOR = f"{DATASET}_version_sensor", f"{MODEL_NAME}_retraining_sensor"
+DEMO_MODELS = ["bike_rentals", "busy_hours"]  # the demo's two models, both on the bikeshare dataset
+BASE = "2011-01"
 # Assets with a materialization per partition (retraining_decision is recorded by the retraining sensor).
 PARTITIONED_ASSETS = [
-    *(key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS),
-    "model_monitoring",
-    "retraining_decision",
+    *ingestion_selection(MODEL),
+    *training_selection(MODEL),
+    MODEL.key("model_monitoring"),
+    MODEL.key("retraining_decision"),
 ]
+
+
+def retrain_key(key: str, model: str = MODEL_NAME) -> str:
+    """The run key of a model's retraining sensor's run for version `key`."""
+    return f"retrain:{model}:{key}"
 
 
 # --- data -----------------------------------------------------------------------------------------------------
@@ -92,40 +104,50 @@ def through_day(bikeshare: pd.DataFrame, last_day: int) -> pd.DataFrame:
 # --- the loop ---------------------------------------------------------------------------------------------------
 
 
-def project_settings(root: Path, **overrides) -> ProjectSettings:
-    return ProjectSettings(
-        data_dir=str(root / "data"), state_dir=str(root / "state"), **{"search": FAST_SEARCH, **overrides}
-    )
+def project_settings(root: Path, name: str = MODEL_NAME, **overrides) -> ModelSettings:
+    """A demo model with its folders under `root` and the fast search budget (two draws of its own space)."""
+    return model_settings(root, name=name, **{"search": FAST_SEARCH, **overrides})
 
 
 @dataclass
 class Loop:
-    """One project: its folders, its Dagster instance, and a sensor driver with the given settings."""
+    """One project: its folders, its Dagster instance, its models (bike_rentals unless said otherwise) on the
+    bikeshare dataset, and a sensor driver with the given settings."""
 
     root: Path
     instance: dg.DagsterInstance
-    settings: ProjectSettings
+    models: list[ModelSettings]
     driver: SensorDriver
 
     @classmethod
-    def open(cls, root: Path, instance: dg.DagsterInstance, **overrides) -> Loop:
-        settings = project_settings(root, **overrides)
-        defs = build_definitions(settings, MLflowTracking(state_dir=settings.state_dir), Notifier())
-        return cls(root, instance, settings, SensorDriver(defs, instance, root / "sensor_cursors.json"))
+    def open(cls, root: Path, instance: dg.DagsterInstance, names=(MODEL_NAME,), **overrides) -> Loop:
+        models = [project_settings(root, name, **overrides) for name in names]
+        tracking = MLflowTracking(state_dir=models[0].state_dir)
+        defs = build_definitions(models=models, mlflow_tracking=tracking, notifier=Notifier())
+        return cls(root, instance, models, SensorDriver(defs, instance, root / "sensor_cursors.json"))
 
     def reconfigure(self, **overrides) -> Loop:
-        """The same folders, instance and sensor cursors, with other settings (a forker's edit of config.py)."""
-        return Loop.open(self.root, self.instance, **overrides)
+        """The same folders, instance and sensor cursors, with other settings (an edit of the model's defs.yaml)."""
+        return Loop.open(self.root, self.instance, [m.name for m in self.models], **overrides)
+
+    @property
+    def settings(self) -> ModelSettings:
+        """The first model's settings (the scenarios': bike_rentals)."""
+        return self.models[0]
+
+    @property
+    def sensors(self) -> list[str]:
+        return [VERSION_SENSOR, *(f"{model.name}_retraining_sensor" for model in self.models)]
 
     @property
     def tracking(self) -> MLflowTracking:
         return MLflowTracking(state_dir=self.settings.state_dir)
 
     def land(self, key: str, frame: pd.DataFrame) -> None:
-        land_version(self.settings.versions_dir, key, frame)
+        land_version(self.settings.versions_dir, key, frame)  # data/bikeshare/versions/<key>/
 
     def run(self) -> list[dict]:
-        return run_until_quiet(self.driver, SENSORS)
+        return run_until_quiet(self.driver, self.sensors)
 
 
 @contextlib.contextmanager
@@ -183,39 +205,46 @@ def loop(champion_template: Path, tmp_path: Path) -> Iterator[Loop]:
 # --- reading the instance and the registry back ------------------------------------------------------------------
 
 
-def records(instance: dg.DagsterInstance, asset: str, key: str) -> list:
+def records(instance: dg.DagsterInstance, asset: str | dg.AssetKey, key: str, model: ModelSettings = MODEL) -> list:
+    """Materializations of the model's `asset` ("raw_dataset": its dataset's) for partition `key`, newest first."""
+    [asset_key] = asset_keys(model, [asset])
     return instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=100
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=100
     ).records
 
 
-def metadata(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
+def metadata(instance: dg.DagsterInstance, asset: str | dg.AssetKey, key: str, model: ModelSettings = MODEL) -> dict:
     """The metadata of the latest materialization of `asset` for partition `key`, as plain values."""
-    found = records(instance, asset, key)
+    found = records(instance, asset, key, model)
     assert found, f"no {asset} materialization for {key}"
     return {name: value.value for name, value in found[0].asset_materialization.metadata.items()}
 
 
 def partition_snapshot(instance: dg.DagsterInstance, key: str) -> dict[str, list[int]]:
     """Storage ids of every materialization of every asset for partition `key`."""
-    return {asset: sorted(r.storage_id for r in records(instance, asset, key)) for asset in PARTITIONED_ASSETS}
+    return {
+        asset.to_user_string(): sorted(r.storage_id for r in records(instance, asset, key))
+        for asset in PARTITIONED_ASSETS
+    }
 
 
-def aliases(loop: Loop) -> dict[str, str | None]:
+def aliases(loop: Loop, model: ModelSettings | None = None) -> dict[str, str | None]:
     from mlflow.exceptions import MlflowException
 
     client = loop.tracking.client()
+    name = (model or loop.settings).model_name
     found = {}
     for alias in (CHAMPION, PREVIOUS):
         try:
-            found[alias] = str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+            found[alias] = str(client.get_model_version_by_alias(name, alias).version)
         except MlflowException:
             found[alias] = None
     return found
 
 
-def registered_versions(loop: Loop) -> list[str]:
-    return sorted(str(v.version) for v in loop.tracking.client().search_model_versions(f"name = '{MODEL_NAME}'"))
+def registered_versions(loop: Loop, model: ModelSettings | None = None) -> list[str]:
+    name = (model or loop.settings).model_name
+    return sorted(str(v.version) for v in loop.tracking.client().search_model_versions(f"name = '{name}'"))
 
 
 def run_keys(instance: dg.DagsterInstance) -> list[str]:
@@ -237,8 +266,8 @@ def step_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, object
     return {e.step_key: e.dagster_event.step_failure_data for e in events}
 
 
-def predictions(loop: Loop, key: str) -> pd.DataFrame:
-    return pd.read_parquet(loop.settings.predictions_dir / f"{key}.parquet")
+def predictions(loop: Loop, key: str, model: ModelSettings | None = None) -> pd.DataFrame:
+    return pd.read_parquet((model or loop.settings).predictions_dir / f"{key}.parquet")
 
 
 def assert_a_restart_does_nothing(loop: Loop) -> None:
@@ -246,7 +275,7 @@ def assert_a_restart_does_nothing(loop: Loop) -> None:
     runs_before = {r.dagster_run.run_id for r in loop.instance.get_run_records()}
     restarted = SensorDriver(loop.driver.defs, loop.instance, loop.root / "fresh_sensor_cursors.json")
 
-    assert run_until_quiet(restarted, SENSORS) == []
+    assert run_until_quiet(restarted, loop.sensors) == []
     assert {r.dagster_run.run_id for r in loop.instance.get_run_records()} == runs_before
 
 
@@ -261,8 +290,8 @@ def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_pr
     outcomes = loop.run()
 
     assert summary(outcomes) == [
-        ("dataset_version_sensor", f"ingest:{key}", "success"),
-        ("retraining_sensor", f"retrain:{key}", "success"),
+        (VERSION_SENSOR, f"ingest:{key}", "success"),
+        (RETRAINING_SENSOR, retrain_key(key), "success"),
     ]
     monitoring = metadata(loop.instance, "model_monitoring", key)
     assert monitoring["champion_version"] == "1"
@@ -293,7 +322,7 @@ def test_summer_after_winter_degrades_the_champion_and_the_retrained_model_is_pr
     assert len(records(loop.instance, "batch_predictions", key)) == 2
     assert set(predictions(loop, key)["model_version"]) == {"2"}
 
-    [row] = version_table(loop.instance, [key])
+    [row] = version_table(loop.instance, [key], loop.settings)
     assert row["retrained"].startswith("yes: ")
     assert row["gates"] == "passed"
     assert row["promoted"] == "yes (v2)"
@@ -308,14 +337,15 @@ def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(lo
     key = "2011-02-forced"
     loop = loop.reconfigure(
         # One boosting iteration at a tiny learning rate: a model no better than the mean.
-        search=SearchSettings(
-            n_iter=1,
-            cv_folds=2,
-            max_iter=[1],
-            learning_rate=[0.001],
-            max_leaf_nodes=[15],
-            min_samples_leaf=[20],
-            l2_regularization=[0.0],
+        search=SearchSettings(n_iter=1, cv_folds=2),
+        estimator=EstimatorSettings(
+            search_space={
+                "max_iter": [1],
+                "learning_rate": [0.001],
+                "max_leaf_nodes": [15],
+                "min_samples_leaf": [20],
+                "l2_regularization": [0.0],
+            }
         ),
         # Always "degraded": a realized error can never be 100 % better than the evaluated one.
         retrain=RetrainSettings(degradation_margin=-1.0),
@@ -326,8 +356,8 @@ def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(lo
     outcomes = loop.run()
 
     assert summary(outcomes) == [
-        ("dataset_version_sensor", f"ingest:{key}", "success"),
-        ("retraining_sensor", f"retrain:{key}", "failure"),
+        (VERSION_SENSOR, f"ingest:{key}", "success"),
+        (RETRAINING_SENSOR, retrain_key(key), "failure"),
     ]
     decision = metadata(loop.instance, "retraining_decision", key)
     assert decision["retrain"] is True
@@ -343,7 +373,7 @@ def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(lo
     }
     [evaluation_record] = records(loop.instance, "model_evaluation", key)
     for check in checks.values():
-        assert check.asset_key == dg.AssetKey("model_evaluation")
+        assert check.asset_key == MODEL.key("model_evaluation")
         assert check.blocking is True
         # Checks declared with check_specs carry no partition of their own: they evaluate the materialization.
         assert check.target_materialization_data.storage_id == evaluation_record.storage_id
@@ -360,7 +390,7 @@ def test_a_candidate_that_cannot_learn_fails_the_gates_and_the_champion_stays(lo
     assert registered_versions(loop) == ["1"]
     assert set(predictions(loop, key)["model_version"]) == {"1"}
     assert partition_snapshot(loop.instance, BASE) == base_before
-    [row] = version_table(loop.instance, [key])
+    [row] = version_table(loop.instance, [key], loop.settings)
     assert row["gates"].startswith("failed (")
     assert row["promoted"] == "no"
 
@@ -401,11 +431,11 @@ def test_a_version_that_breaks_the_contract_stops_at_raw_dataset_and_changes_not
 
     outcomes = loop.run()
 
-    assert summary(outcomes) == [("dataset_version_sensor", f"ingest:{key}", "failure")]
-    assert key in loop.instance.get_dynamic_partitions("dataset_version")
+    assert summary(outcomes) == [(VERSION_SENSOR, f"ingest:{key}", "failure")]
+    assert key in loop.instance.get_dynamic_partitions(MODEL.dataset.partitions_name)
     failures = step_failures(loop.instance, outcomes[0]["run_id"])
-    assert list(failures) == ["raw_dataset"]
-    report = failures["raw_dataset"].user_failure_data
+    assert list(failures) == [f"{DATASET}__raw_dataset"]
+    report = failures[f"{DATASET}__raw_dataset"].user_failure_data
     assert set(report.metadata["failed_checks"].value) == expected_checks
     assert report.metadata["failure_cases"].value == failure_cases(frame)
     for check in expected_checks:
@@ -434,7 +464,7 @@ def test_the_same_distribution_later_in_time_does_not_retrain(loop, winter):
 
     outcomes = loop.run()
 
-    assert summary(outcomes) == [("dataset_version_sensor", f"ingest:{key}", "success")]
+    assert summary(outcomes) == [(VERSION_SENSOR, f"ingest:{key}", "success")]
     monitoring = metadata(loop.instance, "model_monitoring", key)
     assert monitoring["champion_version"] == "1"
     assert monitoring["degraded"] is False
@@ -448,12 +478,12 @@ def test_the_same_distribution_later_in_time_does_not_retrain(loop, winter):
     assert "no degradation and no dataset drift" in decision["reasons"]
     assert "not triggered" in decision["reasons"]
 
-    assert f"retrain:{key}" not in run_keys(loop.instance)
+    assert retrain_key(key) not in run_keys(loop.instance)
     for asset in ["dataset_split", "candidate_model", "model_evaluation", "deployed_model"]:
         assert records(loop.instance, asset, key) == [], asset
     assert aliases(loop) == {CHAMPION: "1", PREVIOUS: None}
     assert set(predictions(loop, key)["model_version"]) == {"1"}
-    [row] = version_table(loop.instance, [key])
+    [row] = version_table(loop.instance, [key], loop.settings)
     assert row["retrained"] == "no: no degradation and no dataset drift"
     assert row["promoted"] == "no"
 
@@ -473,10 +503,10 @@ def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, bikeshare)
     second_outcomes = loop.run()
 
     assert summary(first_outcomes) == [
-        ("dataset_version_sensor", f"ingest:{first}", "success"),
-        ("retraining_sensor", f"retrain:{first}", "success"),
+        (VERSION_SENSOR, f"ingest:{first}", "success"),
+        (RETRAINING_SENSOR, retrain_key(first), "success"),
     ]
-    assert summary(second_outcomes) == [("dataset_version_sensor", f"ingest:{second}", "success")]
+    assert summary(second_outcomes) == [(VERSION_SENSOR, f"ingest:{second}", "success")]
     assert metadata(loop.instance, "retraining_decision", first)["retrain"] is True
     assert metadata(loop.instance, "deployed_model", first)["champion_version"] == "2"
     assert metadata(loop.instance, "model_monitoring", second)["champion_version"] == "2"
@@ -486,9 +516,73 @@ def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, bikeshare)
     assert held["triggered"] is True, "the policy voted to retrain ..."
     assert held["retrain"] is False, "... and the cooldown held it back"
     assert f"cooldown: {first} retrained 1 version ago (cooldown 1)" in held["reasons"]
-    assert f"retrain:{second}" not in run_keys(loop.instance)
+    assert retrain_key(second) not in run_keys(loop.instance)
     assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}
-    [row] = version_table(loop.instance, [second])
+    [row] = version_table(loop.instance, [second], loop.settings)
     assert row["retrained"] == f"no: cooldown: {first} retrained 1 version ago (cooldown 1)"
 
     assert_a_restart_does_nothing(loop)
+
+
+# --- 7. two models on one dataset: one ingestion per version, a champion and a decision each ----------------------
+
+
+def test_the_two_demo_models_share_each_ingestion_and_each_keeps_its_own_champion(tmp_path, winter, bikeshare):
+    """bike_rentals (regression) and busy_hours (classification) read the bikeshare dataset: each version is ingested
+    once for both, each model is trained, gated, promoted and monitored in its own registered model, and each
+    retraining sensor decides for its own model."""
+    root = tmp_path / "project"
+    (root / "dagster_home").mkdir(parents=True)
+    with like_a_fresh_run_process(tmp_path), dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+        loop = Loop.open(root, instance, names=DEMO_MODELS)
+        models = loop.models
+        assert loop.sensors == [VERSION_SENSOR, *(f"{name}_retraining_sensor" for name in DEMO_MODELS)]
+
+        loop.land(BASE, winter)
+        first = loop.run()
+
+        # One run for the first version: the dataset ingested once, and both models trained and promoted in it.
+        assert summary(first) == [(VERSION_SENSOR, f"ingest:{BASE}", "success")]
+        assert len(records(instance, "raw_dataset", BASE)) == 1
+        for model in models:
+            assert metadata(instance, "deployed_model", BASE, model)["promoted"] is True
+            assert aliases(loop, model) == {CHAMPION: "1", PREVIOUS: None}
+            assert registered_versions(loop, model) == ["1"]
+            assert set(predictions(loop, BASE, model)["model_version"]) == {"1"}
+        assert {m.model_name for m in models} == set(DEMO_MODELS)  # two registered models, not one
+
+        key = "2011-07"
+        july = bikeshare[bikeshare["day"].between(182, 209)]
+        loop.land(key, pd.concat([winter, july], ignore_index=True))
+        second = loop.run()
+
+        assert summary(second)[0] == (VERSION_SENSOR, f"ingest:{key}", "success")
+        assert len(records(instance, "raw_dataset", key)) == 1, "ingested once for both models"
+        retrained = {}
+        for model in models:
+            # Each champion judged the new rows, and its own retraining sensor recorded a decision about them.
+            assert len(records(instance, "model_monitoring", key, model)) == 1
+            assert metadata(instance, "model_monitoring", key, model)["champion_version"] == "1"
+            decision = metadata(instance, "retraining_decision", key, model)
+            retrained[model.name] = decision["retrain"]
+            assert (retrain_key(key, model.name) in run_keys(instance)) is decision["retrain"]
+        # The January rentals model on July is the covariate shift of scenario 1: it retrains.
+        assert retrained["bike_rentals"] is True
+        assert [(o["sensor"], o["run_key"]) for o in second[1:]] == [
+            (f"{name}_retraining_sensor", retrain_key(key, name)) for name in DEMO_MODELS if retrained[name]
+        ]
+        for outcome in second[1:]:  # a retraining run succeeds, or stops at a gate of its own model
+            assert outcome["status"] == "success" or failed_only_on_gates(instance, outcome["run_id"]), outcome
+        assert second[1]["status"] == "success", "bike_rentals' retrained model passes its gates (scenario 1)"
+        for model in models:
+            [row] = version_table(instance, [key], model)
+            promoted = bool(records(instance, "deployed_model", key, model))
+            promoted = promoted and metadata(instance, "deployed_model", key, model)["promoted"]
+            assert row["promoted"] == ("yes (v2)" if promoted else "no")
+            assert aliases(loop, model)[CHAMPION] == ("2" if promoted else "1")
+            # Scored by whichever model is its champion afterwards, into the model's own predictions folder.
+            scored = predictions(loop, key, model)
+            assert set(scored["model_version"]) == {aliases(loop, model)[CHAMPION]}
+            assert len(scored) == len(winter) + len(july)
+
+        assert_a_restart_does_nothing(loop)

@@ -17,8 +17,8 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import PROJECT_ROOT
-from tests.conftest import subprocess_env
+from mlops_assets.settings import PROJECT_ROOT, ModelSettings
+from tests.conftest import model_settings, subprocess_env
 from tests.production.runs import VERSIONS
 from tests.production.services import backend_url, broker_url, postgres_admin_dsn, require_services
 
@@ -35,6 +35,17 @@ def stack_script(name: str, env: dict[str, str], timeout: float) -> subprocess.C
         text=True,
         timeout=timeout,
     )
+
+
+def stack_model(stack: dict[str, str]) -> ModelSettings:
+    """The test model as the stack's processes see it: its dataset's versions under the stack's MLOPS_DATA_DIR
+    (data/<dataset>/versions/<key>/), its predictions in data/predictions/<model>/, its state in the stack's."""
+    return model_settings(data_dir=stack["MLOPS_DATA_DIR"], state_dir=str(Path(stack["MLOPS_PROD_HOME"]) / "state"))
+
+
+def land_in_stack(stack: dict[str, str], key: str, rows) -> None:
+    """Land a version of the test model's dataset where the stack's sensor looks (as commands/landing does)."""
+    land_version(stack_model(stack).versions_dir, key, rows)
 
 
 def free_port() -> int:
@@ -99,7 +110,7 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
     env = stack_env(root)
     # Landed before the stack starts: the sensor's first tick finds it (its interval is 15 s).
-    land_version(root / "data" / "versions", FIRST_VERSION, FIRST_ROWS)
+    land_in_stack(env, FIRST_VERSION, FIRST_ROWS)
     started = time.monotonic()
     try:
         up = stack_script("prod-up", env, timeout=600)

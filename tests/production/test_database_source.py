@@ -14,18 +14,20 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.settings import DataSourceSettings, ProjectSettings
 from mlops_assets.infra.sources import data_source
 from mlops_assets.infra.sources.database import DatabaseSource
-from mlops_assets.wiring.assets.ingestion import raw_dataset
+from mlops_assets.infra.sources.scanning import scan_versions
+from mlops_assets.settings import DatasetSettings, DataSourceSettings, ModelSettings
+from mlops_assets.wiring.assets.ingestion import raw_dataset_asset
 from mlops_assets.wiring.resources import MLflowTracking
-from mlops_assets.wiring.sensors.dataset_versions import dataset_version_sensor, scan_versions
+from mlops_assets.wiring.sensors.dataset_versions import dataset_version_sensor
 from tests.configured_data import KEY, columns_of_kind, two_breaks
+from tests.conftest import model_settings
 from tests.production.services import postgres_admin_dsn, require_postgres
 
 pytestmark = pytest.mark.production
 URL_VARIABLE = "MLOPS_TEST_SOURCE_DATABASE_URL"
-FIRST = "first"  # the configured data set's first version, stored in the table under this version key
+FIRST = "first"  # the test model's dataset's first version, stored in the table under this version key
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def breaks():
 
 @pytest.fixture
 def database(monkeypatch, versions, keys, breaks):
-    """A database of its own with table public.rows: the configured first version and a broken one."""
+    """A database of its own with table public.rows: the dataset's first version and a broken one."""
     require_postgres()
     import psycopg2
     import sqlalchemy as sa
@@ -68,43 +70,44 @@ def dagster_instance(tmp_path):
         yield opened
 
 
-def database_settings(tmp_path, **source) -> ProjectSettings:
-    return ProjectSettings(
-        data_dir=str(tmp_path / "data"),
-        state_dir=str(tmp_path / "state"),
-        data_source=DataSourceSettings(kind="database", database_url_env=URL_VARIABLE, **source),
+def database_model(tmp_path, **source) -> ModelSettings:
+    """The test model, its dataset read from the database (the URL in $MLOPS_TEST_SOURCE_DATABASE_URL)."""
+    return model_settings(
+        tmp_path, data_source=DataSourceSettings(kind="database", database_url_env=URL_VARIABLE, **source)
     )
 
 
-def materialize(instance, settings, key: str) -> dg.ExecuteInProcessResult:
-    resources = {"settings": settings}
-    return dg.materialize(
-        [raw_dataset], partition_key=key, instance=instance, resources=resources, raise_on_error=False
-    )
+def database_settings(tmp_path, **source) -> DatasetSettings:
+    return database_model(tmp_path, **source).dataset
+
+
+def materialize(instance, dataset: DatasetSettings, key: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize([raw_dataset_asset(dataset)], partition_key=key, instance=instance, raise_on_error=False)
 
 
 def test_a_postgres_table_is_a_data_source_for_the_sensor_and_raw_dataset(database, breaks, tmp_path, dagster_instance):
     instance = dagster_instance
-    settings = database_settings(tmp_path, table="public.rows")
+    model = database_model(tmp_path, table="public.rows")
+    settings = model.dataset
     tracking = MLflowTracking(state_dir=str(tmp_path / "mlflow"), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    resources = {"settings": settings, "mlflow_tracking": tracking}
+    sensor = dataset_version_sensor(settings, [model])
 
-    tick = dataset_version_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    tick = sensor(dg.build_sensor_context(instance=instance, resources={"mlflow_tracking": tracking}))
 
     assert sorted(r.partition_key for r in tick.run_requests) == ["broken", FIRST]
     assert json.loads(tick.cursor)["settling"] == {}, "a committed version is settled at once"
-    instance.add_dynamic_partitions("dataset_version", [FIRST, "broken"])
+    instance.add_dynamic_partitions(settings.partitions_name, [FIRST, "broken"])
 
     good = materialize(instance, settings, FIRST)
 
     assert good.success
-    stored = good.output_for_node("raw_dataset")
+    stored = good.output_for_node("__".join(model.raw_key.path))
     assert len(stored) == len(database["first"])
     assert "dataset_version" not in stored.columns, "the version column is not a data column"
     assert list(stored.columns) == list(database["first"].columns)
     assert list(stored[KEY].itertuples(index=False)) == sorted(stored[KEY].itertuples(index=False)), "by row key"
     record = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dataset"), asset_partitions=[FIRST]), limit=1
+        dg.AssetRecordsFilter(asset_key=model.raw_key, asset_partitions=[FIRST]), limit=1
     ).records[0]
     with data_source(settings) as source:
         assert record.asset_materialization.tags["dagster/data_version"] == source.content_hash(FIRST)

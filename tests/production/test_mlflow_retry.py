@@ -80,7 +80,9 @@ def run_while_the_server_restarts(tmp_path, instance, versions, monkeypatch) -> 
     project.tracking = MLflowTracking(tracking_uri=url, state_dir=project.settings.state_dir)
     key = next(iter(versions))
     land(project.settings, versions, key)
-    instance.add_dynamic_partitions("dataset_version", [key])
+    instance.add_dynamic_partitions(project.settings.dataset.partitions_name, [key])
+    training_asset = project.settings.key("candidate_model")  # <model>/candidate_model
+    step = "__".join(training_asset.path)  # its step key: <model>__candidate_model
 
     server = start_server(server_root, port)
     try:
@@ -98,7 +100,7 @@ def run_while_the_server_restarts(tmp_path, instance, versions, monkeypatch) -> 
     while (
         not (runs := instance.get_runs(limit=1))
         or runs[0].run_id == upstream.run_id
-        or not events(instance, runs[0].run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY, "candidate_model")
+        or not events(instance, runs[0].run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY, step)
     ):
         assert time.monotonic() < deadline and training.is_alive(), "the step was not put up for retry"
         time.sleep(0.5)
@@ -110,17 +112,18 @@ def run_while_the_server_restarts(tmp_path, instance, versions, monkeypatch) -> 
         assert not training.is_alive()
         [result] = results
         assert result.success, [e.message for e in result.all_events if e.is_step_failure]
-        retries = events(instance, result.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY, "candidate_model")
+        retries = events(instance, result.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY, step)
         assert retries and all(is_transient_message(e.dagster_event.event_specific_data.error) for e in retries), (
             "retried for a connection error"
         )
-        assert events(instance, result.run_id, dg.DagsterEventType.STEP_SUCCESS, "candidate_model")
+        assert events(instance, result.run_id, dg.DagsterEventType.STEP_SUCCESS, step)
         client = project.tracking.client()
         runs = client.search_runs(
             [client.get_experiment_by_name(project.tracking.experiment_name).experiment_id],
             filter_string=f"tags.`dagster.run_id` = '{result.run_id}'",
         )
-        assert [(r.info.run_name, r.info.status) for r in runs] == [(f"candidate_model[{key}]", "FINISHED")]
+        name = f"{training_asset.to_user_string()}[{key}]"
+        assert [(r.info.run_name, r.info.status) for r in runs] == [(name, "FINISHED")]
     finally:
         stop_server(server)
 

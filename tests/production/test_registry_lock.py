@@ -1,5 +1,5 @@
-"""The registry lock (mlops_assets/infra/locks.py) across processes: the PostgreSQL advisory lock of the production profile
-against the real PostgreSQL, and the embedded default's file lock, through one interface.
+"""The registry lock (mlops_assets/infra/locks.py) across processes: the PostgreSQL advisory lock of the production
+profile against the real PostgreSQL, and the embedded default's file lock, through one interface.
 """
 
 import os
@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.infra.locks import FileLock, PostgresAdvisoryLock, registry_lock_for
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.stages.registry import registry_lock
 from tests.production.services import postgres_admin_dsn, require_postgres
 

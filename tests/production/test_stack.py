@@ -1,6 +1,7 @@
-"""The production profile end to end: a demo version lands, the daemon's sensor picks it up, its steps run on the two
-Celery workers, the run is stored in PostgreSQL and shown by the webserver, and the trained model is registered and
-promoted on the MLflow tracking server (PostgreSQL backend, proxied artifacts). The stack: tests/production/conftest.py.
+"""The production profile end to end: a version of the test model's dataset lands, the daemon's sensor (its
+`<dataset>_version_sensor`) picks it up, its steps run on the two Celery workers, the run is stored in PostgreSQL and
+shown by the webserver, and the trained model is registered and promoted on the MLflow tracking server (PostgreSQL
+backend, proxied artifacts). The stack: tests/production/conftest.py.
 """
 
 import json
@@ -11,14 +12,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.settings import ProjectSettings
-from tests.production.conftest import FIRST_VERSION
+from tests.conftest import MODEL
+from tests.production.conftest import FIRST_VERSION, stack_model
+from tests.production.runs import step_key
 from tests.production.services import postgres_admin_dsn
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]
 
 KEY = FIRST_VERSION
-MODEL = ProjectSettings().model_name
+REGISTERED_MODEL = MODEL.model_name
 
 
 def wait_for_run(instance: dg.DagsterInstance, key: str, timeout: float) -> dg.DagsterRun:
@@ -58,14 +60,15 @@ def test_a_version_lands_and_runs_through_the_daemon_on_celery_workers_into_the_
         if "in celery worker" in event.message
     ]
     steps = {event.step_key for event in engine_events}
-    assert {"raw_dataset", "candidate_model", "model_evaluation", "deployed_model"} <= steps
+    assets = ("raw_dataset", "candidate_model", "model_evaluation", "deployed_model")
+    assert {step_key(name) for name in assets} <= steps  # <dataset>__raw_dataset, <model>__candidate_model, ...
     workers = {event.event_specific_data.metadata["Celery worker"].value for event in engine_events}
     queue = stack["MLOPS_CELERY_QUEUE"]
     assert {worker.split("@")[0] for worker in workers} == {f"{queue}-1", f"{queue}-2"}
 
     # The model is on the tracking server: registered, READY, champion, logged by this Dagster run.
     client = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{stack['MLOPS_MLFLOW_PORT']}")
-    champion = client.get_model_version_by_alias(MODEL, "champion")
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
     assert champion.status == "READY"
     logged_by = client.get_run(champion.run_id)
     assert logged_by.data.tags["dagster.run_id"] == run.run_id
@@ -73,9 +76,10 @@ def test_a_version_lands_and_runs_through_the_daemon_on_celery_workers_into_the_
     prod_home = Path(stack["MLOPS_PROD_HOME"])
     assert list((prod_home / "mlartifacts").rglob("MLmodel")), "the server stores artifacts in its destination"
     assert not list(prod_home.rglob("mlflow.db")) and not list(prod_home.rglob("mlruns")), "no embedded store"
-    # Asset values between steps are in the stack's state folder, written by the workers.
-    assert (prod_home / "state" / "assets" / "raw_dataset" / KEY).is_file()
-    assert (Path(stack["MLOPS_DATA_DIR"]) / "predictions" / f"{KEY}.parquet").is_file()
+    # Asset values between steps are in the stack's state folder (under their keys), written by the workers.
+    assert (prod_home / "state" / "assets" / Path(*MODEL.raw_key.path) / KEY).is_file()
+    assert (prod_home / "state" / "assets" / Path(*MODEL.key("candidate_model").path) / KEY).is_file()
+    assert (stack_model(stack).predictions_dir / f"{KEY}.parquet").is_file()  # data/predictions/<model>/
     # The UI shows the run, from the same database, with the code location loaded from the code server.
     query = (
         f'{{ runOrError(runId: "{run.run_id}") {{ ... on Run {{ status }} }} '

@@ -11,14 +11,13 @@ import time
 import dagster as dg
 import pytest
 
-from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import ProjectSettings
-from tests.production.conftest import FIRST_VERSION
-from tests.production.runs import VERSIONS, failures, materialized, wait_for_runs
+from tests.conftest import MODEL
+from tests.production.conftest import FIRST_VERSION, land_in_stack
+from tests.production.runs import VERSIONS, failures, materialized, retrain_key, wait_for_runs
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]
 
-MODEL = ProjectSettings().model_name
+REGISTERED_MODEL = MODEL.model_name
 SEQUENTIAL = [key for key, _ in VERSIONS[1:3]]  # after FIRST_VERSION, which the stack landed before it started
 CONCURRENT = [key for key, _ in VERSIONS[3:5]]
 ROWS = dict(VERSIONS)
@@ -31,16 +30,14 @@ def client_of(stack):
 
 
 def land(stack, *keys: str) -> None:
-    from pathlib import Path
-
     for key in keys:
-        land_version(Path(stack["MLOPS_DATA_DIR"]) / "versions", key, ROWS[key])
+        land_in_stack(stack, key, ROWS[key])
 
 
 def registry_versions(client, keys) -> dict[str, list]:
     """dataset version -> the registry versions trained on it."""
     by_key = collections.defaultdict(list)
-    for version in client.search_model_versions(f"name = '{MODEL}'"):
+    for version in client.search_model_versions(f"name = '{REGISTERED_MODEL}'"):
         if version.tags.get("dataset_version") in keys:
             by_key[version.tags["dataset_version"]].append(version)
     return by_key
@@ -62,7 +59,7 @@ def test_versions_landing_one_after_another_are_each_trained_gated_and_deployed(
     all_runs = [first]
     for key in SEQUENTIAL:
         land(stack, key)
-        all_runs += wait_for_runs(instance, key, [f"ingest:{key}", f"retrain:{key}"], timeout=420)
+        all_runs += wait_for_runs(instance, key, [f"ingest:{key}", retrain_key(key)], timeout=420)
         print(f"\n{key}: ingested, monitored, retrained, deployed {time.monotonic() - started:.0f} s after the start")
     assert [run.status for run in all_runs] == [dg.DagsterRunStatus.SUCCESS] * len(all_runs), [
         failures(instance, run) for run in all_runs
@@ -83,8 +80,8 @@ def test_versions_landing_one_after_another_are_each_trained_gated_and_deployed(
     assert {key: len(found) for key, found in versions.items()} == {key: 1 for key in keys}
     numbers = [int(versions[key][0].version) for key in keys]
     assert numbers == sorted(numbers)  # registered in landing order
-    champion = client.get_model_version_by_alias(MODEL, "champion")
-    previous = client.get_model_version_by_alias(MODEL, "previous_champion")
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
+    previous = client.get_model_version_by_alias(REGISTERED_MODEL, "previous_champion")
     assert (champion.version, previous.version) == (str(numbers[-1]), str(numbers[-2]))
     assert champion.tags["replaced_version"] == str(numbers[-2])
     assert_one_mlflow_run_per_step(client, all_runs)
@@ -94,12 +91,12 @@ def test_two_versions_landing_at_once_run_concurrently_and_leave_one_champion(st
     # After the sequential versions (or at least the first): the champion exists, so both are monitored first.
     wait_for_runs(instance, FIRST_VERSION, [f"ingest:{FIRST_VERSION}"], timeout=420)
     client = client_of(stack)
-    before = client.get_model_version_by_alias(MODEL, "champion").version
+    before = client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version
     land(stack, *CONCURRENT)
     runs = [
         run
         for key in CONCURRENT
-        for run in wait_for_runs(instance, key, [f"ingest:{key}", f"retrain:{key}"], timeout=600)
+        for run in wait_for_runs(instance, key, [f"ingest:{key}", retrain_key(key)], timeout=600)
     ]
     assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(runs), [
         failures(instance, run) for run in runs
@@ -117,13 +114,13 @@ def test_two_versions_landing_at_once_run_concurrently_and_leave_one_champion(st
     assert {key: len(found) for key, found in versions.items()} == {key: 1 for key in CONCURRENT}
     # One champion, one of the two: the race is decided under the registry lock (deployment.promote). The other is
     # registered, and either replaced (previous_champion) or not promoted, saying why.
-    champion = client.get_model_version_by_alias(MODEL, "champion")
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
     assert champion.tags["dataset_version"] in CONCURRENT and champion.version != before
     outcomes = {key: materialized(instance, "deployed_model", key)[-1].asset_materialization.metadata for key in keys}
     other = next(key for key in CONCURRENT if key != champion.tags["dataset_version"])
     print(f"deployments: { {key: meta['outcome'].value for key, meta in outcomes.items()} }")
     if outcomes[other]["promoted"].value:
-        assert client.get_model_version_by_alias(MODEL, "previous_champion").tags["dataset_version"] == other
+        assert client.get_model_version_by_alias(REGISTERED_MODEL, "previous_champion").tags["dataset_version"] == other
     else:
         assert "not promoted" in outcomes[other]["outcome"].value
     assert_one_mlflow_run_per_step(client, runs)

@@ -15,14 +15,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.commands.landing import land_version
-from tests.production.conftest import FIRST_VERSION, stack_script
-from tests.production.runs import VERSIONS, failures, materialized, runs_of, wait_for_runs
+from tests.conftest import MODEL
+from tests.production.conftest import FIRST_VERSION, land_in_stack, stack_script
+from tests.production.runs import VERSIONS, failures, materialized, retrain_key, runs_of, step_key, wait_for_runs
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]
 
 KEY, ROWS = VERSIONS[5]
-STEP = "candidate_model"  # the longest step: training, then logging the model to the tracking server
+ASSET = "candidate_model"  # the longest step: training, then logging the model to the tracking server
+STEP = step_key(ASSET)  # <model>__candidate_model
 
 
 def step_workers(instance: dg.DagsterInstance, run_id: str, step: str) -> list[str]:
@@ -36,11 +37,11 @@ def step_workers(instance: dg.DagsterInstance, run_id: str, step: str) -> list[s
 
 def test_a_worker_killed_mid_step_gives_the_step_to_the_other_worker_and_leaves_no_half_written_value(stack, instance):
     wait_for_runs(instance, FIRST_VERSION, [f"ingest:{FIRST_VERSION}"], timeout=420)  # a champion: retrain runs
-    land_version(Path(stack["MLOPS_DATA_DIR"]) / "versions", KEY, ROWS)
+    land_in_stack(stack, KEY, ROWS)
 
     deadline = time.monotonic() + 420
     while True:  # the retraining run's training step has started in a worker
-        training = [run for run in runs_of(instance, KEY) if run.tags.get("dagster/run_key") == f"retrain:{KEY}"]
+        training = [run for run in runs_of(instance, KEY) if run.tags.get("dagster/run_key") == retrain_key(KEY)]
         if training and (workers := step_workers(instance, training[0].run_id, STEP)):
             break
         assert time.monotonic() < deadline, "the retraining run's training step did not start"
@@ -54,22 +55,24 @@ def test_a_worker_killed_mid_step_gives_the_step_to_the_other_worker_and_leaves_
     done = [e for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS) if e.step_key == STEP]
     assert not done, "the step ended before the worker was killed: nothing was tested"
 
-    [run] = wait_for_runs(instance, KEY, [f"retrain:{KEY}"], timeout=420)
+    [run] = wait_for_runs(instance, KEY, [retrain_key(KEY)], timeout=420)
     assert run.status == dg.DagsterRunStatus.SUCCESS, failures(instance, run)
     workers = step_workers(instance, run_id, STEP)
     assert len(workers) == 2 and workers[0] != workers[1], workers  # ran again, on the other worker
     # The stored value is the complete one of the second attempt, the one its materialization names.
-    [record] = materialized(instance, STEP, KEY)
+    [record] = materialized(instance, ASSET, KEY)
     assert record.timestamp > killed_at
-    value = pickle.loads((Path(stack["MLOPS_PROD_HOME"]) / "state" / "assets" / STEP / KEY).read_bytes())
+    stored = Path(stack["MLOPS_PROD_HOME"]) / "state" / "assets" / Path(*MODEL.key(ASSET).path) / KEY
+    value = pickle.loads(stored.read_bytes())
     assert value.run_id == record.asset_materialization.metadata["mlflow_run_id"].value
 
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{stack['MLOPS_MLFLOW_PORT']}")
     experiment = client.get_experiment_by_name("mlops_assets").experiment_id
+    asset = MODEL.key(ASSET).to_user_string()  # the MLflow runs' tag: <model>/candidate_model
     attempts = client.search_runs(
-        [experiment], filter_string=f"tags.`dagster.run_id` = '{run_id}' and tags.`dagster.asset` = '{STEP}'"
+        [experiment], filter_string=f"tags.`dagster.run_id` = '{run_id}' and tags.`dagster.asset` = '{asset}'"
     )
     statuses = {attempt.info.run_id: attempt.info.status for attempt in attempts}
     assert statuses[value.run_id] == "FINISHED"

@@ -1,9 +1,11 @@
 """Fixtures of the UI tests: one `dagster dev` per session, Debian's Chromium driven by Playwright, screenshots.
 
-The server starts with a fresh instance and empty folders (tests/demo/ui/server.py). The dataset_version_sensor is
-stopped right after the start, so that the tests decide when versions are picked up: the GraphQL example lands and
-launches 2011-01 itself, and the sensor test turns the sensor on in the UI. The retraining and run-failure sensors
-keep their default (running), and the daemon runs them and the run queue.
+The server starts with a fresh instance and empty folders (tests/demo/ui/server.py), serving the demo's bikeshare
+dataset and its two models (bike_rentals, busy_hours). The bikeshare_version_sensor is stopped right after the start,
+so that the tests decide when versions are picked up: the GraphQL example (docs/automation.md) lands and launches
+2011-01 itself (both
+models trained in one run), and the sensor test turns the sensor on in the UI. The models' retraining sensors and
+the run-failure sensor keep their default (running), and the daemon runs them and the run queue.
 
 Screenshots go to test-artifacts/ui/ (git-ignored): one per scenario, and one of the page of every failed test.
 """
@@ -21,6 +23,7 @@ from types import SimpleNamespace
 import pytest
 
 from mlops_assets.demo.versions import land_demo_versions
+from tests.demo.ui.expected import VERSION_SENSOR
 from tests.demo.ui.server import REPO_ROOT, DagsterDev
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package `chromium`; scripts/test installs it where it can
@@ -67,38 +70,42 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="package")
 def dagster_ui(tmp_path_factory):
-    """`dagster dev` on a free port of 127.0.0.1 with a fresh instance; the dataset_version_sensor stopped."""
+    """`dagster dev` on a free port of 127.0.0.1 with a fresh instance; the bikeshare_version_sensor stopped."""
     server = DagsterDev(tmp_path_factory.mktemp("dagster_ui")).start()
     try:
-        server.stop_sensor("dataset_version_sensor")
+        server.stop_sensor(VERSION_SENSOR)
         yield server
     finally:
         server.stop()
 
 
-def readme_graphql_example() -> str:
-    """The Python block of the README's "Automation via GraphQL" section, as a user would copy it."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("\n## Automation via GraphQL\n", 1)[1].split("\n## ", 1)[0]
+GRAPHQL_DOC = REPO_ROOT / "docs" / "automation.md"  # the README links to it
+
+
+def graphql_example() -> str:
+    """The Python block of docs/automation.md's "Dagster's GraphQL API" section, as a user would copy it."""
+    document = GRAPHQL_DOC.read_text()
+    section = document.split("\n## Dagster's GraphQL API\n", 1)[1].split("\n## ", 1)[0]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.fixture(scope="package")
 def trained_version(dagster_ui):
-    """2011-01 landed, then ingested, trained, gated and deployed by running the README's GraphQL example.
+    """2011-01 landed, then ingested, and each model trained, gated and deployed, by running the GraphQL example of
+    docs/automation.md (the README links to it).
 
-    Returns the example's variables (run_id, status, gates, ...) and what it printed.
+    Returns the example's variables (run_id, status, selection, gates per model, ...) and what it printed.
     """
     land_demo_versions(dagster_ui.versions_dir, [FIRST_VERSION])
-    code = readme_graphql_example()
+    code = graphql_example()
     assert code.count("PORT = 3000") == 1 and f'VERSION = "{FIRST_VERSION}"' in code
     code = code.replace("PORT = 3000", f"PORT = {dagster_ui.port}")
-    namespace: dict = {"__name__": "readme_graphql_example"}
+    namespace: dict = {"__name__": "graphql_example"}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), warnings.catch_warnings():
         # dagster-graphql 1.13.27's client passes variable_values to gql 4 the way gql 4 deprecates: not ours to fix.
         warnings.filterwarnings("ignore", message="Using variable_values", category=DeprecationWarning)
-        exec(compile(code, "README.md (Automation via GraphQL)", "exec"), namespace)
+        exec(compile(code, "docs/automation.md (Dagster's GraphQL API)", "exec"), namespace)
     return SimpleNamespace(**namespace, printed=printed.getvalue(), key=FIRST_VERSION)
 
 

@@ -1,8 +1,9 @@
 """`dagster dev` (webserver + daemon) on 127.0.0.1 with a fresh instance, for the UI tests and the docs' screenshots.
 
 Everything it writes goes under one folder: DAGSTER_HOME (a copy of the project's state/dagster.yaml), the data folder
-(MLOPS_DATA_DIR: versions/ and predictions/) and the state folder (MLOPS_STATE_DIR: MLflow and stored asset values).
-The code location is tests/demo/ui/ui_location.py: the project's definitions with the tests' fast search budget.
+(MLOPS_DATA_DIR: bikeshare/versions/ and predictions/<model>/) and the state folder (MLOPS_STATE_DIR: MLflow and
+stored asset values). The code location is tests/demo/ui/ui_location.py: the project's datasets and models with the
+tests' fast search budget.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import subprocess_env
+from tests.demo.ui.expected import DATASET
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HOST = "127.0.0.1"
@@ -52,7 +54,7 @@ class DagsterDev:
         self.home = self.root / "dagster_home"
         self.data_dir = self.root / "data"
         self.state_dir = self.root / "state"
-        self.versions_dir = self.data_dir / "versions"
+        self.versions_dir = self.data_dir / DATASET / "versions"  # the dataset's versions_dir
         self.log_path = self.root / "dagster_dev.log"
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -149,11 +151,13 @@ class DagsterDev:
             raise RuntimeError(f"could not stop {name}: {result}")
 
     def wait_for_materialization(self, asset: str, partition: str, timeout: float = 300.0) -> None:
-        """Wait (not assert) until `asset` has a materialization of `partition`, e.g. one a sensor records."""
+        """Wait (not assert) until `asset` ("model/asset") has a materialization of `partition`, e.g. one a sensor
+        records."""
         query = """query($path: [String!]!, $partition: String!) { assetOrError(assetKey: {path: $path}) {
                      ... on Asset { assetMaterializations(partitions: [$partition], limit: 1) { timestamp } } } }"""
         deadline = time.monotonic() + timeout
-        while not self.graphql(query, path=[asset], partition=partition)["assetOrError"].get("assetMaterializations"):
+        path = asset.split("/")
+        while not self.graphql(query, path=path, partition=partition)["assetOrError"].get("assetMaterializations"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no materialization of {asset}[{partition}] within {timeout:.0f} s:\n{self.log()}")
             time.sleep(1)
