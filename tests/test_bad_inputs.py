@@ -24,13 +24,11 @@ import pandas as pd
 import pytest
 
 from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
 from mlops_assets.stages.registry import CHAMPION, current_champion
 from mlops_assets.wiring.checks import VERSION_UNCHANGED
-from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-from mlops_assets.wiring.resources import MLflowTracking
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection
 from mlops_assets.wiring.sensor_driver import SensorDriver, failure_messages, run_until_quiet
 from mlops_assets.wiring.sensors.alerts import run_failure_alert_sensor
 from tests.configured_data import (
@@ -49,11 +47,24 @@ from tests.configured_data import (
     swap_two_rows,
     with_invalid_utf8,
 )
-from tests.conftest import FAST_SEARCH, check_evaluations, settle, webhook, write_version
+from tests.conftest import (
+    DATASET,
+    MODEL,
+    asset_keys,
+    check_evaluations,
+    make_project,
+    model_settings,
+    pipeline_job,
+    settle,
+    webhook,
+    write_version,
+)
 
 FILE = "rows.csv"  # the file name landing.land_version gives a version
-ASSETS = [key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS]
-SENSORS = ["dataset_version_sensor", "retraining_sensor"]
+SELECTION = ingestion_selection(MODEL) + training_selection(MODEL)  # what the sensor requests for a first version
+ASSETS = [key.to_user_string() for key in SELECTION]
+SENSORS = [f"{DATASET.name}_version_sensor", f"{MODEL.name}_retraining_sensor"]
+RAW_STEP = MODEL.raw_key.to_python_identifier()  # the step key of raw_dataset: `<dataset>__raw_dataset`
 SECRET = "TOP-SECRET-LINE"  # in files that must never be quoted: not in failures, messages or alerts
 
 
@@ -62,25 +73,21 @@ def world(tmp_path_factory, versions, keys):
     """A persistent instance and MLflow store with a champion trained on the good version; alerts to a webhook."""
     good = keys[1]
     root = tmp_path_factory.mktemp("bad_inputs")
-    settings = ProjectSettings(
-        data_dir=str(root / "data"),
-        state_dir=str(root / "state"),
-        search=FAST_SEARCH,
-    )
-    tracking = MLflowTracking(state_dir=settings.state_dir)
+    project = make_project(root)
+    settings, tracking = project.settings, project.tracking
     (root / "dagster").mkdir()
     with webhook() as hook, dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
         notifier = Notifier(webhook_url=hook.url)
-        defs = build_definitions(settings, tracking, notifier)
+        defs = build_definitions(models=[settings], mlflow_tracking=tracking, notifier=notifier)
         land_version(settings.versions_dir, good, versions[good])
-        instance.add_dynamic_partitions("dataset_version", [good])
+        instance.add_dynamic_partitions(settings.dataset.partitions_name, [good])
         result = run_version(defs, instance, good)
         assert result.success
         champion = current_champion(tracking, settings.model_name)
         assert champion is not None
         # The champion's own split of the good version, as the pipeline stored it: the rows it trained on, and
         # the rows it held out (never trained on, by either split method).
-        split = pickle.loads((Path(settings.state_dir) / "assets" / "dataset_split" / good).read_bytes())
+        split = pickle.loads(stored_path(settings, "dataset_split", good).read_bytes())
         yield {
             "good": good,
             "trained": split.train,
@@ -96,12 +103,18 @@ def world(tmp_path_factory, versions, keys):
 
 
 def run_version(defs, instance, key):
-    return defs.resolve_job_def("version_pipeline").execute_in_process(
+    return defs.resolve_job_def(pipeline_job(MODEL)).execute_in_process(
         instance=instance,
         partition_key=key,
-        asset_selection=INGESTION_ASSETS + TRAINING_ASSETS,
+        asset_selection=SELECTION,
         raise_on_error=False,
     )
+
+
+def stored_path(settings, asset: str, key: str) -> Path:
+    """Where the IO manager stored an asset's value for a partition: state/assets/<asset key path>/<key>."""
+    [asset_key] = asset_keys(settings, [asset])
+    return Path(settings.state_dir, "assets", *asset_key.path, key)
 
 
 def snapshot(world) -> dict:
@@ -112,7 +125,8 @@ def snapshot(world) -> dict:
         asset: [
             record.storage_id
             for record in instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[good]), limit=10
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(asset), asset_partitions=[good]),
+                limit=10,
             ).records
         ]
         for asset in ASSETS
@@ -246,13 +260,13 @@ def test_a_bad_version_fails_clearly_and_loses_nothing(world, name):
     key = f"bad-{name.replace('_', '-')}"
     before = snapshot(world)
     write_version(world["settings"].versions_dir, key, files)
-    world["instance"].add_dynamic_partitions("dataset_version", [key])
+    world["instance"].add_dynamic_partitions(DATASET.partitions_name, [key])
 
     result = run_version(world["defs"], world["instance"], key)
 
     assert not result.success
     failures = [event for event in result.all_events if event.is_step_failure]
-    assert [event.step_key for event in failures] == ["raw_dataset"]
+    assert [event.step_key for event in failures] == [RAW_STEP]
     message = failures[0].event_specific_data.error.message
     for expected in (file, column, rule):
         assert expected in message, f"{expected!r} not in the failure message: {message}"
@@ -264,7 +278,8 @@ def test_a_bad_version_fails_clearly_and_loses_nothing(world, name):
         assert (
             not world["instance"]
             .fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(asset), asset_partitions=[key]),
+                limit=1,
             )
             .records
         ), f"{asset} was materialized for the bad version {key}"
@@ -298,10 +313,16 @@ class Project:
     def __init__(self, world, name: str):
         self.world, self.instance = world, world["instance"]
         self.root = world["root"] / name
-        self.settings = ProjectSettings(
-            data_dir=str(self.root / "data"), state_dir=world["settings"].state_dir, search=FAST_SEARCH
+        world_settings = world["settings"]
+        self.settings = model_settings(
+            data_dir=str(self.root / "data"),
+            state_dir=world_settings.state_dir,
+            search=world_settings.search,
+            estimator=world_settings.estimator,
         )
-        self.defs = build_definitions(self.settings, world["tracking"], world["notifier"])
+        self.defs = build_definitions(
+            models=[self.settings], mlflow_tracking=world["tracking"], notifier=world["notifier"]
+        )
         self.driver = SensorDriver(self.defs, self.instance, self.root / "cursors.json")
         self.versions = self.settings.versions_dir
         self.versions.mkdir(parents=True)
@@ -311,12 +332,12 @@ class Project:
         return [(o["run_key"], o["status"]) for o in self.outcomes]
 
     def partitions(self) -> list[str]:
-        return self.instance.get_dynamic_partitions("dataset_version")
+        return self.instance.get_dynamic_partitions(self.settings.dataset.partitions_name)
 
     def metadata(self, asset: str, key: str) -> dict:
         from mlops_assets.wiring.records import latest_metadata
 
-        return latest_metadata(self.instance, asset, key)
+        return latest_metadata(self.instance, asset_keys(self.settings, [asset])[0], key)
 
 
 def trained(world) -> pd.DataFrame:
@@ -332,7 +353,7 @@ def test_a_linked_version_folder_is_refused_and_never_read(world):
 
     assert project.run() == []
     assert "linked-version" not in project.partitions()
-    assert json.loads(project.driver.cursors["dataset_version_sensor"])["refused"] == ["linked-version"]
+    assert json.loads(project.driver.cursors[SENSORS[0]])["refused"] == ["linked-version"]
     assert snapshot(world) == before
 
 
@@ -347,7 +368,9 @@ def test_a_half_copied_version_is_ingested_only_whole(world):
     assert key not in project.partitions()
 
     (folder / FILE).write_text(text)
-    settle(folder, seconds_ago=project.settings.data_source.quiet_period_seconds + 1)  # finished, and quiet since
+    settle(
+        folder, seconds_ago=project.settings.dataset.data_source.quiet_period_seconds + 1
+    )  # finished, and quiet since
 
     assert project.run() == [(f"ingest:{key}", "success")]
     assert project.metadata("raw_dataset", key)["dagster/row_count"] == len(trained(world))
@@ -393,7 +416,7 @@ def test_a_version_changed_after_ingestion_is_a_visible_error_and_loses_nothing(
     land_version(project.versions, key, trained(world))
     assert project.run() == [(f"ingest:{key}", "success")]
     ingested = project.metadata("raw_dataset", key)
-    stored = (Path(project.settings.state_dir) / "assets" / "raw_dataset" / key).read_bytes()
+    stored = stored_path(project.settings, "raw_dataset", key).read_bytes()
 
     edit(project.versions / key / FILE)
     [(run_key, status)] = project.run()
@@ -404,7 +427,7 @@ def test_a_version_changed_after_ingestion_is_a_visible_error_and_loses_nothing(
     check = check_evaluations(project.instance, VERSION_UNCHANGED, key)[0]
     assert check.passed is False and "land the changed data as a new version" in check.description
     assert project.metadata("raw_dataset", key) == ingested, "not re-ingested"
-    assert (Path(project.settings.state_dir) / "assets" / "raw_dataset" / key).read_bytes() == stored
+    assert stored_path(project.settings, "raw_dataset", key).read_bytes() == stored
     assert project.run() == [], "reported once"
     assert snapshot(world) == before
 

@@ -5,6 +5,11 @@ The runs are launched through the instance's run queue (`dagster job launch`) an
 MLflow has exactly one MLflow run, every candidate is registered, and the aliases follow the project's rules
 whatever order the runs finish in: a version becomes champion only if it was compared with the champion it
 replaces (a candidate that lost the race to another run, or trained on older data, is registered, not promoted).
+
+The code location is the test model's definitions with a multiprocess job of what the dataset-version sensor runs
+for a first version (ingestion, training, gates, deployment, scoring). The dataset's own multiprocess job holds
+every asset of every model on it, and an op selection of it cannot stand in: Dagster wires an op-selected step to
+every output of an upstream asset with blocking checks (deployed_model got a list of five values).
 """
 
 import itertools
@@ -19,38 +24,65 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.commands.landing import land_version, source_versions
-from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
+from mlops_assets.commands.landing import source_versions
+from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.stages.registry import CHAMPION
 from mlops_assets.wiring.records import latest_metadata
 from mlops_assets.wiring.resources import MLflowTracking
-from tests.conftest import subprocess_env
+from mlops_assets.wiring.sensor_driver import failure_messages
+from tests.conftest import DATASET, TEST_MODEL, land, model_settings, subprocess_env
 
 pytestmark = pytest.mark.slow
 
-MODEL = ProjectSettings().model_name
+SETTINGS = model_settings()  # the test model as configured: its search, its estimator
+MODEL = SETTINGS.model_name
 JOB = "train_and_deploy_multiprocess"
-MLFLOW_ASSETS = ["candidate_model", "model_evaluation"]
+MLFLOW_ASSETS = [SETTINGS.key(name).to_user_string() for name in ("candidate_model", "model_evaluation")]
+LOCATION = f"""
+import dagster as dg
+
+from mlops_assets.definitions import build_definitions
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection
+from tests.conftest import model_settings
+
+model = model_settings()  # the test model as configured, its folders from MLOPS_DATA_DIR and MLOPS_STATE_DIR
+job = dg.define_asset_job(
+    {JOB!r},
+    selection=ingestion_selection(model) + training_selection(model),
+    executor_def=dg.multiprocess_executor,
+)
+defs = dg.Definitions.merge(build_definitions(models=[model]), dg.Definitions(jobs=[job]))
+"""
+WORKSPACE = """load_from:
+  - python_file:
+      relative_path: {location}
+      location_name: mlops_assets
+      working_directory: {root}
+"""
 
 
 def test_four_versions_at_once_lose_nothing(tmp_path):
-    cut = dict(source_versions(ProjectSettings())[:4])  # four versions of the configured data set
+    cut = dict(source_versions(DATASET)[:4])  # four versions of the configured data set
     keys = list(cut)
     home, data = tmp_path / "state", tmp_path / "data"
     home.mkdir()
     (home / "dagster.yaml").write_text(
         "concurrency:\n  runs:\n    max_concurrent_runs: 4\ntelemetry:\n  enabled: false\n"
     )
-    for key in keys:
-        land_version(data / "versions", key, cut[key])
-    env = subprocess_env(DAGSTER_HOME=str(home), MLOPS_DATA_DIR=str(data), MLOPS_STATE_DIR=str(home))
+    land(model_settings(tmp_path), cut, *keys)
+    (tmp_path / "location.py").write_text(LOCATION)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(WORKSPACE.format(location=tmp_path / "location.py", root=PROJECT_ROOT))
+    env = subprocess_env(
+        DAGSTER_HOME=str(home), MLOPS_DATA_DIR=str(data), MLOPS_STATE_DIR=str(home), MLOPS_TEST_MODEL=TEST_MODEL
+    )
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("dataset_version", keys)
+        instance.add_dynamic_partitions(DATASET.partitions_name, keys)
     MLflowTracking(state_dir=str(home)).ensure_experiment()  # as the project does before parallel work
 
     bin_dir = Path(sys.executable).parent
     daemon = subprocess.Popen(
-        [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -60,7 +92,7 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
     try:
         for key in keys:
             subprocess.run(
-                [str(bin_dir / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", JOB,
+                [str(bin_dir / "dagster"), "job", "launch", "-w", str(workspace), "-j", JOB,
                  "--tags", json.dumps({"dagster/partition": key})],
                 cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=120,
             )  # fmt: skip
@@ -75,9 +107,7 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
             runs = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(job_name=JOB))]
             assert sorted(run.tags["dagster/partition"] for run in runs) == keys
             failures = {
-                run.tags["dagster/partition"]: [
-                    event.message for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-                ]
+                run.tags["dagster/partition"]: failure_messages(instance, run.run_id)
                 for run in runs
                 if run.status != dg.DagsterRunStatus.SUCCESS
             }
@@ -102,8 +132,8 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
     champion = client.get_model_version_by_alias(MODEL, CHAMPION)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for key in keys:
-            deployed = latest_metadata(instance, "deployed_model", key)
-            evaluated = latest_metadata(instance, "model_evaluation", key)
+            deployed = latest_metadata(instance, SETTINGS.key("deployed_model"), key)
+            evaluated = latest_metadata(instance, SETTINGS.key("model_evaluation"), key)
             if deployed["promoted"]:
                 # Promoted only after a comparison with the very champion it replaced.
                 replaced = client.get_model_version(MODEL, deployed["candidate_version"]).tags

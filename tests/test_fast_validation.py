@@ -1,4 +1,4 @@
-"""The opt-in fast path (mlops_assets/stages/fast_validation.py) against plain Pandera, on every contract of the project.
+"""The opt-in fast path (stages/fast_validation.py) against plain Pandera, on every contract of the project.
 
 The fast path returns rows that already have the contract's dtypes and pass every rule without asking Pandera;
 anything else goes to Pandera. These tests pin, for each contract: it never accepts what Pandera rejects, it returns
@@ -12,29 +12,32 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.settings import ProjectSettings
-from mlops_assets.contracts import Features, RawData
-from mlops_assets.features import make_features
+from mlops_assets.components.project import project_models
 from mlops_assets.stages import fast_validation as _fast_validation
 from mlops_assets.stages.fast_validation import FastContract, validate_vectorised
 from mlops_assets.stages.scoring import predictions_schema
+from tests.conftest import DATASET
 from tests.contract_cases import broken_versions
+
+# Every model on the test dataset: each has its own Features and Predictions contracts.
+MODELS = [model for model in project_models().values() if model.dataset.name == DATASET.name]
+NAMES = ["RawData"] + [f"{model.name}:{contract}" for model in MODELS for contract in ("Features", "Predictions")]
 
 
 @pytest.fixture(scope="module")
 def contracts(source) -> dict[str, tuple[pa.DataFrameSchema, pd.DataFrame]]:
-    """Every contract of the project with valid rows for it."""
+    """Every contract of the project (the dataset's, and each of its models') with valid rows for it."""
     raw = source.head(300).copy()
-    settings = ProjectSettings()
-    scored = raw[settings.row_key].assign(prediction=0.5)
-    if settings.task == "classification":
-        scored["predicted_positive"] = True
-    scored = scored.assign(model_name="m", model_version="1")
-    return {
-        "RawData": (RawData.to_schema(), raw),
-        "Features": (Features.to_schema(), make_features(raw)),
-        "Predictions": (predictions_schema(settings), scored),
-    }
+    found = {"RawData": (DATASET.raw_contract().to_schema(), raw)}
+    for settings in MODELS:
+        code = settings.feature_code()
+        scored = raw[settings.row_key].assign(prediction=0.5)
+        if settings.task == "classification":
+            scored["predicted_positive"] = True
+        scored = scored.assign(model_name="m", model_version="1")
+        found[f"{settings.name}:Features"] = (code.Features.to_schema(), code.make_features(raw))
+        found[f"{settings.name}:Predictions"] = (predictions_schema(settings), scored)
+    return found
 
 
 def pandera_verdict(schema: pa.DataFrameSchema, frame: pd.DataFrame):
@@ -44,7 +47,7 @@ def pandera_verdict(schema: pa.DataFrameSchema, frame: pd.DataFrame):
         return None, error
 
 
-@pytest.mark.parametrize("name", ["RawData", "Features", "Predictions"])
+@pytest.mark.parametrize("name", NAMES)
 def test_valid_rows_take_the_fast_path_and_equal_what_pandera_returns(contracts, name):
     schema, rows = contracts[name]
     fast = validate_vectorised(schema, rows.copy())
@@ -52,7 +55,7 @@ def test_valid_rows_take_the_fast_path_and_equal_what_pandera_returns(contracts,
     pd.testing.assert_frame_equal(fast, pandera_verdict(schema, rows)[0])
 
 
-@pytest.mark.parametrize("name", ["RawData", "Features", "Predictions"])
+@pytest.mark.parametrize("name", NAMES)
 def test_the_fast_path_never_accepts_what_pandera_rejects(contracts, name):
     schema, rows = contracts[name]
     cases = broken_versions(schema, rows)

@@ -35,20 +35,21 @@ from tests.configured_data import (
     sample,
     with_invalid_utf8,
 )
-from tests.conftest import write_version
+from tests.conftest import DATASET, write_version
 from tests.contract_cases import broken_versions
 
+CONTRACT = DATASET.contract  # the dataset's contract, `module:Class`
 FILE = "rows.csv"  # the file name landing.land_version gives a version
 
 
 def folder_hash(folder: Path) -> str:
     """The content hash the files source computes without parsing (the sensor's check of an ingested version)."""
-    return FileSource(folder.parent).content_hash(folder.name)
+    return FileSource(folder.parent, CONTRACT).content_hash(folder.name)
 
 
 def failures_of(folder: Path) -> pd.DataFrame:
     with pytest.raises(ContractViolation) as caught:
-        read_version(folder)
+        read_version(folder, CONTRACT)
     failures = caught.value.failures
     assert list(failures.columns) == ["file", "row", "column", "check", "value"]
     return failures
@@ -71,7 +72,7 @@ def rows_matching(failures: pd.DataFrame, *, file, row, column, check) -> pd.Dat
 def test_the_whole_source_passes_the_contract(tmp_path, source):
     folder = land_version(tmp_path / "versions", "whole", source)
 
-    version = read_version(folder)
+    version = read_version(folder, CONTRACT)
 
     assert len(version.frame) == len(source) > 0
     assert list(version.frame.columns) == CONTRACT_COLUMNS
@@ -89,11 +90,11 @@ def test_every_version_of_the_configured_cut_passes_and_holds_the_one_before(tmp
     for key, rows in versions.items():
         folder = land_version(tmp_path / "versions", key, rows)
 
-        version = read_version(folder)
+        version = read_version(folder, CONTRACT)
 
         assert folder.name == key
         assert len(version.frame) == len(rows) > 0
-        # Cumulative (config.SourceSettings): each version holds every row of the one before.
+        # Cumulative (the dataset's source.cut): each version holds every row of the one before.
         row_keys = set(version.frame[UNIQUE or CONTRACT_COLUMNS].itertuples(index=False, name=None))
         if previous is not None:
             assert previous < row_keys, f"{key} does not hold every row of the version before it"
@@ -120,7 +121,7 @@ def test_content_hash_is_stable_and_the_data_version(tmp_path, versions, keys):
     one = land_version(tmp_path / "a", keys[0], rows)
     two = land_version(tmp_path / "b", keys[0], rows)
 
-    first, again, copy = read_version(one), read_version(one), read_version(two)
+    first, again, copy = read_version(one, CONTRACT), read_version(one, CONTRACT), read_version(two, CONTRACT)
 
     assert len(first.content_hash) == 64
     assert first.content_hash == again.content_hash == copy.content_hash
@@ -149,10 +150,10 @@ def test_content_hash_covers_file_names(tmp_path, versions, keys):
 
 def test_files_other_than_csv_and_parquet_are_ignored(tmp_path, versions, keys):
     folder = land_version(tmp_path, keys[0], versions[keys[0]])
-    before = read_version(folder).content_hash
+    before = read_version(folder, CONTRACT).content_hash
     (folder / "README.md").write_text("notes about this version")
 
-    version = read_version(folder)
+    version = read_version(folder, CONTRACT)
 
     assert version.files == [FILE]
     assert version.content_hash == before
@@ -168,7 +169,7 @@ def test_csv_and_parquet_in_one_version_are_read_together(tmp_path, versions, ke
         tmp_path, "mixed", {"a.csv": rows.iloc[:half], "b.parquet": rows.iloc[half:].reset_index(drop=True)}
     )
 
-    version = read_version(folder)
+    version = read_version(folder, CONTRACT)
 
     assert version.files == ["a.csv", "b.parquet"]
     assert len(version.frame) == len(rows)
@@ -230,7 +231,7 @@ def test_each_violation_names_file_row_column_and_check(tmp_path, case):
     folder = write_version(tmp_path, "bad", {FILE: rows})
 
     with pytest.raises(ContractViolation) as caught:
-        read_version(folder)
+        read_version(folder, CONTRACT)
     failures = caught.value.failures
 
     expected, count = expected_failures(case, rows)
@@ -317,7 +318,7 @@ def test_whole_numbers_written_as_floats_are_accepted(tmp_path):
     rows[column] = rows[column].astype(float)  # written as "0.0", "1.0", ...
     folder = write_version(tmp_path, "floats", {FILE: rows})
 
-    version = read_version(folder)
+    version = read_version(folder, CONTRACT)
 
     assert version.frame[column].dtype == "int64"
     assert version.frame[column].tolist() == sample(24)[column].tolist()
@@ -382,7 +383,7 @@ def test_a_folder_without_data_files_is_a_violation(tmp_path):
 
 def test_a_missing_folder_is_not_a_contract_violation(tmp_path):
     with pytest.raises(FileNotFoundError):
-        read_version(tmp_path / "nope")
+        read_version(tmp_path / "nope", CONTRACT)
 
 
 def test_a_column_missing_from_one_of_two_files(tmp_path):
@@ -433,7 +434,7 @@ def test_a_broken_structure_is_one_failure_naming_the_real_cause(tmp_path, case)
     folder = write_version(tmp_path, "bad", {FILE: data})
 
     with pytest.raises(ContractViolation) as caught:
-        read_version(folder)
+        read_version(folder, CONTRACT)
 
     failures = caught.value.failures
     assert len(failures) == 1, f"the real cause is buried:\n{failures}"
@@ -451,7 +452,7 @@ def test_a_broken_structure_is_one_failure_naming_the_real_cause(tmp_path, case)
 def test_a_file_without_a_final_line_end_is_not_called_truncated(tmp_path):
     folder = write_version(tmp_path, "ok", {FILE: csv_bytes(sample(24)).rstrip(b"\n")})
 
-    assert len(read_version(folder).frame) == 24
+    assert len(read_version(folder, CONTRACT).frame) == 24
 
 
 def test_failure_tables_print_a_missing_row_as_a_dash_like_the_message(tmp_path):
@@ -459,7 +460,7 @@ def test_failure_tables_print_a_missing_row_as_a_dash_like_the_message(tmp_path)
     folder = write_version(tmp_path, "bad", {FILE: sample(5).drop(columns=[dropped])})
 
     with pytest.raises(ContractViolation) as caught:
-        read_version(folder)
+        read_version(folder, CONTRACT)
 
     assert "row -" in str(caught.value)
     table = caught.value.to_metadata()["failure_table"].value
@@ -497,10 +498,10 @@ def test_a_version_folder_that_is_a_link_is_refused(tmp_path):
     (tmp_path / "versions" / "linked").symlink_to(real, target_is_directory=True)
 
     with pytest.raises(VersionUnreadable, match="symbolic link"):
-        read_version(tmp_path / "versions" / "linked")
+        read_version(tmp_path / "versions" / "linked", CONTRACT)
     with pytest.raises(VersionUnreadable, match="symbolic link"):
-        FileSource(tmp_path / "versions").content_hash("linked")
-    assert "symbolic link" in FileSource(tmp_path / "versions").list_versions()["linked"]
+        FileSource(tmp_path / "versions", CONTRACT).content_hash("linked")
+    assert "symbolic link" in FileSource(tmp_path / "versions", CONTRACT).list_versions()["linked"]
 
 
 def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashed_alike(tmp_path):
@@ -514,7 +515,7 @@ def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashe
     memory, root = fsspec.filesystem("memory"), f"/versions-{uuid.uuid4().hex}"
     memory.pipe(f"{root}/v1/{FILE}", (local / FILE).read_bytes())
     memory.pipe(f"{root}/v1/README.md", b"not data")
-    source = FileSource(f"memory://{root}", quiet_period_seconds=30)
+    source = FileSource(f"memory://{root}", CONTRACT, quiet_period_seconds=30)
     try:
         assert source.list_versions() == {"v1": None}
         fingerprint = source.fingerprint("v1")
@@ -523,7 +524,7 @@ def test_a_version_on_another_fsspec_filesystem_is_listed_settled_read_and_hashe
         assert source.settled("v1", fingerprint, now=fingerprint.modified_at + 31)
         version = source.read("v1")
         assert version.content_hash == source.content_hash("v1") == folder_hash(local), "the same bytes, the same hash"
-        assert len(validate_version(version).frame) == 24
+        assert len(validate_version(version, DATASET.raw_contract()).frame) == 24
     finally:
         memory.rm(root, recursive=True)
 
@@ -542,6 +543,7 @@ def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrit
 
     def land(key: str) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "mlops_assets.commands.landing", str(source), key, "--to", str(versions)]
+        command += ["--dataset", DATASET.name]
         return subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=120)
 
     landed = land("2012-01")
@@ -552,7 +554,7 @@ def test_the_landing_command_lands_atomically_with_a_manifest_and_never_overwrit
     assert sorted(p.name for p in folder.iterdir()) == [".landed", "a.csv", "b.parquet"]
     manifest = json.loads((folder / ".landed").read_text())
     assert manifest == {"files": {name: (folder / name).stat().st_size for name in ["a.csv", "b.parquet"]}}
-    assert len(read_version(folder).frame) == 29
+    assert len(read_version(folder, CONTRACT).frame) == 29
 
     again, bad_key = land("2012-01"), land("../escape")
 

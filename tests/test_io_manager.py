@@ -19,14 +19,11 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import ProjectSettings
 from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
 from mlops_assets.wiring import io_managers
-from mlops_assets.wiring.jobs import INGESTION_ASSETS, MONITORING_ASSETS, TRAINING_ASSETS
-from mlops_assets.wiring.resources import MLflowTracking
-from tests.conftest import FAST_SEARCH, subprocess_env
+from mlops_assets.wiring.jobs import ingestion_selection, monitoring_selection, training_selection
+from tests.conftest import land, make_project, pipeline_job, subprocess_env
 
 
 def assert_same(kept, stored, where: str) -> None:
@@ -40,8 +37,8 @@ def assert_same(kept, stored, where: str) -> None:
         assert kept == stored, where
 
 
-def run_version(defs: dg.Definitions, instance: dg.DagsterInstance, key: str, selection) -> str:
-    result = defs.resolve_job_def("version_pipeline").execute_in_process(
+def run_version(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, key: str, selection) -> str:
+    result = defs.resolve_job_def(job).execute_in_process(
         partition_key=key, instance=instance, asset_selection=selection
     )
     assert result.success
@@ -49,18 +46,19 @@ def run_version(defs: dg.Definitions, instance: dg.DagsterInstance, key: str, se
 
 
 def test_the_steps_of_a_run_share_values_and_none_modifies_them(tmp_path, instance, versions, keys):
-    state = tmp_path / "state"
-    settings = ProjectSettings(data_dir=str(tmp_path / "data"), state_dir=str(state), search=FAST_SEARCH)
-    tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
-    defs = build_definitions(settings=settings, mlflow_tracking=tracking, notifier=Notifier())
+    project = make_project(tmp_path)
+    settings = project.settings
+    defs = build_definitions(models=[settings], mlflow_tracking=project.tracking, notifier=Notifier())
+    job = pipeline_job(settings)
     first, second = keys[:2]
-    for key in (first, second):
-        land_version(settings.versions_dir, key, versions[key])
-    instance.add_dynamic_partitions("dataset_version", [first, second])
+    land(settings, versions, first, second)
+    instance.add_dynamic_partitions(settings.dataset.partitions_name, [first, second])
 
-    run_version(defs, instance, first, INGESTION_ASSETS + TRAINING_ASSETS)
+    ingestion, training = ingestion_selection(settings), training_selection(settings)
+    run_version(defs, job, instance, first, ingestion + training)
     # Monitoring, training and scoring: raw_dataset is read by four steps, dataset_split by two.
-    run_id = run_version(defs, instance, second, INGESTION_ASSETS + TRAINING_ASSETS + MONITORING_ASSETS)
+    monitoring = [key for key in monitoring_selection(settings) if key not in training]
+    run_id = run_version(defs, job, instance, second, ingestion + training + monitoring)
 
     kept = io_managers._run_values[run_id]
     assets = {path.parent.name for path in kept}

@@ -2,12 +2,13 @@
 
 import pytest
 
-from mlops_assets.infra.version_keys import dataset_version_partitions, version_key_problem
+from mlops_assets.infra.version_keys import version_key_problem
 from mlops_assets.wiring.partitions import version_partitions
+from tests.conftest import DATASET
 
 
-def test_partitions_definition_is_named_dataset_version():
-    assert dataset_version_partitions.name == "dataset_version"
+def test_partitions_definition_is_named_after_the_dataset():
+    assert version_partitions(DATASET).name == f"{DATASET.name}_versions" == DATASET.partitions_name
 
 
 @pytest.mark.parametrize(

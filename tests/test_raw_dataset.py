@@ -8,7 +8,7 @@ import pytest
 
 from mlops_assets.commands.landing import land_version
 from mlops_assets.stages.ingestion import read_version
-from mlops_assets.wiring.assets.ingestion import raw_dataset
+from mlops_assets.wiring.assets.ingestion import raw_dataset_asset
 from tests.configured_data import (
     CONTRACT_COLUMNS,
     a_break,
@@ -18,9 +18,10 @@ from tests.configured_data import (
     sample,
     two_breaks,
 )
-from tests.conftest import write_version
+from tests.conftest import DATASET, write_version
 
-RAW = dg.AssetKey("raw_dataset")
+RAW = dg.AssetKey([DATASET.name, "raw_dataset"])
+PARTITIONS = DATASET.partitions_name
 FILE = "rows.csv"  # the file name landing.land_version gives a version
 
 
@@ -32,9 +33,8 @@ def latest_materialization(instance: dg.DagsterInstance, key: str):
 
 
 def materialize(instance, settings, key: str, **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [raw_dataset], partition_key=key, instance=instance, resources={"settings": settings}, **kwargs
-    )
+    """raw_dataset of the settings' dataset (its folders) materialized for `key`."""
+    return dg.materialize([raw_dataset_asset(settings.dataset)], partition_key=key, instance=instance, **kwargs)
 
 
 def table_rows(markdown: str) -> list[list[str]]:
@@ -59,7 +59,7 @@ def change_in_place(path) -> None:
 def test_a_materialization_records_rows_schema_and_the_content_hash(instance, settings, versions, keys):
     key, rows = keys[1], versions[keys[1]]
     folder = land_version(settings.versions_dir, key, rows)
-    instance.add_dynamic_partitions("dataset_version", [key])
+    instance.add_dynamic_partitions(PARTITIONS, [key])
 
     result = materialize(instance, settings, key)
 
@@ -71,13 +71,13 @@ def test_a_materialization_records_rows_schema_and_the_content_hash(instance, se
     assert materialization.metadata["dagster/row_count"].value == len(rows)
     schema = materialization.metadata["dagster/column_schema"].schema
     assert [c.name for c in schema.columns] == CONTRACT_COLUMNS
-    expected_hash = read_version(folder).content_hash
+    expected_hash = read_version(folder, DATASET.contract).content_hash
     assert materialization.tags["dagster/data_version"] == expected_hash
     assert materialization.metadata["content_hash"].value == expected_hash
-    assert materialization.tags["dagster/code_version"] == raw_dataset.code_versions_by_key[RAW]
+    assert materialization.tags["dagster/code_version"] == raw_dataset_asset(DATASET).code_versions_by_key[RAW]
     assert materialization.metadata["files"].value == [FILE]
     # The stored value is the validated frame, for downstream assets: every number with the contract's type.
-    stored = result.output_for_node("raw_dataset")
+    stored = result.output_for_node(RAW.to_python_identifier())
     assert len(stored) == len(rows)
     numbers = columns_of_kind("iufb")
     assert numbers, "the contract has no numeric column to check the stored types of"
@@ -89,7 +89,7 @@ def test_the_data_version_follows_the_content_not_the_key(instance, settings, ve
     land_version(settings.versions_dir, "a", first)
     land_version(settings.versions_dir, "b", first)
     land_version(settings.versions_dir, "c", versions[keys[1]])
-    instance.add_dynamic_partitions("dataset_version", ["a", "b", "c"])
+    instance.add_dynamic_partitions(PARTITIONS, ["a", "b", "c"])
 
     for key in ["a", "b", "c"]:
         assert materialize(instance, settings, key).success
@@ -105,7 +105,7 @@ def test_a_version_that_breaks_the_contract_fails_the_run_and_stores_nothing(ins
     first, second = two_breaks()
     bad = second.apply(first.apply(versions[keys[1]].reset_index(drop=True), 5), 9)
     write_version(settings.versions_dir, bad_key, {FILE: bad})
-    instance.add_dynamic_partitions("dataset_version", [good, bad_key])
+    instance.add_dynamic_partitions(PARTITIONS, [good, bad_key])
     assert materialize(instance, settings, good).success
     good_before = latest_materialization(instance, good)
 
@@ -137,7 +137,7 @@ def test_the_failure_report_names_the_file_and_row_of_a_multi_file_version(insta
     rows, bad = sample(48), a_break()
     second = bad.apply(rows.iloc[24:].reset_index(drop=True), 2)
     write_version(settings.versions_dir, "mixed", {"a.csv": rows.iloc[:24], "b.parquet": second})
-    instance.add_dynamic_partitions("dataset_version", ["mixed"])
+    instance.add_dynamic_partitions(PARTITIONS, ["mixed"])
 
     result = materialize(instance, settings, "mixed", raise_on_error=False)
 
@@ -156,7 +156,7 @@ def test_a_version_changed_since_it_was_ingested_is_refused_unless_the_run_allow
 ):
     key = keys[0]
     folder = land_version(settings.versions_dir, key, versions[key])
-    instance.add_dynamic_partitions("dataset_version", [key])
+    instance.add_dynamic_partitions(PARTITIONS, [key])
     assert materialize(instance, settings, key).success
     recorded = latest_materialization(instance, key)
     change_in_place(folder / FILE)
@@ -172,7 +172,10 @@ def test_a_version_changed_since_it_was_ingested_is_refused_unless_the_run_allow
     assert latest_materialization(instance, key).storage_id == recorded.storage_id, "nothing re-ingested"
 
     allowed = materialize(
-        instance, settings, key, run_config={"ops": {"raw_dataset": {"config": {"allow_changed_version": True}}}}
+        instance,
+        settings,
+        key,
+        run_config={"ops": {RAW.to_python_identifier(): {"config": {"allow_changed_version": True}}}},
     )
 
     assert allowed.success
@@ -196,11 +199,11 @@ def test_dagster_asset_materialize_refuses_a_changed_version_and_the_documented_
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = subprocess_env(DAGSTER_HOME=str(home), MLOPS_DATA_DIR=str(tmp_path / "data"))
-    folder = land_version(tmp_path / "data" / "versions", key, versions[key])
+    folder = land_version(tmp_path / "data" / DATASET.name / "versions", key, versions[key])
     with dg.DagsterInstance.from_config(str(home)) as persistent:
-        persistent.add_dynamic_partitions("dataset_version", [key])
+        persistent.add_dynamic_partitions(PARTITIONS, [key])
     command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "mlops_assets.definitions"]
-    select = ["--select", "raw_dataset", "--partition", key]
+    select = ["--select", RAW.to_user_string(), "--partition", key]
 
     def run(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([*command, *select, *extra], env=env, capture_output=True, text=True, timeout=300)
@@ -212,5 +215,6 @@ def test_dagster_asset_materialize_refuses_a_changed_version_and_the_documented_
 
     assert refused.returncode != 0
     assert "changed after it was ingested" in refused.stderr + refused.stdout
-    override = OVERRIDE.format(key=key).split("--config-json ")[1].strip("'")
+    override = OVERRIDE.format(asset=RAW.to_user_string(), key=key, op=RAW.to_python_identifier())
+    override = override.split("--config-json ")[1].strip("'")
     assert run("--config-json", override).returncode == 0

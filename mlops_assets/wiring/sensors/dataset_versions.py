@@ -55,8 +55,10 @@ def adopt_new_models(
     """A model added to a dataset that already has versions trains on the newest ingested one (its first version).
 
     The sensor remembers which models it serves; one it has not served before gets a training run for the newest
-    version that was ingested (a version of this tick is requested with every model anyway). On a cursor of the
-    layout before this (no "models"), every model counts as served.
+    version that was ingested (a version of this tick is requested with every model anyway). While none is (a first
+    version's run, requested before the model was added, may still be on its way), the model waits unserved, unless
+    this tick requests a version: that run trains it. On a cursor of the layout before this (no "models"), every
+    model counts as served.
     """
     names = [m.name for m in models]
     if adopted is None:
@@ -68,7 +70,9 @@ def adopt_new_models(
     keys = instance.get_dynamic_partitions(dataset.partitions_name)
     ingested = [key for key in keys if key not in scan.new and records.data_version(instance, raw_key, key)]
     if not ingested:
-        return names, []
+        if scan.new or scan.retry:
+            return names, []
+        return [name for name in names if name in adopted], []
     newest = max(ingested, key=version_sort_key)
     requests = [
         dg.RunRequest(
