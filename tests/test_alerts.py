@@ -4,20 +4,26 @@ import dagster as dg
 
 from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
-from mlops_assets.wiring.jobs import INGESTION_ASSETS
+from mlops_assets.wiring.jobs import ingestion_selection
+from mlops_assets.wiring.resources import MLflowTracking
 from mlops_assets.wiring.sensors.alerts import failed_only_on_gates, run_failure_alert_sensor
-from tests.conftest import webhook, write_version
+from tests.conftest import pipeline_job, webhook, write_version
 
 
 def test_a_failed_run_is_posted_to_the_webhook(tmp_path, settings, instance, source):
     with webhook() as hook:
         notifier = Notifier(webhook_url=hook.url)
-        defs = build_definitions(settings, notifier=notifier)
+        tracking = MLflowTracking(state_dir=settings.state_dir)
+        defs = build_definitions(models=[settings], mlflow_tracking=tracking, notifier=notifier)
         missing = source.columns[-1]
         write_version(settings.versions_dir, "broken", {"rows.csv": source.head(50).drop(columns=[missing])})
-        instance.add_dynamic_partitions("dataset_version", ["broken"])
-        result = defs.resolve_job_def("version_pipeline").execute_in_process(
-            instance=instance, partition_key="broken", asset_selection=INGESTION_ASSETS, raise_on_error=False
+        instance.add_dynamic_partitions(settings.dataset.partitions_name, ["broken"])
+        job = pipeline_job(settings)
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance,
+            partition_key="broken",
+            asset_selection=ingestion_selection(settings),
+            raise_on_error=False,
         )
         assert not result.success
         assert not failed_only_on_gates(instance, result.run_id)  # a contract failure is not a gate failure
@@ -35,5 +41,6 @@ def test_a_failed_run_is_posted_to_the_webhook(tmp_path, settings, instance, sou
         assert hook.posts, "nothing was posted"
         alert = hook.posts[-1]
         assert alert["severity"] == "error"
-        assert alert["title"] == "Run failed: version_pipeline[broken]"
+        assert alert["title"] == f"Run failed: {job}[broken]"
+        assert job == f"{settings.dataset.name}_pipeline"
         assert result.run_id in alert["text"]

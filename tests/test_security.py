@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.infra.alerts import Notifier, notifier_from_env
+from mlops_assets.settings import PROJECT_ROOT
 from tests.conftest import free_port, subprocess_env
 
 
@@ -114,7 +114,8 @@ def test_an_unreachable_webhook_does_not_raise():
 
 
 def test_no_secret_or_url_is_hard_coded_in_the_definitions():
-    """The webhook comes only from the environment, and no package source names a non-loopback URL."""
+    """The webhook comes only from the environment, and no package source (its code, and the defs.yaml files of its
+    datasets and models) names a non-loopback URL."""
     code = "from mlops_assets.definitions import defs; print(defs.resources['notifier'].webhook_url)"
     for value, expected in ((None, "None"), ("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook")):
         env = subprocess_env(**({"MLOPS_ALERT_WEBHOOK_URL": value} if value else {}))
@@ -125,5 +126,7 @@ def test_no_secret_or_url_is_hard_coded_in_the_definitions():
         assert done.stdout.strip().splitlines()[-1] == expected
     urls = re.compile(r"https?://(?!127\.0\.0\.1|localhost|\[::1\]|\{)[^\s\"'<>)]+")  # `{`: a formatted host
     package = PROJECT_ROOT / "mlops_assets"
-    found = {str(path.relative_to(package)): urls.findall(path.read_text()) for path in package.rglob("*.py")}
+    sources = [*package.rglob("*.py"), *package.rglob("*.yaml")]
+    assert len([path for path in sources if path.name == "defs.yaml"]) >= 2  # a dataset and a model at least
+    found = {str(path.relative_to(package)): urls.findall(path.read_text()) for path in sources}
     assert {path: hits for path, hits in found.items() if hits} == {}

@@ -1,4 +1,5 @@
-"""Online scoring end to end: `python -m mlops_assets.commands.serving` in front of a champion trained here.
+"""Online scoring end to end: `python -m mlops_assets.commands.serving --model <model>` in front of a champion of the
+test model trained here.
 
 The real MLflow server (`mlflow models serve --env-manager local`) runs in its own process group on a free port of
 127.0.0.1, against a temporary tracking store; it is always killed with its group at teardown. Every wait is
@@ -24,15 +25,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.commands.serving import DEFAULT_HOST, scripts_dir, serve_command, serving_env
-from mlops_assets.settings import ProjectSettings
-from mlops_assets.contracts import RawData
-from mlops_assets.features import MODEL_INPUT_COLUMNS
-from tests.conftest import free_port, make_project, run_assets, step_error, subprocess_env
+from mlops_assets.commands.serving import DEFAULT_HOST, champion_uri, scripts_dir, serve_command, serving_env
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection
+from tests.conftest import DATASET, MODEL, free_port, land, make_project, run_assets, step_error, subprocess_env
 from tests.contract_cases import violating_value
-from tests.test_deployment import PIPELINE, land
 
-SETTINGS = ProjectSettings()
+SETTINGS = MODEL
+RawData = DATASET.raw_contract()
+MODEL_INPUT_COLUMNS = SETTINGS.input_columns
+PIPELINE = ingestion_selection(SETTINGS) + training_selection(SETTINGS)  # ingest, train, gate, deploy, score
 INPUTS = {name: column for name, column in RawData.to_schema().columns.items() if name in MODEL_INPUT_COLUMNS}
 NUMERIC = [name for name, column in INPUTS.items() if column.dtype.type.kind in "iuf"]
 
@@ -94,7 +95,8 @@ def server(tmp_path_factory, _empty_dagster_home, versions, keys, source):
     home = project.root / "dagster_home"
     shutil.copytree(_empty_dagster_home, home)
     with dg.instance_for_test(temp_dir=str(home)) as instance:
-        land(project, instance, versions, keys[0])
+        land(project.settings, versions, keys[0])
+        instance.add_dynamic_partitions(DATASET.partitions_name, [keys[0]])
         result = run_assets(project, instance, keys[0], PIPELINE)
         assert result.success, step_error(result, "model_evaluation") + step_error(result, "deployed_model")
 
@@ -104,7 +106,7 @@ def server(tmp_path_factory, _empty_dagster_home, versions, keys, source):
     log_path = project.root / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlops_assets.commands.serving", "--port", str(port)],
+            [sys.executable, "-m", "mlops_assets.commands.serving", "--model", SETTINGS.name, "--port", str(port)],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -157,7 +159,9 @@ def test_one_row_gets_one_prediction(server):
     # Regression: the value; classification: the probabilities of (negative, positive), as predict_proba gives them.
     prediction = body["predictions"][0]
     assert isinstance(prediction, float) if SETTINGS.task == "regression" else len(prediction) == 2
-    assert "version 1" in server.log.read_text()  # the CLI says which version @champion resolved to
+    log = server.log.read_text()
+    assert "version 1" in log  # the CLI says which version @champion resolved to
+    assert f"serving {champion_uri(SETTINGS.model_name)} (version 1," in log  # the named model's champion
 
 
 def test_a_thousand_rows_match_the_model_scored_in_process(server):
@@ -206,7 +210,15 @@ def test_the_command_line_refuses_to_start_without_a_champion(tmp_path):
     env = subprocess_env()
     env["MLOPS_STATE_DIR"] = str(tmp_path / "state")  # an empty tracking store
     result = subprocess.run(
-        [sys.executable, "-m", "mlops_assets.commands.serving", "--port", str(free_port(DEFAULT_HOST))],
+        [
+            sys.executable,
+            "-m",
+            "mlops_assets.commands.serving",
+            "--model",
+            SETTINGS.name,
+            "--port",
+            str(free_port(DEFAULT_HOST)),
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

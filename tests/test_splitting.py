@@ -1,6 +1,7 @@
-"""The deterministic train/holdout split (stages/splitting.py), on the configured data set's versions.
+"""The deterministic train/holdout split (stages/splitting.py), on the test model's dataset's versions.
 
-The time split's tests need a time order (features.row_time); a project without one splits by hash and skips them.
+The time split's tests need a time order (the dataset's row_time); a dataset without one splits by hash and skips
+them.
 """
 
 from __future__ import annotations
@@ -15,36 +16,33 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.settings import ProjectSettings, SplitSettings
+from mlops_assets.settings import SplitSettings
 from mlops_assets.stages.registry import Champion
 from mlops_assets.stages.splitting import hash_buckets, in_hash_holdout, split_rows, split_version, unseen_rows
 from mlops_assets.stages.targets import target_values
+from tests.conftest import DATASET, MODEL, model_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = ProjectSettings()
+SETTINGS = MODEL
 KEY = SETTINGS.row_key
 timed = pytest.mark.skipif(
-    SETTINGS.split.method != "time", reason="the data set has no time order (config.split.method is hash)"
+    SETTINGS.split.method != "time", reason="the dataset has no time order (no row_time: the model splits by hash)"
 )
 
 
 def row_time(frame: pd.DataFrame) -> pd.Series:
-    from mlops_assets.features import row_time
-
-    return row_time(frame)
+    return DATASET.row_time_of(frame)
 
 
 @pytest.fixture(scope="module")
 def middle(versions, keys) -> pd.DataFrame:
     """A version from the middle of the cut, as raw_dataset validates it."""
-    from mlops_assets.contracts import RawData
-
-    return RawData.validate(versions[keys[len(keys) // 2]].copy(), lazy=True)
+    return DATASET.raw_contract().validate(versions[keys[len(keys) // 2]].copy(), lazy=True)
 
 
 @timed
 def test_time_split_holds_out_the_newest_rows(middle):
-    split = split_rows(middle.sample(frac=1.0, random_state=1), "time", 0.2, KEY)
+    split = split_rows(middle.sample(frac=1.0, random_state=1), "time", 0.2, KEY, row_time=row_time)
 
     assert row_time(split.holdout).min() > row_time(split.train).max()
     assert len(split.train) + len(split.holdout) == len(middle)
@@ -61,24 +59,24 @@ def test_time_split_holds_out_the_newest_rows(middle):
 
 @timed
 def test_time_split_never_holds_out_rows_the_champion_trained_on(middle):
-    natural = split_rows(middle, "time", 0.2, KEY)
+    natural = split_rows(middle, "time", 0.2, KEY, row_time=row_time)
     times = np.sort(row_time(middle).unique())
     champion_until = float(times[np.searchsorted(times, natural.metadata["holdout_from_time"]) + 3])
 
-    split = split_rows(middle, "time", 0.2, KEY, champion_trained_until=champion_until)
+    split = split_rows(middle, "time", 0.2, KEY, champion_trained_until=champion_until, row_time=row_time)
 
     assert row_time(split.holdout).min() > champion_until
     assert len(split.holdout) < len(natural.holdout)
     assert len(split.train) + len(split.holdout) == len(middle)
     # a champion that trained on older rows than the natural cutoff changes nothing
-    older = split_rows(middle, "time", 0.2, KEY, champion_trained_until=float(times[0]))
+    older = split_rows(middle, "time", 0.2, KEY, champion_trained_until=float(times[0]), row_time=row_time)
     pd.testing.assert_frame_equal(older.holdout, natural.holdout)
 
 
 @timed
 def test_time_split_is_deterministic(middle):
-    first = split_rows(middle, "time", 0.2, KEY)
-    again = split_rows(middle.sample(frac=1.0, random_state=9), "time", 0.2, KEY)
+    first = split_rows(middle, "time", 0.2, KEY, row_time=row_time)
+    again = split_rows(middle.sample(frac=1.0, random_state=9), "time", 0.2, KEY, row_time=row_time)
 
     pd.testing.assert_frame_equal(first.train, again.train)
     pd.testing.assert_frame_equal(first.holdout, again.holdout)
@@ -138,9 +136,11 @@ def test_impossible_splits_raise_a_clear_error(middle):
 def test_impossible_time_splits_raise_a_clear_error(middle):
     last_time = float(row_time(middle).max())
     with pytest.raises(ValueError, match=r"0 holdout rows.*both must be non-empty.*champion trained on rows up to"):
-        split_rows(middle, "time", 0.2, KEY, champion_trained_until=last_time)
+        split_rows(middle, "time", 0.2, KEY, champion_trained_until=last_time, row_time=row_time)
     with pytest.raises(ValueError, match=r"time split left 0 training and 1 holdout rows"):
-        split_rows(middle.head(1), "time", 0.2, KEY)
+        split_rows(middle.head(1), "time", 0.2, KEY, row_time=row_time)
+    with pytest.raises(ValueError, match=r"a time split needs the rows' times: the dataset's row_time"):
+        split_rows(middle, "time", 0.2, KEY)
 
 
 def test_rows_unseen_by_the_champion_are_hash_holdout_rows_or_newer_rows(middle):
@@ -159,10 +159,15 @@ def test_a_classification_split_holds_both_classes_or_says_why():
     """A rare positive class: the holdout must still hold positives, or the split refuses with the counts."""
     frame = pd.DataFrame({"id": range(400), "label": ["no"] * 398 + ["yes"] * 2})
     frame["t"] = frame["id"]
-    settings = SETTINGS.model_copy(
-        update={"task": "classification", "target": "label", "positive_label": "yes", "row_key": ["id"]}
+    hashed = model_settings(
+        task="classification",
+        target="label",
+        positive_label="yes",
+        positive_at_least=None,
+        row_key=["id"],  # the dataset's
+        split=SplitSettings(method="hash", holdout_fraction=0.2),
     )
-    hashed = settings.model_copy(update={"split": SplitSettings(method="hash", holdout_fraction=0.2)})
+    assert hashed.row_key == ["id"] and hashed.split.method == "hash"
     both = frame.copy()
     both.loc[in_hash_holdout(both, ["id"], 0.2).nonzero()[0][:1], "label"] = "yes"  # one positive held out ...
     both.loc[(~in_hash_holdout(both, ["id"], 0.2)).nonzero()[0][:1], "label"] = "yes"  # ... one trained on

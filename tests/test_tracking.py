@@ -1,9 +1,10 @@
 """The MLflow tracking resource (resources.MLflowTracking): where the store lives, and one MLflow run per asset
 step, also under Dagster's multiprocess executor, closed FAILED when the step fails.
 
-Every store is a real SQLite database under `tmp_path`. The multiprocess run re-imports this module in each step
-process (dg.reconstructable needs a module-level target), so its resources are built from MLOPS_DATA_DIR and
-MLOPS_STATE_DIR, which the test points into `tmp_path` before the step processes start.
+Every store is a real SQLite database under `tmp_path`. The multiprocess run (the dataset's own
+`<dataset>_multiprocess` job) re-imports this module in each step process (dg.reconstructable needs a module-level
+target), so its settings and resources are built from MLOPS_DATA_DIR and MLOPS_STATE_DIR, which the test points
+into `tmp_path` before the step processes start.
 """
 
 import os
@@ -17,15 +18,24 @@ import mlflow
 import pytest
 from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 
-from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
+from mlops_assets.definitions import build_definitions
 from mlops_assets.infra.alerts import Notifier
-from mlops_assets.wiring.assets.features import dataset_split, feature_table
-from mlops_assets.wiring.assets.ingestion import raw_dataset
-from mlops_assets.wiring.assets.training import candidate_model
-from mlops_assets.wiring.partitions import dataset_version_partitions
+from mlops_assets.settings import PROJECT_ROOT
+from mlops_assets.wiring.jobs import multiprocess_job_name
+from mlops_assets.wiring.partitions import version_partitions
 from mlops_assets.wiring.resources import MLflowTracking
-from tests.conftest import FAST_SEARCH, subprocess_env
+from tests.conftest import (
+    DATASET,
+    FAST_SEARCH,
+    MODEL,
+    fast_estimator,
+    land,
+    make_project,
+    model_settings,
+    run_assets,
+    step_error,
+    subprocess_env,
+)
 
 EXPERIMENT = "mlops_assets"
 
@@ -36,9 +46,15 @@ EXPERIMENT = "mlops_assets"
 
 
 KEY = "v01"  # a partition of the probe assets below
+# The probes are partitioned by the dataset's versions and tagged with it: its own multiprocess job includes them.
+PROBE = {
+    "partitions_def": version_partitions(DATASET),
+    "group_name": "tracking_test",
+    "tags": {"dataset": DATASET.name},
+}
 
 
-@dg.asset(partitions_def=dataset_version_partitions, group_name="tracking_test", code_version="probe-1")
+@dg.asset(**PROBE, code_version="probe-1")
 def tracked_probe(context: dg.AssetExecutionContext, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
     """Logs one metric inside its step's MLflow run, tagged with the process it ran in."""
     with mlflow_tracking.asset_run(context, tags={"pid": str(os.getpid())}) as run:
@@ -46,7 +62,7 @@ def tracked_probe(context: dg.AssetExecutionContext, mlflow_tracking: MLflowTrac
     return dg.MaterializeResult(metadata={"mlflow_run_id": run.info.run_id})
 
 
-@dg.asset(partitions_def=dataset_version_partitions, group_name="tracking_test", code_version="fails-1")
+@dg.asset(**PROBE, code_version="fails-1")
 def always_fails(context: dg.AssetExecutionContext, mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
     """Raises inside its MLflow run, after logging a metric."""
     with mlflow_tracking.asset_run(context, tags={"pid": str(os.getpid())}):
@@ -54,26 +70,19 @@ def always_fails(context: dg.AssetExecutionContext, mlflow_tracking: MLflowTrack
         raise RuntimeError("this step fails inside its MLflow run")
 
 
-MULTIPROCESS_JOB = "tracked_multiprocess"
+MULTIPROCESS_JOB = multiprocess_job_name(DATASET)
 
 
 def multiprocess_job() -> dg.JobDefinition:
-    """The training assets and the two test assets as one job on the multiprocess executor.
+    """The test model's definitions and the two test assets: the dataset's job on the multiprocess executor.
 
-    The resources are built here, in each process that loads the job, from MLOPS_DATA_DIR and MLOPS_STATE_DIR.
+    The settings and resources are built here, in each process that loads the job, from MLOPS_DATA_DIR and
+    MLOPS_STATE_DIR.
     """
-    defs = dg.Definitions(
-        assets=[raw_dataset, feature_table, dataset_split, candidate_model, tracked_probe, always_fails],
-        jobs=[
-            dg.define_asset_job(
-                MULTIPROCESS_JOB, selection=dg.AssetSelection.all(), executor_def=dg.multiprocess_executor
-            )
-        ],
-        resources={
-            "settings": ProjectSettings(search=FAST_SEARCH),
-            "mlflow_tracking": MLflowTracking(),
-            "notifier": Notifier(),
-        },
+    settings = model_settings(search=FAST_SEARCH, estimator=fast_estimator())
+    defs = dg.Definitions.merge(
+        build_definitions(models=[settings], mlflow_tracking=MLflowTracking(), notifier=Notifier()),
+        dg.Definitions(assets=[tracked_probe, always_fails]),
     )
     return defs.resolve_job_def(MULTIPROCESS_JOB)
 
@@ -187,42 +196,42 @@ def test_telemetry_is_off_after_ensure_experiment(tmp_path, monkeypatch, no_trac
 def test_multiprocess_steps_each_log_to_exactly_one_mlflow_run_and_a_failed_step_is_failed(
     tmp_path, monkeypatch, no_tracking_uri_env, instance, versions, keys
 ):
+    project = make_project(tmp_path)  # the same folders and store as the step processes' settings below
     data, state = tmp_path / "data", tmp_path / "state"
     monkeypatch.setenv("MLOPS_DATA_DIR", str(data))
     monkeypatch.setenv("MLOPS_STATE_DIR", str(state))
-    key = keys[0]  # the first version of the configured data set
-    land_version(data / "versions", key, versions[key])
-    instance.add_dynamic_partitions("dataset_version", [key])
+    assert model_settings(search=FAST_SEARCH, estimator=fast_estimator()) == project.settings
+    assert MLflowTracking().uri == project.tracking.uri
+    key = keys[0]  # the first version of the test model's dataset
+    land(project.settings, versions, key)
+    instance.add_dynamic_partitions(DATASET.partitions_name, [key])
     job = dg.reconstructable(multiprocess_job)
     # The upstream steps log nothing to MLflow: materialized in-process first, they keep the multiprocess run
     # short (every step process re-imports the code, seconds each on two cores).
-    upstream = dg.materialize(
-        [raw_dataset, feature_table, dataset_split],
-        partition_key=key,
-        instance=instance,
-        resources={"settings": ProjectSettings(), "mlflow_tracking": MLflowTracking()},
-    )
-    assert upstream.success
+    upstream = run_assets(project, instance, key, ["raw_dataset", "feature_table", "dataset_split"])
+    assert upstream.success, step_error(upstream, "dataset_split")
 
+    candidate = MODEL.key("candidate_model")
     result = dg.execute_job(
         job,
         instance=instance,
         tags={"dagster/partition": key},
-        asset_selection=[dg.AssetKey(name) for name in ("candidate_model", "tracked_probe", "always_fails")],
+        asset_selection=[candidate, dg.AssetKey("tracked_probe"), dg.AssetKey("always_fails")],
     )
 
     assert not result.success
     assert result.get_failed_step_keys() == {"always_fails"}
-    assert result.is_node_success("candidate_model") and result.is_node_success("tracked_probe")
+    assert result.is_node_success(f"{MODEL.name}__candidate_model") and result.is_node_success("tracked_probe")
     client = MLflowTracking(state_dir=str(state)).client()
     assert runs_of_dagster_run(client, upstream.run_id) == []  # dataset_split reads the registry, logs nothing
     runs = runs_of_dagster_run(client, result.run_id)
     assert Counter(run.data.tags["dagster.asset"] for run in runs) == Counter(
-        {"candidate_model": 1, "tracked_probe": 1, "always_fails": 1}
+        {candidate.to_user_string(): 1, "tracked_probe": 1, "always_fails": 1}
     )
     by_asset = {run.data.tags["dagster.asset"]: run for run in runs}
-    assert by_asset["candidate_model"].info.status == "FINISHED"
-    assert by_asset["candidate_model"].info.run_name == f"candidate_model[{key}]"
+    assert by_asset[candidate.to_user_string()].info.status == "FINISHED"
+    assert by_asset[candidate.to_user_string()].info.run_name == f"{candidate.to_user_string()}[{key}]"
+    assert by_asset[candidate.to_user_string()].data.tags["model"] == MODEL.name
     assert by_asset["tracked_probe"].info.status == "FINISHED"
     failed = by_asset["always_fails"]
     assert failed.info.status == "FAILED"
@@ -244,7 +253,7 @@ def test_multiprocess_steps_each_log_to_exactly_one_mlflow_run_and_a_failed_step
 
 def test_two_materializations_in_one_process_log_to_two_mlflow_runs(tmp_path, no_tracking_uri_env, instance):
     tracking = MLflowTracking(state_dir=str(tmp_path / "state"))
-    instance.add_dynamic_partitions("dataset_version", [KEY])
+    instance.add_dynamic_partitions(DATASET.partitions_name, [KEY])
     # a run some other code left active in this process must not be written into or nested under
     mlflow.set_tracking_uri(tracking.uri)
     stray = mlflow.start_run(experiment_id=tracking.ensure_experiment(), run_name="left active")

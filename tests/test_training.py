@@ -1,70 +1,71 @@
-"""Training through Dagster into MLflow: the logged model, its manifest and metadata, reproducibility, and
-classification through the same training code.
+"""Training through Dagster into MLflow: the logged model, its manifest and metadata, reproducibility,
+classification through the same training code, and any estimator family through the real pipeline.
 
-The configured data set's first version is materialized twice (raw_dataset -> feature_table -> dataset_split ->
-candidate_model) into a real Dagster instance and a real MLflow store, both under a temporary folder, with a
-search of two folds and one parameter set.
+The test model's dataset's first version is materialized twice (<dataset>/raw_dataset -> <model>/feature_table ->
+<model>/dataset_split -> <model>/candidate_model) into a real Dagster instance and a real MLflow store, both under a
+temporary folder, with a search of two folds and one parameter set. A linear model of each task (the project's
+first model of that task, with its own non-default estimator or a linear one) goes through the same pipeline and
+must load trusting only scikit-learn's types and the project's own functions, and serve raw rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 import sklearn
 import yaml
+from pandera.typing import Series
 from sklearn.datasets import load_breast_cancer
 
-from mlops_assets.commands.landing import land_version
-from mlops_assets.settings import PROJECT_ROOT, ProjectSettings
-from mlops_assets.contracts import RawData
-from mlops_assets.features import MODEL_INPUT_COLUMNS
-from mlops_assets.infra.alerts import Notifier
+from mlops_assets.components.project import project_models
 from mlops_assets.infra.sources.files import FileSource
+from mlops_assets.settings import PROJECT_ROOT, DatasetSettings, EstimatorSettings, ModelSettings, Range
 from mlops_assets.stages import manifest as manifests
 from mlops_assets.stages import training
+from mlops_assets.stages.estimators import search_distributions, search_size
 from mlops_assets.stages.metrics import classification_metrics, task_metrics
 from mlops_assets.stages.splitting import split_rows
-from mlops_assets.stages.targets import target_values
 from mlops_assets.stages.validation import contract_hash
-from mlops_assets.wiring.assets.features import dataset_split, feature_table
-from mlops_assets.wiring.assets.ingestion import raw_dataset
-from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION, candidate_model
+from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION
 from mlops_assets.wiring.resources import MLflowTracking
-from tests.conftest import FAST_SEARCH
+from tests.conftest import DATASET, FAST_SEARCH, FAST_SPACE, MODEL, land, make_project, run_assets, step_error
 
-SETTINGS = ProjectSettings()
+SETTINGS = MODEL
 TASK = SETTINGS.task
+RawData = DATASET.raw_contract()
+MODEL_INPUT_COLUMNS = SETTINGS.input_columns
 LEAKY = [SETTINGS.target, *SETTINGS.leakage_columns]  # the target and the columns that give it away
 CV_METRIC = "cv_neg_root_mean_squared_error" if TASK == "regression" else "cv_roc_auc"
+TRAINING = ["raw_dataset", "feature_table", "dataset_split", "candidate_model"]
 
 
-def _materialize(instance, settings: ProjectSettings, tracking: MLflowTracking, key: str) -> dict:
+def _materialize(project, instance, key: str) -> dict:
     started = time.perf_counter()
-    result = dg.materialize(
-        [raw_dataset, feature_table, dataset_split, candidate_model],
-        partition_key=key,
-        instance=instance,
-        resources={"settings": settings, "mlflow_tracking": tracking, "notifier": Notifier()},
-    )
+    result = run_assets(project, instance, key, TRAINING)
     seconds = time.perf_counter() - started
-    assert result.success
+    assert result.success, step_error(result, "candidate_model")
     events = {
-        event.asset_key.to_user_string(): event
+        event.asset_key: event
         for event in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
     }
+    settings = project.settings
     return {
         "result": result,
         "seconds": seconds,
-        "raw": events["raw_dataset"],
-        "metadata": {k: v.value for k, v in events["candidate_model"].metadata.items()},
-        "split": result.output_for_node("dataset_split"),
+        "raw": events[settings.raw_key],
+        "metadata": {k: v.value for k, v in events[settings.key("candidate_model")].metadata.items()},
+        "split": result.output_for_node(f"{settings.name}__dataset_split"),
     }
 
 
@@ -73,20 +74,31 @@ def key(keys) -> str:
     return keys[0]
 
 
+@contextlib.contextmanager
+def training_instance(root: Path, empty_home: Path) -> Iterator[dg.DagsterInstance]:
+    """A real, persistent Dagster instance of its own under `root` (for module-scoped fixtures)."""
+    home = root / "dagster_home"
+    shutil.copytree(empty_home, home)
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield instance
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, versions, key):
+def trained(tmp_path_factory, _empty_dagster_home, versions, key):
     """The first version materialized twice, in two Dagster runs, against one instance and one MLflow store."""
-    tmp = tmp_path_factory.mktemp("training")
-    settings = ProjectSettings(data_dir=str(tmp / "data"), state_dir=str(tmp / "state"), search=FAST_SEARCH)
-    tracking = MLflowTracking(state_dir=settings.state_dir)
-    land_version(settings.versions_dir, key, versions[key])
-    (tmp / "dagster_home").mkdir()
-    with pytest.MonkeyPatch.context() as env, dg.instance_for_test(temp_dir=str(tmp / "dagster_home")) as instance:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)  # never log to a developer's tracking server
-        instance.add_dynamic_partitions("dataset_version", [key])
-        first = _materialize(instance, settings, tracking, key)
-        second = _materialize(instance, settings, tracking, key)
-        yield {"settings": settings, "tracking": tracking, "first": first, "second": second}
+    project = make_project(tmp_path_factory.mktemp("training"))
+    land(project.settings, versions, key)
+    with training_instance(project.root, _empty_dagster_home) as instance:
+        instance.add_dynamic_partitions(DATASET.partitions_name, [key])
+        first = _materialize(project, instance, key)
+        second = _materialize(project, instance, key)
+        yield {
+            "project": project,
+            "settings": project.settings,
+            "tracking": project.tracking,
+            "first": first,
+            "second": second,
+        }
 
 
 @pytest.fixture
@@ -117,7 +129,7 @@ def test_the_logged_model_loads_as_pyfunc_and_sklearn_and_scores_raw_rows(traine
 
     # Served: the value, or both classes' probabilities (negative, positive); batch scoring keeps the positive one.
     np.testing.assert_allclose(as_pyfunc if TASK == "regression" else as_pyfunc[:, 1], as_sklearn)
-    y = target_values(holdout, TASK, SETTINGS.target, SETTINGS.positive_label)
+    y = SETTINGS.target_of(holdout)
     metrics = task_metrics(TASK, y, as_sklearn)
     print(
         f"\nfirst version's holdout ({len(holdout)} rows): {metrics}; Dagster runs "
@@ -150,7 +162,8 @@ def test_the_model_is_saved_with_skops_and_explicit_pinned_requirements(model_di
     assert flavor["serialization_format"] == "skops"
     assert flavor["pickled_model"] == "model.skops"
     assert (model_dir / "model.skops").is_file()
-    assert "mlops_assets.features.make_features" in flavor["skops_trusted_types"]
+    assert f"{SETTINGS.features}.make_features" in flavor["skops_trusted_types"]
+    assert_trusts_only_its_own_types(model_dir, SETTINGS)
     assert not [p.name for p in model_dir.rglob("*") if p.suffix in {".pkl", ".pickle", ".joblib", ".cloudpickle"}]
     requirements = (model_dir / "requirements.txt").read_text().split()
     assert f"scikit-learn=={sklearn.__version__}" in requirements
@@ -168,17 +181,17 @@ def test_asset_metadata_links_the_mlflow_run_model_and_search(trained, client):
     )
     assert metadata["model_uri"].startswith("models:/")
     assert mlflow.models.get_model_info(metadata["model_uri"]).run_id == run.info.run_id
-    assert metadata["best_params"] == {
-        "max_iter": 50,
-        "learning_rate": 0.1,
-        "max_leaf_nodes": 15,
-        "min_samples_leaf": 20,
-        "l2_regularization": 0.0,
-    }
+    space = trained["settings"].estimator.space()
+    if SETTINGS.estimator.class_path is None:  # the default estimator, its space cut to one point (FAST_SPACE)
+        assert space == FAST_SPACE
+        assert metadata["best_params"] == {name: values[0] for name, values in FAST_SPACE.items()}
+        assert run.data.params["best_max_iter"] == "50"
+    else:  # another estimator keeps its own space
+        assert set(metadata["best_params"]) == set(space)
+    assert run.data.params == {f"best_{name}": str(value) for name, value in metadata["best_params"].items()}
     # scikit-learn's scores grow with quality: a negated RMSE, or a ROC AUC.
     assert metadata[CV_METRIC] < 0 if TASK == "regression" else 0 < metadata[CV_METRIC] <= 1
     assert run.data.metrics[CV_METRIC] == pytest.approx(metadata[CV_METRIC])
-    assert run.data.params["best_max_iter"] == "50"
     assert "rank_test_score" in metadata["cv_results"]
 
 
@@ -189,9 +202,9 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained, 
 
     assert manifest["code_version"] == TRAINING_CODE_VERSION
     assert manifest["data_hash"] == raw_data_version
-    assert raw_data_version == FileSource(settings.versions_dir).content_hash(key)
+    assert raw_data_version == FileSource(settings.versions_dir, settings.dataset.contract).content_hash(key)
     assert manifest["contract_hash"] == contract_hash(RawData)
-    assert manifest["config_hash"] == manifests.config_hash(settings.model_dump(exclude={"data_dir", "state_dir"}))
+    assert manifest["config_hash"] == config_hash(settings)
     assert manifest["seed"] == settings.seed == 42
     assert manifest["lock_file_hash"] == manifests.file_hash(PROJECT_ROOT / "requirements.lock")
     assert manifest["lock_file_hash"] is not None
@@ -201,16 +214,23 @@ def test_the_manifest_records_everything_needed_to_reproduce_the_model(trained, 
     assert manifest["dataset_version"] == key
 
 
+def config_hash(settings: ModelSettings) -> str:
+    """The model's configuration hash as the manifest records it: everything but the dataset's folders."""
+    return manifests.config_hash(settings.model_dump(exclude={"dataset": {"data_dir", "state_dir"}}))
+
+
 def test_the_config_hash_follows_the_configuration_but_not_the_folders(trained):
     settings = trained["settings"]
-    same = settings.model_copy(update={"data_dir": "/elsewhere", "state_dir": "/other"})
+    moved = settings.dataset.model_copy(update={"data_dir": "/elsewhere", "state_dir": "/other"})
+    same = settings.model_copy(update={"dataset": moved})
     reseeded = settings.model_copy(update={"seed": 7})
-
-    def config_hash(s: ProjectSettings) -> str:
-        return manifests.config_hash(s.model_dump(exclude={"data_dir", "state_dir"}))
+    other_row_key = settings.model_copy(
+        update={"dataset": settings.dataset.model_copy(update={"row_key": [*settings.row_key, "extra"]})}
+    )
 
     assert config_hash(same) == config_hash(settings)
     assert config_hash(reseeded) != config_hash(settings)
+    assert config_hash(other_row_key) != config_hash(settings)  # the dataset's settings are the model's too
 
 
 def test_the_mlflow_run_is_named_and_tagged_for_the_dagster_step(trained, client, key):
@@ -218,10 +238,11 @@ def test_the_mlflow_run_is_named_and_tagged_for_the_dagster_step(trained, client
     run = client.get_run(first["metadata"]["mlflow_run_id"])
     tags = run.data.tags
 
-    assert run.info.run_name == f"candidate_model[{key}]"
+    assert run.info.run_name == f"{SETTINGS.name}/candidate_model[{key}]"
     assert run.info.status == "FINISHED"
     assert tags["dagster.run_id"] == first["result"].run_id
-    assert tags["dagster.asset"] == "candidate_model"
+    assert tags["dagster.asset"] == f"{SETTINGS.name}/candidate_model"
+    assert tags["model"] == SETTINGS.name
     assert tags["dagster.partition"] == key
     assert tags["dagster.code_version"] == TRAINING_CODE_VERSION
     assert tags["data_version"] == first["raw"].tags["dagster/data_version"]
@@ -238,7 +259,11 @@ def test_manifest_and_cv_results_are_logged_artifacts(trained, client, tmp_path)
     assert mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json") == trained["first"]["metadata"]["manifest"]
     table = json.loads(Path(client.download_artifacts(run_id, "cv_results.json", str(tmp_path))).read_text())
     cv_results = pd.DataFrame(table["data"], columns=table["columns"])
-    assert len(cv_results) == 1  # the grid holds one parameter set: n_iter is capped to it
+    if SETTINGS.estimator.class_path is None:
+        assert len(cv_results) == 1  # the grid holds one parameter set: n_iter is capped to it
+    else:
+        size = search_size(search_distributions(trained["settings"].estimator, behind_step=False))
+        assert len(cv_results) == (FAST_SEARCH.n_iter if size is None else min(FAST_SEARCH.n_iter, size))
     assert cv_results["mean_test_score"].iloc[0] == pytest.approx(trained["first"]["metadata"][CV_METRIC])
 
 
@@ -278,6 +303,41 @@ def select_cancer_features(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[CANCER_FEATURES].astype(float)
 
 
+class CancerRows(pa.DataFrameModel):
+    """The forker's raw contract: a patient per row, the label 0/1 (the measurements are not described here)."""
+
+    patient_id: Series[str] = pa.Field(unique=True)
+    malignant: Series[int] = pa.Field(isin=[0, 1])
+
+
+class CancerFeatures:
+    """The forker's feature code, as a model's `features:` names it (make_features, MODEL_INPUT_COLUMNS, Features)."""
+
+    make_features = staticmethod(select_cancer_features)
+    MODEL_INPUT_COLUMNS = CANCER_FEATURES
+    Features = None
+
+
+def cancer_model(root: Path) -> ModelSettings:
+    """A classification model of the forker's own dataset (no time order: a hash split of the patient id)."""
+    dataset = DatasetSettings(
+        name="cancer",
+        contract=f"{__name__}:CancerRows",
+        row_key=["patient_id"],
+        data_dir=str(root / "data"),
+        state_dir=str(root / "state"),
+    )
+    return ModelSettings(
+        name="cancer_screening",
+        dataset=dataset,
+        features=f"{__name__}:CancerFeatures",
+        task="classification",
+        target="malignant",
+        search=FAST_SEARCH,
+        estimator=EstimatorSettings(search_space=FAST_SPACE),
+    )
+
+
 @pytest.fixture(scope="module")
 def cancer() -> pd.DataFrame:
     data = load_breast_cancer(as_frame=True)
@@ -295,19 +355,19 @@ def test_cv_splitters_follow_the_task_and_split_method():
     assert isinstance(training._cv_splitter("classification", "time", 3, 1), TimeSeriesSplit)
 
 
-def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp_path, monkeypatch):
-    split = split_rows(cancer, "hash", 0.25, ["patient_id"])
+def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp_path):
+    settings = cancer_model(tmp_path)
+    assert settings.split.method == "hash"  # the dataset has no row_time
+    CancerRows.validate(cancer[["patient_id", "malignant"]], lazy=True)
+    split = split_rows(cancer, "hash", 0.25, settings.row_key)
     assert 0 < split.holdout["malignant"].mean() < 1
 
-    trained = training.tune_and_train(
-        select_cancer_features(split.train), split.train["malignant"], "classification", FAST_SEARCH, 42, "hash"
-    )
+    trained = training.tune_and_train(select_cancer_features(split.train), settings.target_of(split.train), settings)
     pipeline = training.serving_pipeline(
         trained.estimator,
         split.train,
-        feature_fn=select_cancer_features,
-        input_columns=CANCER_FEATURES,
-        input_check=None,  # the bike contract does not describe this data set
+        settings,
+        input_check=False,  # the forker's contract does not describe the measurements
     )
     proba = training.predict(pipeline, split.holdout, "classification")
     metrics = classification_metrics(split.holdout["malignant"], proba)
@@ -319,11 +379,11 @@ def test_classification_trains_scores_and_logs_through_the_same_code(cancer, tmp
     assert metrics["accuracy"] > 0.85
     # the target and the row key are not inputs
     assert list(pipeline.named_steps["features"].feature_names_in_) == CANCER_FEATURES
+    assert pipeline.named_steps["features"].func is select_cancer_features  # the model's own feature code
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    tracking = MLflowTracking(state_dir=str(tmp_path / "state"))
+    tracking = MLflowTracking(state_dir=str(tmp_path / "state"))  # no MLFLOW_TRACKING_URI (conftest)
     experiment_id = tracking.ensure_experiment()
-    mlflow.set_tracking_uri(tracking.uri)
+    tracking.activate()
     with mlflow.start_run(experiment_id=experiment_id):
         uri = training.log_candidate(
             pipeline, trained, split.train[CANCER_FEATURES], "classification", {"seed": 42}, {}
@@ -340,3 +400,102 @@ def test_the_target_and_the_leakage_columns_are_never_model_inputs():
     leaking = SETTINGS.model_copy(update={"leakage_columns": [*SETTINGS.leakage_columns, MODEL_INPUT_COLUMNS[0]]})
     with pytest.raises(ValueError, match=f"contains \\['{MODEL_INPUT_COLUMNS[0]}'\\].*must never be model inputs"):
         check_model_inputs(leaking)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Any estimator family: a linear model of each task through the real pipeline, loaded trusting only its own types
+# ----------------------------------------------------------------------------------------------------------
+
+# A linear model per task: it needs the one-hot encoding and scaling that trees do without.
+LINEAR = {
+    "regression": EstimatorSettings(
+        class_path="sklearn.linear_model.Ridge", search_space={"alpha": Range(low=0.1, high=100.0, log=True)}
+    ),
+    "classification": EstimatorSettings(
+        class_path="sklearn.linear_model.LogisticRegression",
+        params={"max_iter": 1000},
+        search_space={"C": Range(low=0.01, high=100.0, log=True)},
+    ),
+}
+FINAL_CLASS = {"regression": "Ridge", "classification": "LogisticRegression"}
+VALIDATION_FUNCTION = "mlops_assets.stages.validation.validate_model_input"
+
+
+def first_model_of(task: str) -> ModelSettings | None:
+    return next((m for m in project_models().values() if m.task == task), None)
+
+
+def project_types(settings: ModelSettings) -> set[str]:
+    """The project's own code a logged model refers to: its feature function and the input check."""
+    return {f"{settings.features}.make_features", VALIDATION_FUNCTION}
+
+
+def assert_trusts_only_its_own_types(model_dir: Path, settings: ModelSettings) -> list[str]:
+    """The MLmodel's skops trusted types: scikit-learn's and the project's own functions, each by its full name,
+    exactly what the saved file needs; the model loads trusting them and nothing else, and not without them."""
+    import skops.io
+
+    flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["sklearn"]
+    trusted = flavor["skops_trusted_types"]
+    assert flavor["serialization_format"] == "skops"
+    own = project_types(settings)
+    assert own <= set(trusted), trusted
+    assert [t for t in trusted if t not in own and not t.startswith("sklearn.")] == [], trusted
+    assert all(t.count(".") >= 1 and "*" not in t and not t.startswith(("builtins.", "__")) for t in trusted)
+    path = model_dir / flavor["pickled_model"]
+    assert sorted(skops.io.get_untrusted_types(file=path)) == sorted(trusted)  # exactly what the file needs
+    skops.io.load(path, trusted=trusted)
+    with pytest.raises(skops.io.exceptions.UntrustedTypesFoundException):
+        skops.io.load(path, trusted=[t for t in trusted if t != f"{settings.features}.make_features"])
+    return trusted
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_linear_model_of_each_task_trains_loads_trusting_only_its_types_and_serves(
+    task, tmp_path, instance, versions, keys
+):
+    configured = first_model_of(task)
+    if configured is None:
+        pytest.skip(f"the project has no {task} model")
+    # A model that already names a non-default family (busy_hours: LogisticRegression) keeps it as configured.
+    estimator = configured.estimator if configured.estimator.class_path else LINEAR[task]
+    project = make_project(tmp_path, name=configured.name, estimator=estimator)
+    settings = project.settings
+    assert settings.task == task and settings.estimator.class_path.rsplit(".", 1)[-1] == FINAL_CLASS[task]
+    if settings.dataset.name != DATASET.name:  # a model of another dataset: that dataset's versions
+        from mlops_assets.commands.landing import source_versions
+
+        versions = dict(source_versions(settings.dataset))
+        keys = list(versions)
+    key = keys[0]
+    land(settings, versions, key)
+    instance.add_dynamic_partitions(settings.dataset.partitions_name, [key])
+    run = _materialize(project, instance, key)
+
+    metadata, split = run["metadata"], run["split"]
+    assert set(metadata["best_params"]) == set(settings.estimator.space())
+    project.tracking.activate()
+    uri = metadata["model_uri"]
+    model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    assert_trusts_only_its_own_types(model_dir, settings)
+
+    # The logged model is the feature code, the preprocessing the family needs and the estimator.
+    loaded = mlflow.sklearn.load_model(uri)
+    assert list(loaded.named_steps) == ["contract", "features", "model"]
+    fitted = loaded.named_steps["model"]
+    assert type(fitted.named_steps["estimator"]).__name__ == FINAL_CLASS[task]
+    assert {name for name, _, _ in fitted.named_steps["preprocess"].transformers} == {"one_hot", "scale"}
+
+    # Served: raw rows (every column but the target and its parts) through pyfunc, as the model server does.
+    rows = split.holdout.drop(columns=[settings.target, *settings.leakage_columns])
+    served = np.asarray(mlflow.pyfunc.load_model(uri).predict(rows), dtype=float)
+    scored = training.predict(loaded, rows, task)
+    y = settings.target_of(split.holdout)
+    if task == "regression":
+        np.testing.assert_allclose(served, scored)
+        assert task_metrics(task, y, scored)["rmse"] < y.std()  # better than always predicting the mean
+    else:
+        assert served.shape == (len(rows), 2)
+        np.testing.assert_allclose(served.sum(axis=1), 1.0)
+        np.testing.assert_allclose(served[:, 1], scored)
+        assert task_metrics(task, y, scored)["roc_auc"] > 0.6  # better than chance
