@@ -185,7 +185,8 @@ def make_project(root: Path, **settings_overrides) -> SimpleNamespace:
     The MLflow URI is explicit: a MLFLOW_TRACKING_URI in the environment must not send the tests' models elsewhere.
     """
     state = root / "state"
-    settings = model_settings(root, **{"search": FAST_SEARCH, "estimator": fast_estimator(), **settings_overrides})
+    fast = fast_estimator(project_models()[settings_overrides.get("name", TEST_MODEL)])
+    settings = model_settings(root, **{"search": FAST_SEARCH, "estimator": fast, **settings_overrides})
     tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
     return SimpleNamespace(root=root, settings=settings, tracking=tracking, client=tracking.client())
 
