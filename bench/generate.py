@@ -5,10 +5,11 @@
 Why a replica number. The demo contract says one row per hour (`unique = ["day", "hr"]`); a year has 8,760 hours,
 so a version of 100,000 rows of the same contract cannot exist. A bigger version here is what a bigger delivery of
 this kind of data looks like: many noisy replicas of the year (think of one per station), each replica holding
-every demo hour at most once. The rows keep every column, type, range, category and table rule of the demo's
-`RawData` contract; `ReplicatedRawData` (bench/scale.py) is `RawData` plus one integer column `replica`, and its row
-key is `(replica, day, hr)`, so the uniqueness rule is still checked, on three columns instead of two. Nothing else
-of the pipeline changes: features, split (by time), training, evaluation, scoring and monitoring ignore `replica`.
+every demo hour at most once. The rows keep every column, type, range, category and table rule of the bikeshare
+dataset's `RawData` contract (mlops_assets/defs/bikeshare/contract.py); `ReplicatedRawData` (bench/scale.py) is
+`RawData` plus one integer column `replica`, and the dataset's row key becomes `(replica, day, hr)`, so the
+uniqueness rule is still checked, on three columns instead of two. Nothing else of the pipeline changes: features,
+split (by time), training, evaluation, scoring and monitoring ignore `replica`.
 
 Noise (seeded): the four weather measurements move by a normal step (sd 0.03) and are clipped to [0, 1]; one row
 in twenty gets the weather situation of a neighbouring hour; the two counts are multiplied by a log-normal factor
@@ -59,7 +60,7 @@ def replicated_rows(source: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFr
 
 def demo_rows(months: int = 12) -> pd.DataFrame:
     """The demo rows of the first `months` months, with the integer columns as integers."""
-    from mlops_assets.contracts import MONTHS
+    from mlops_assets.defs.bikeshare.contract import MONTHS
 
     source = pd.read_csv(SOURCE_CSV)
     return source[source["mnth"].isin(MONTHS[:months])].reset_index(drop=True)

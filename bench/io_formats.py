@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/io_formats.py --rows 1000000 --reps 5 --out io.json
 
-The frames of one version of `--rows` generated rows (bench/generate.py): the raw rows (`raw_dataset`), the feature
-table (`feature_table`) and the split (`dataset_split`: train and holdout). Each is written the way
+The frames of one version of `--rows` generated rows (bench/generate.py), as the measured model's steps make them
+(bench/bench_model.py): the raw rows (`raw_dataset`), the feature table (`feature_table`) and the split
+(`dataset_split`: train and holdout). Each is written the way
 mlops_assets/wiring/io_managers.py writes (a temporary file, flushed and fsynced, renamed) and read back, alternately as
 pickle (protocol 5, what the IO manager does) and as Parquet (pyarrow, no compression choice beyond the default).
 """
@@ -62,17 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
+    from bench_model import bench_model
     from generate import demo_rows, replicated_rows
 
-    from mlops_assets.settings import ProjectSettings
-    from mlops_assets.features import make_features
     from mlops_assets.stages.splitting import split_version
 
+    model = bench_model()
     raw = replicated_rows(demo_rows(), args.rows)
-    split = split_version(raw, ProjectSettings(), champion=None)  # the project's split, as dataset_split makes it
+    split = split_version(raw, model, champion=None)  # the model's split, as dataset_split makes it
     values = {
         "raw_dataset": {"raw": raw},
-        "feature_table": {"features": make_features(raw)},
+        "feature_table": {"features": model.feature_code().make_features(raw)},
         "dataset_split": {"train": split.train, "holdout": split.holdout},
     }
     results: dict = {"rows": args.rows, "reps": args.reps, "values": {}}

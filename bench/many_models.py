@@ -9,6 +9,8 @@ names, alternating regression and classification). Each copy's cached columns ar
 
 - load: importing the definitions and building the repository (what every code server, run and step does);
 - check: `dg check defs` (YAML validation and loading, as a CI job runs it);
+  both alternate between the two copies (`--reps` loads and `--reps // 2` checks of each, after one untimed load
+  of each);
 - ticks: each sensor evaluated once against a SQLite instance holding `--versions` ingested versions, each with a
   monitoring result per model (the retraining sensors start without a cursor, so each reads its model's whole
   history: the slowest case), and the dataset sensor's first tick over `--versions` new folders (one run request per
@@ -35,6 +37,12 @@ ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
 
 
+def model_name(i: int) -> str:
+    """The name of the i-th model of a project copy: bike_rentals, busy_hours, then bike_rentals_02, busy_hours_03..."""
+    kind = "bike_rentals" if i % 2 == 0 else "busy_hours"
+    return kind if i < 2 else f"{kind}_{i:02d}"
+
+
 def make_project(folder: Path, models: int) -> Path:
     """A copy of the project with the bikeshare dataset and `models` model components."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "busy_hours", "bike_rentals")
@@ -49,8 +57,7 @@ def make_project(folder: Path, models: int) -> Path:
     for source in templates:  # the feature code the copies name
         shutil.copytree(ROOT / "mlops_assets/defs" / source, defs / source, ignore=shutil.ignore_patterns("*.yaml*"))
     for i in range(models):
-        kind = "bike_rentals" if i % 2 == 0 else "busy_hours"
-        name = kind if i < 2 else f"{kind}_{i:02d}"
+        kind, name = ("bike_rentals", "busy_hours")[i % 2], model_name(i)
         (defs / name).mkdir(exist_ok=True)
         (defs / name / "defs.yaml").write_text(templates[kind].replace(f"name: {kind}", f"name: {name}", 1))
     (folder / "state").mkdir()
@@ -175,7 +182,7 @@ def ui_seconds(project: Path, models: int) -> float:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(2)
-            last = "bike_rentals" if models == 1 else f"busy_hours_{models - 1:02d}"
+            last = model_name(models - 1)  # the last group drawn
             page.get_by_text(last, exact=True).first.wait_for(timeout=120_000)  # warm: the code location loaded
             started = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/asset-groups", timeout=120_000)
@@ -187,6 +194,15 @@ def ui_seconds(project: Path, models: int) -> float:
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
+
+
+def alternate(reps: int, counts: list[int], measure) -> dict[int, list[float]]:
+    """`measure(count)` `reps` times for each count, alternating (ABBA...)."""
+    measured: dict[int, list[float]] = {count: [] for count in counts}
+    for i in range(reps):
+        for count in counts if i % 2 == 0 else counts[::-1]:
+            measured[count].append(measure(count))
+    return measured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,19 +217,28 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="many-models-")) if args.keep is None else args.keep
     results = {"models": args.models, "versions": args.versions, "reps": args.reps}
     try:
-        for count in (1, args.models):
-            project = make_project(work / f"models-{count}", count)
-            loads = [load_seconds(project) for _ in range(args.reps)]
-            checks = [timed([str(BIN / "dg"), "check", "defs"], project) for _ in range(max(1, args.reps // 2))]
+        counts = sorted({1, args.models})
+        projects = {count: make_project(work / f"models-{count}", count) for count in counts}
+        # Load and check alternate between the two projects (which goes first alternates too), so that a change of
+        # the machine's load weighs on both alike; the ratios are of pairs measured one right after the other. One
+        # untimed load of each first (the first process to read a copy's files pays for the disk cache).
+        for project in projects.values():
+            load_seconds(project)
+        loads = alternate(args.reps, counts, lambda count: load_seconds(projects[count]))
+        checks = alternate(
+            max(1, args.reps // 2), counts, lambda count: timed([str(BIN / "dg"), "check", "defs"], projects[count])
+        )
+        for count in counts:
             entry = {
-                "load_seconds": statistics.median(loads),
-                "load_all": loads,
-                "check_seconds": statistics.median(checks),
-                "ticks": ticks(project, args.versions),
+                "load_seconds": statistics.median(loads[count]),
+                "load_all": loads[count],
+                "check_seconds": statistics.median(checks[count]),
+                "check_all": checks[count],
+                "ticks": ticks(projects[count], args.versions),
                 "load_average": os.getloadavg()[0],
             }
             if args.ui:
-                entry["ui_seconds"] = ui_seconds(project, count)
+                entry["ui_seconds"] = ui_seconds(projects[count], count)
             results[str(count)] = entry
             print(json.dumps({count: entry}), flush=True)
     finally:

@@ -1,18 +1,25 @@
-"""The project's definitions with Dagster's default multiprocess executor instead of the project's in-process one.
+"""The benchmarks' code location with Dagster's default multiprocess executor instead of the project's in-process one.
 
-    dagster asset materialize -m mlops_assets.definitions ...        # the project (in-process executor)
-    dagster asset materialize -f bench/multiprocess_definitions.py ... # the same, one process per step
+    dagster asset materialize -f bench/model_definitions.py ...         # the measured model (in-process executor)
+    dagster asset materialize -f bench/multiprocess_definitions.py ...  # the same, one process per step
 
-bench/run.py times both, to show why the project chose the in-process executor.
+bench/run.py times both, to show why the project chose the in-process executor. (The project's
+`<dataset>_multiprocess` job does the same for launched runs; `dagster asset materialize` runs the implicit asset
+job, which takes the definitions' executor.)
 """
+
+import sys
+from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.definitions import build_definitions
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import model_definitions
 
 
 def _with_multiprocess_executor(project: dg.Definitions) -> dg.Definitions:
-    """Everything `build_definitions` returns (defs/ folder and resources), with another executor."""
+    """Everything the measured location holds (assets, checks, jobs, sensors, resources), with another executor."""
     return dg.Definitions(
         assets=project.assets,
         asset_checks=project.asset_checks,
@@ -26,4 +33,4 @@ def _with_multiprocess_executor(project: dg.Definitions) -> dg.Definitions:
     )
 
 
-defs = _with_multiprocess_executor(build_definitions())
+defs = _with_multiprocess_executor(model_definitions.defs)

@@ -4,21 +4,25 @@ the same MLflow logging, and no orchestration (no Dagster run, events, IO manage
     DAGSTER_HOME=<state> MLOPS_DATA_DIR=<data> .venv/bin/python bench/plain_script.py 2011-12
     .venv/bin/python bench/plain_script.py big --replicated          # the scale benchmark's contract and budget
 
-It is the reference that `bench/run.py` times the pipeline against. Each block below makes the calls of one asset
+It is the reference that `bench/run.py` times the pipeline against. It runs the measured model (bike_rentals on the
+bikeshare dataset, bench/bench_model.py; `--replicated`: bench/scale.py's variant of it), the model that
+bench/model_definitions.py and bench/scale_definitions.py hold alone. Each block below makes the calls of one asset
 of mlops_assets/wiring/assets/ (the functions of mlops_assets/stages/, nothing copied from them) without its Dagster
 parts (metadata for the UI, the IO manager, the Dagster instance), in the order the in-process executor runs the
-steps of `--select '*'`: raw_dataset, dataset_split, feature_table, model_monitoring, candidate_model,
+steps of `--select '*'`: raw_dataset, feature_table, model_monitoring, dataset_split, candidate_model,
 model_evaluation, deployed_model, batch_predictions. Like the pipeline, it reads its folders from the environment
-(ProjectSettings(): MLOPS_DATA_DIR, and MLOPS_STATE_DIR or DAGSTER_HOME) and opens one MLflow run per asset that
-logs (candidate_model, model_evaluation, model_monitoring), named and tagged as `MLflowTracking.asset_run` does.
-What the assets read from the Dagster instance comes from the script instead: the data version is the content hash
-`read_version` computed, and the monitoring history is empty (the benchmark's starting state has none either).
+(the settings' defaults: MLOPS_DATA_DIR, and MLOPS_STATE_DIR or DAGSTER_HOME), reads the version through the
+dataset's data source and opens one MLflow run per asset that logs (model_monitoring, candidate_model,
+model_evaluation), named and tagged as `MLflowTracking.asset_run` does. What the assets read from the Dagster
+instance comes from the script instead: the data version is the content hash the data source computed, and the
+monitoring history is empty (the benchmark's starting state has none either).
 
-Imports: up front, what the pipeline's first steps need (pandas, Pandera, the contracts and the stage modules of
-ingestion, splitting, training, deployment and scoring) and the training asset's code version (it goes into the
-model's manifest); the monitoring and evaluation stage modules (and MLflow, through them) where their stages start.
-It imports dagster too, but only because the project's settings classes (config.py) are Dagster `Config` classes,
-which the stage functions take. bench/run.py reports that import separately.
+Imports: up front, what the pipeline's first steps need (pandas, Pandera, the contract and the stage modules of
+ingestion, features, splitting, training, deployment and scoring) and the training asset's code version (it goes
+into the model's manifest); the monitoring and evaluation stage modules (and MLflow, through them) where their
+stages start. It imports dagster too, but only because the project's settings (mlops_assets/settings/) are
+Pydantic models that Dagster components resolve (`dg.Resolvable`), and the stage functions take them. bench/run.py
+reports that import separately.
 """
 
 from __future__ import annotations
@@ -43,11 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timings", type=Path, help="write the time of each stage here (JSON)")
     args = parser.parse_args(argv)
 
+    sys.path.insert(0, str(BENCH))
     if args.replicated:
-        sys.path.insert(0, str(BENCH))
         import scale
-
-        scale.install()
     stages: dict[str, float] = {}
     mark = [STARTED]
 
@@ -56,11 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         stages[name] = now - mark[0]
         mark[0] = now
 
-    from mlops_assets.settings import ProjectSettings
+    from bench_model import bench_model
+
     from mlops_assets.infra.alerts import notifier_from_env
+    from mlops_assets.infra.sources import data_source
     from mlops_assets.stages.deployment import deploy
     from mlops_assets.stages.featurize import feature_table as build_feature_table
-    from mlops_assets.stages.ingestion import read_version
+    from mlops_assets.stages.ingestion import validate_version
     from mlops_assets.stages.manifest import git_commit
     from mlops_assets.stages.registry import DeploymentRefused, current_champion
     from mlops_assets.stages.scoring import score_batch
@@ -69,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_assets.wiring.assets.training import TRAINING_CODE_VERSION
     from mlops_assets.wiring.resources import MLflowTracking
 
-    settings = scale.scale_settings() if args.replicated else ProjectSettings()
+    settings = scale.scale_model() if args.replicated else bench_model()
+    dataset = settings.dataset
+    contract = dataset.raw_contract()
     tracking = MLflowTracking()
     notifier = notifier_from_env()
     key = args.version
@@ -84,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
         experiment_id = tracking.ensure_experiment()
         tracking.activate()
+        asset = settings.key(asset).to_user_string()
         run_tags = {
             "dagster.run_id": run_id,
             "dagster.asset": asset,
@@ -91,34 +98,36 @@ def main(argv: list[str] | None = None) -> int:
             "dagster.code_version": code_version,
             **({"git_commit": git_commit()} if git_commit() else {}),
             **tags,
+            "model": settings.name,
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"{asset}[{key}]", tags=run_tags) as run:
             yield run
 
     # raw_dataset
-    version = read_version(settings.versions_dir / key)
+    with data_source(dataset) as source:
+        version = validate_version(source.read(key), contract)
     raw = version.frame
     lap("raw_dataset")
 
-    # dataset_split
-    split = split_version(raw, settings, current_champion(tracking, settings.model_name))
-    lap("dataset_split")
-
     # feature_table
-    feature_table = build_feature_table(raw)
+    feature_table = build_feature_table(raw, settings)
     lap("feature_table")
 
-    # model_monitoring (the champion in force before this version's candidate, as in the pipeline's step order)
+    # model_monitoring (the champion in force before this version's candidate: dataset_split waits for it)
     from mlops_assets.stages.monitoring import monitor
 
     champion = current_champion(tracking, settings.model_name)
     with mlflow_run("model_monitoring", "1", {"champion_version": champion.version if champion else ""}):
         monitoring = monitor(key, raw, champion, settings, [], tracking)
         monitoring.log_to_mlflow()
-    alert = monitoring.result.drift_alert(key)
+    alert = monitoring.result.drift_alert(f"{settings.name}[{key}]")
     if alert:
         notifier.notify(*alert)
     lap("model_monitoring")
+
+    # dataset_split
+    split = split_version(raw, settings, current_champion(tracking, settings.model_name))
+    lap("dataset_split")
 
     # candidate_model
     with mlflow_run("candidate_model", TRAINING_CODE_VERSION, {"data_version": version.content_hash}) as run:
@@ -143,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluation.log_to_mlflow()
     if not evaluation.passed:
         notifier.notify(
-            f"Gates failed for {key}",
+            f"Gates failed for {settings.name}[{key}]",
             f"candidate {candidate.run_id} failed {', '.join(evaluation.failed_gates)}; the champion stays.",
         )
     lap("model_evaluation")

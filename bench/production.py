@@ -3,13 +3,14 @@
     .venv/bin/python bench/production.py [--versions 4] [--reps 5] [--only throughput|overhead] [--out FILE]
 
 - throughput: a first version, then `--versions` more landed at once, through the daemon's sensors (ingest and
-  monitor, then retrain, gate and deploy: tests/always_retrain.py, the project's definitions with a small search
-  budget and a policy that retrains every version). Timed from the landing to the end of the last run. Three
-  set-ups, one after the other: the embedded default (state/dagster.yaml: SQLite, in-process executor, MLflow on
-  SQLite, `dagster-daemon` alone) and scripts/prod-up with 1 and with 2 Celery workers (MLflow server and Dagster on
-  PostgreSQL). Start-up is not timed.
-- overhead: the same in-process run (raw_dataset and feature_table of one version) on a Dagster instance on SQLite
-  and on PostgreSQL, alternating, `--reps` times each after one untimed run of each: median wall time and events.
+  monitor, then retrain, gate and deploy: tests/always_retrain.py, the project's definitions for the measured model
+  bike_rentals alone, with a small search budget and a policy that retrains every version). Timed from the landing
+  to the end of the last run. Three set-ups, one after the other: the embedded default (state/dagster.yaml: SQLite,
+  in-process executor, MLflow on SQLite, `dagster-daemon` alone) and scripts/prod-up with 1 and with 2 Celery
+  workers (MLflow server and Dagster on PostgreSQL). Start-up is not timed.
+- overhead: the same in-process run (bikeshare/raw_dataset and bike_rentals/feature_table of one version, the
+  measured model alone: bench/bench_model.py) on a Dagster instance on SQLite and on PostgreSQL, alternating,
+  `--reps` times each after one untimed run of each: median wall time and events.
 Needs PostgreSQL, RabbitMQ and Redis (deploy/env.example's defaults, or the same variables). JSON to --out or stdout.
 """
 
@@ -29,8 +30,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.results import emit  # noqa: E402
+from bench_model import BENCH_MODEL, bench_model  # noqa: E402
+from results import emit  # noqa: E402
 
 
 def load() -> float:
@@ -38,13 +41,14 @@ def load() -> float:
 
 
 def wait_all(instance, keys: list[str], timeout: float = 1800) -> float:
-    """Seconds until every key has a finished ingest and retrain run (all must succeed); returns the last end time."""
+    """Seconds until every key has a finished ingest and retrain run of the measured model (all must succeed);
+    returns the last end time."""
     import dagster as dg
 
     deadline = time.monotonic() + timeout
     while True:
         runs = [r for r in instance.get_runs(filters=dg.RunsFilter(tags={})) if r.tags.get("dagster/partition") in keys]
-        wanted = {f"{kind}:{key}" for key in keys for kind in ("ingest", "retrain")}
+        wanted = {run_key for key in keys for run_key in (f"ingest:{key}", f"retrain:{BENCH_MODEL}:{key}")}
         done = {r.tags.get("dagster/run_key"): r for r in runs if r.is_finished}
         if wanted <= set(done):
             bad = [k for k in wanted if done[k].status != dg.DagsterRunStatus.SUCCESS]
@@ -102,7 +106,7 @@ def embedded(root: Path, versions) -> dict:
     )
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            return land_and_time(instance, root / "data" / "versions", versions)
+            return land_and_time(instance, versions_dir(root), versions)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=120)
@@ -123,10 +127,15 @@ def production(root: Path, versions, workers: int) -> dict:
         os.environ.update({**secrets, "DAGSTER_PG_DB": env["DAGSTER_PG_DB"], "DAGSTER_PG_USER": env["DAGSTER_PG_USER"]})
         os.environ.update({"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432"})
         with dg.DagsterInstance.from_config(str(root / "prod" / "dagster_home")) as instance:
-            return {**land_and_time(instance, root / "data" / "versions", versions), "startup": round(startup, 1)}
+            return {**land_and_time(instance, versions_dir(root), versions), "startup": round(startup, 1)}
     finally:
         subprocess.run([str(ROOT / "scripts/prod-down")], env=clean_env(**env), capture_output=True, timeout=300)
         drop_everything(env)
+
+
+def versions_dir(root: Path) -> Path:
+    """Where the daemon's dataset sensor looks for versions: data/<dataset>/versions under MLOPS_DATA_DIR."""
+    return bench_model(data_dir=str(root / "data")).dataset.versions_dir
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -139,15 +148,19 @@ def overhead(root: Path, reps: int) -> dict:
     import psycopg2
 
     from mlops_assets.commands.landing import land_version, source_versions
-    from mlops_assets.settings import ProjectSettings
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.wiring.jobs import ingestion_selection, pipeline_job_name
+    from mlops_assets.wiring.resources import MLflowTracking
     from tests.production.services import postgres_admin_dsn
 
-    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"))
-    key, rows = source_versions(settings)[0]
-    land_version(settings.versions_dir, key, rows)
-    job = build_definitions(settings).resolve_job_def("version_pipeline")
-    selection = [dg.AssetKey("raw_dataset"), dg.AssetKey("feature_table")]
+    model = bench_model(data_dir=str(root / "data"), state_dir=str(root / "state"))
+    dataset = model.dataset
+    key, rows = source_versions(dataset)[0]
+    land_version(dataset.versions_dir, key, rows)
+    state = root / "state"
+    tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
+    job = build_definitions(models=[model], mlflow_tracking=tracking).resolve_job_def(pipeline_job_name(dataset))
+    selection = ingestion_selection(model)  # raw_dataset and feature_table
     database = f"mlops_bench_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(postgres_admin_dsn())
     admin.autocommit = True
@@ -164,7 +177,7 @@ def overhead(root: Path, reps: int) -> dict:
     try:
         instances = {name: dg.DagsterInstance.from_config(str(home)) for name, home in homes.items()}
         for instance in instances.values():
-            instance.add_dynamic_partitions("dataset_version", [key])
+            instance.add_dynamic_partitions(dataset.partitions_name, [key])
         for rep in range(reps + 1):
             for name in sorted(instances, reverse=rep % 2 == 1):  # which goes first alternates
                 started = time.perf_counter()
@@ -190,7 +203,6 @@ def overhead(root: Path, reps: int) -> dict:
 
 def main() -> int:
     from mlops_assets.commands.landing import source_versions
-    from mlops_assets.settings import ProjectSettings
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=4)
@@ -198,7 +210,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["throughput", "overhead"])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    versions = source_versions(ProjectSettings())[: args.versions + 1]
+    versions = source_versions(bench_model().dataset)[: args.versions + 1]
     results: dict = {"cores": os.cpu_count(), "load_at_start": load()}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -2,8 +2,8 @@
 
     DAGSTER_HOME=<state> MLOPS_DATA_DIR=<data> .venv/bin/python bench/profile_pipeline.py KEY --out profile.json
 
-Runs `dagster asset materialize -m mlops_assets.definitions --select '*' --partition KEY` (or `-f FILE`) in this
-process (the CLI's own entry point) under cProfile and reports the cumulative time of the parts that the plain
+Runs `dagster asset materialize -f bench/model_definitions.py --select '*' --partition KEY` (or another `--file`) in
+this process (the CLI's own entry point) under cProfile and reports the cumulative time of the parts that the plain
 script does not have: Dagster's instance, run and event handling, the IO manager, and the asset code that only
 exists for Dagster (metadata, the upstream data version and monitoring history read from the instance by
 mlops_assets/wiring/records.py, the MLflow orphan-run search). cProfile slows Python-heavy code more than C-heavy code,
@@ -23,10 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder
 
 from results import emit
 
+BENCH = Path(__file__).resolve().parent
+
 # part -> (path suffix, function name) whose cumulative time is the part's
 PARTS = {
     "load the code location (import the definitions)": [
-        ("_core/workspace/autodiscovery.py", "loadable_targets_from_python_module")
+        ("_core/workspace/autodiscovery.py", "loadable_targets_from_python_module"),
+        ("_core/workspace/autodiscovery.py", "loadable_targets_from_python_file"),
     ],
     "open the Dagster instance": [("_core/instance/factory.py", "create_instance_from_dagster_home")],
     "create the run": [("_core/instance/methods/run_methods.py", "create_run_for_job")],
@@ -66,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("key")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--file", help="a code location file (-f) instead of -m mlops_assets.definitions")
+    parser.add_argument(
+        "--file", default=str(BENCH / "model_definitions.py"), help="the code location (-f); default: the model's"
+    )
     args = parser.parse_args(argv)
     from dagster._cli import main as dagster_main
 
-    location = ["-f", args.file] if args.file else ["-m", "mlops_assets.definitions"]
-    sys.argv = ["dagster", "asset", "materialize", *location, "--select", "*"]
+    sys.argv = ["dagster", "asset", "materialize", "-f", args.file, "--select", "*"]
     sys.argv += ["--partition", args.key]
     profile = cProfile.Profile()
     started = time.perf_counter()

@@ -6,24 +6,34 @@
     .venv/bin/python bench/run.py --only scale # run some sections again, keep the others from the last results.json
     .venv/bin/python bench/run.py --report-only  # write docs/benchmarks.md again from the last results.json
 
-Sections (each budget comes from the performance issue):
+Sections (each budget comes from the performance issue). Every section measures the demo's regression model
+bike_rentals on its dataset bikeshare (bench/bench_model.py) unless it says otherwise; the code locations that run
+the pipeline hold that model alone (bench/model_definitions.py, `build_definitions(models=[...])`), as the project
+did before it had several.
 
-- overhead: one dataset version through the whole pipeline from the CLI (`dagster asset materialize`, the project's
-  in-process executor and a copy of its state/dagster.yaml instance) against bench/plain_script.py, which calls the
-  same stage functions in the same order with the same MLflow logging. Pipeline and script runs alternate (which one
-  goes first alternates too), each from a fresh copy of the same starting state: a champion trained on an earlier
-  version, so that the measured run does everything (ingest, features, split, monitor, train, evaluate, deploy, score).
+- overhead: one dataset version through the whole pipeline from the CLI (`dagster asset materialize -f
+  bench/model_definitions.py`, the project's in-process executor and a copy of its state/dagster.yaml instance)
+  against bench/plain_script.py, which calls the same stage functions in the same order with the same MLflow
+  logging. Pipeline and script runs alternate (which one goes first alternates too), each from a fresh copy of the
+  same starting state: a champion trained on an earlier version, so that the measured run does everything (ingest,
+  features, monitor, split, train, evaluate, deploy, score).
   Also: where the pipeline's extra time goes (its event log, and the same run under cProfile:
   bench/profile_pipeline.py), Dagster's default multiprocess executor (bench/multiprocess_definitions.py), and the
   cost of importing dagster and of loading the definitions.
-- startup: `dagster definitions validate -w workspace.yaml` against the same command on bench/one_asset/, and what
-  loading the definitions imports beyond dagster.
+- startup: `dagster definitions validate -w workspace.yaml` (the project's code location as it ships: its defs/
+  folder, every dataset and model there) against the same command on bench/one_asset/, and what loading the
+  definitions imports beyond dagster.
 - scale: bigger versions (bench/generate.py) of 100k, 1M and 5M rows through the pipeline (bench/scale_definitions.py)
   and the plain script (--replicated): wall time and peak memory.
 - sensors: one tick of each sensor with 100, 1,000 and 10,000 existing versions (bench/sensor_ticks.py).
 - scoring: contract validation of 1M rows (the opt-in fast path of mlops_assets.stages.fast_validation against plain
   Pandera, the default), batch scoring against a bare model.predict, the HTTP server (bench/scoring.py); and the IO
   manager's format (bench/io_formats.py).
+- production (only with `--only production`): the production profile against the embedded default
+  (bench/production.py; PostgreSQL, RabbitMQ and Redis).
+- many_models (only with `--only many_models`): a project with 50 model components on one dataset against one with
+  one (bench/many_models.py): loading the definitions, `dg check defs`, the slowest sensor tick with 100 versions,
+  and the UI's lineage page in headless Chromium.
 
 Times are wall-clock seconds of whole processes (interpreter start to exit) unless a section says otherwise; peak
 memory is the maximum resident set size of the command's largest process (`wait4` rusage, what /usr/bin/time -v
@@ -47,21 +57,34 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
-
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from bench_model import bench_model  # noqa: E402
+
+from mlops_assets.wiring.jobs import ingestion_selection, training_selection  # noqa: E402
+
 PYTHON = sys.executable
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-PARTITIONS = "dataset_version"
+MODEL = bench_model()  # the measured model (folders: each workspace's environment, not these)
+PARTITIONS = MODEL.dataset.partitions_name
+# Version folders and predictions relative to a workspace's data folder (MLOPS_DATA_DIR).
+VERSIONS = MODEL.dataset.versions_dir.relative_to(MODEL.dataset.data_dir)
+PREDICTIONS = MODEL.predictions_dir.relative_to(MODEL.dataset.data_dir)
 # The assets a first version materializes when there is no champion yet (the dataset-version sensor's selection).
-FIRST_VERSION_SELECTION = ",".join(key.to_user_string() for key in INGESTION_ASSETS + TRAINING_ASSETS)
-# The scale benchmark's code location: the project's definitions with the replicated contract (bench/scale.py).
+FIRST_VERSION_SELECTION = ",".join(
+    key.to_user_string() for key in ingestion_selection(MODEL) + training_selection(MODEL)
+)
+# The code location of the measured model alone, and the scale benchmark's: the same model with the replicated
+# contract and a small search budget (bench/scale.py).
+MODEL_LOCATION = ["-f", str(BENCH / "model_definitions.py")]
 SCALE_LOCATION = ["-f", str(BENCH / "scale_definitions.py")]
 SECTIONS = ["environment", "scale", "scale_profile", "overhead", "startup", "sensors", "scoring", "io"]
-# Run only when named in --only: it needs PostgreSQL, RabbitMQ and Redis (bench/production.py). A full run keeps
-# the last results of these.
-OPTIONAL_SECTIONS = ["production"]
+# Run only when named in --only: production needs PostgreSQL, RabbitMQ and Redis (bench/production.py); many_models
+# builds two copies of the project and starts the UI twice (bench/many_models.py). A full run keeps the last results
+# of these.
+OPTIONAL_SECTIONS = ["production", "many_models"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,8 @@ class Plan:
     http_requests: int
     multiprocess_reps: int
     io_rows: int
+    many_models: int  # model components in the bigger project of the many_models section
+    many_versions: int  # versions in its sensor ticks
 
 
 FULL = Plan(
@@ -87,6 +112,8 @@ FULL = Plan(
     http_requests=500,
     multiprocess_reps=5,
     io_rows=1_000_000,
+    many_models=50,
+    many_versions=100,
 )
 SMOKE = Plan(
     smoke=True,
@@ -98,6 +125,8 @@ SMOKE = Plan(
     http_requests=20,
     multiprocess_reps=0,
     io_rows=5_000,
+    many_models=3,
+    many_versions=5,
 )
 
 
@@ -181,11 +210,12 @@ class Workspace:
         self.live = root / "live"
         self.home = self.live / "home"
         self.data = self.live / "data"
+        self.versions = self.data / VERSIONS
         self.snapshot_dir = root / "snapshot"
         if self.home.exists():  # an existing workspace, reused
             return
         self.home.mkdir(parents=True)
-        (self.data / "versions").mkdir(parents=True)
+        self.versions.mkdir(parents=True)
         shutil.copy(ROOT / "state" / "dagster.yaml", self.home / "dagster.yaml")
         if EMPTY_MLFLOW_DB:  # the store's tables, made once (about 3 s of migrations each time otherwise)
             shutil.copy(EMPTY_MLFLOW_DB, self.home / "mlflow.db")
@@ -216,8 +246,15 @@ def materialize_cmd(location: list[str], key: str, selection: str = "*") -> list
     return [DAGSTER, "asset", "materialize", *location, "--select", selection, "--partition", key]
 
 
+def step_name(step_key: str) -> str:
+    """The asset name of a step: `bike_rentals__feature_table` -> `feature_table` (the plain script's stage names;
+    the measured locations hold one model, so the names are unique)."""
+    return step_key.rsplit("__", 1)[-1]
+
+
 def run_events(home: Path) -> dict:
-    """Timestamps of the latest run in `home`: run start and end, and each step's start and end (epoch seconds)."""
+    """Timestamps of the latest run in `home`: run start and end, and each step's start and end (epoch seconds),
+    steps by asset name."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -233,9 +270,9 @@ def run_events(home: Path) -> dict:
             elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
                 phases["run_end"] = entry.timestamp
             elif kind == dg.DagsterEventType.STEP_START:
-                phases["steps"].setdefault(entry.step_key, {})["start"] = entry.timestamp
+                phases["steps"].setdefault(step_name(entry.step_key), {})["start"] = entry.timestamp
             elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-                phases["steps"].setdefault(entry.step_key, {})["end"] = entry.timestamp
+                phases["steps"].setdefault(step_name(entry.step_key), {})["end"] = entry.timestamp
         phases["first_event"] = min(e.timestamp for e in instance.all_logs(run.run_id))
         phases["status"] = str(run.status)
     return phases
@@ -322,7 +359,7 @@ def _demo_versions(ws: Workspace, keys: list[str]) -> None:
         "s = pd.read_csv(SOURCE_CSV); "
         "[land_version(sys.argv[2], k, monthly_snapshot(s, k)) for k in sys.argv[3:]]; " + _ADD_PARTITIONS
     )
-    subprocess.run([PYTHON, "-c", code, "", str(ws.data / "versions"), *keys], check=True, env=ws.env())
+    subprocess.run([PYTHON, "-c", code, "", str(ws.versions), *keys], check=True, env=ws.env())
 
 
 def _replicated_versions(ws: Workspace, versions: dict[str, tuple[int, int, int]]) -> None:
@@ -333,7 +370,7 @@ def _replicated_versions(ws: Workspace, versions: dict[str, tuple[int, int, int]
         "[generate.write_version(Path(sys.argv[2]) / k, generate.replicated_rows(source[m], n, seed)) "
         "for k, (n, m, seed) in spec.items()]; " + _ADD_PARTITIONS
     )
-    cmd = [PYTHON, "-c", code, str(BENCH), str(ws.data / "versions"), json.dumps(versions)]
+    cmd = [PYTHON, "-c", code, str(BENCH), str(ws.versions), json.dumps(versions)]
     subprocess.run(cmd, check=True, env=ws.env(), stdout=subprocess.DEVNULL)
 
 
@@ -342,7 +379,7 @@ def _pipeline_vs_plain(
 ) -> dict:
     """Alternate the pipeline (CLI) and the plain script on `key`, each from the same snapshot."""
     timings = ws.root / "plain_timings.json"
-    prediction = ws.data / "predictions" / f"{key}.parquet"
+    prediction = ws.data / PREDICTIONS / f"{key}.parquet"
 
     def pipeline():
         proc = measure(materialize_cmd(location, key), env, log)
@@ -373,14 +410,14 @@ def overhead(plan: Plan, work: Path, logs: Path, results: dict) -> dict:
     ws = Workspace(work / "overhead")
     result: dict = {}
     # The demo: a champion trained on January-March, then the whole year through the whole pipeline.
-    location, plain_args = ["-m", "mlops_assets.definitions"], []
+    location, plain_args = MODEL_LOCATION, []
     base, key = "2011-03", "2011-12"
     _demo_versions(ws, [base, key])
     result["data"] = "demo versions 2011-03 (the starting champion) and 2011-12 (measured, 8,645 rows)"
     result["base_training"] = asdict(measure(materialize_cmd(location, base, FIRST_VERSION_SELECTION), ws.env(), log))
     ws.snapshot()
     result["commands"] = {
-        "pipeline": " ".join(["dagster", *materialize_cmd(location, key)[1:]]),
+        "pipeline": " ".join(["dagster", *materialize_cmd(["-f", "bench/model_definitions.py"], key)[1:]]),
         "plain": " ".join(["python bench/plain_script.py", key, *plain_args]),
     }
     result["runs"] = _pipeline_vs_plain(ws, location, plain_args, key, plan.reps, log, ws.env())
@@ -391,7 +428,8 @@ def overhead(plan: Plan, work: Path, logs: Path, results: dict) -> dict:
         {
             "python": lambda: asdict(measure([PYTHON, "-c", "pass"], env, log)),
             "import dagster": lambda: asdict(measure([PYTHON, "-c", "import dagster"], env, log)),
-            "import definitions": lambda: asdict(measure([PYTHON, "-c", "import mlops_assets.definitions"], env, log)),
+            # the measured location's file, run as a script: it imports the definitions and builds them
+            "import definitions": lambda: asdict(measure([PYTHON, MODEL_LOCATION[1]], env, log)),
             "dagster --version": lambda: asdict(measure([DAGSTER, "--version"], env, log)),
         },
     )
@@ -429,7 +467,19 @@ def startup(plan: Plan, work: Path, logs: Path) -> dict:
         },
     )
     imports = [import_breakdown(env) for _ in range(1 if plan.smoke else max(plan.reps, 5))]
-    return {"command": " ".join(["dagster", *validate[1:]]), "runs": runs, "imports_after_dagster": imports}
+    return {
+        "command": " ".join(["dagster", *validate[1:]]),
+        "models": _project_models(),
+        "runs": runs,
+        "imports_after_dagster": imports,
+    }
+
+
+def _project_models() -> list[str]:
+    """The models of the project's own code location (its defs/ folder)."""
+    from mlops_assets.components.project import project_models
+
+    return list(project_models())
 
 
 def import_breakdown(env: dict) -> dict[str, float]:
@@ -468,7 +518,7 @@ def scale(plan: Plan, work: Path, logs: Path) -> dict:
     for rows in plan.scale_sizes:
         ws = _scale_workspace(plan, work / f"scale-{rows}", rows, log)
         sizes[str(rows)] = {
-            "file_mb": sum(p.stat().st_size for p in (ws.data / "versions" / "big").iterdir()) / 1e6,
+            "file_mb": sum(p.stat().st_size for p in (ws.versions / "big").iterdir()) / 1e6,
             "runs": _pipeline_vs_plain(ws, SCALE_LOCATION, ["--replicated"], "big", plan.reps, log, ws.env()),
         }
         shutil.rmtree(ws.root, ignore_errors=True)
@@ -534,6 +584,15 @@ def production(plan: Plan, work: Path, logs: Path) -> dict:
     out = work / "production.json"
     cmd = [PYTHON, str(BENCH / "production.py"), "--reps", str(plan.reps), "--out", str(out)]
     measure(cmd, clean_env(), logs / "production.log")
+    return json.loads(out.read_text())
+
+
+def many_models(plan: Plan, work: Path, logs: Path) -> dict:
+    """bench/many_models.py: one model against `plan.many_models` (load, dg check defs, sensor ticks, the UI)."""
+    out = work / "many_models.json"
+    cmd = [PYTHON, str(BENCH / "many_models.py"), "--models", str(plan.many_models), "--versions"]
+    cmd += [str(plan.many_versions), "--reps", str(plan.reps), "--ui", "--out", str(out)]
+    measure(cmd, clean_env(), logs / "many_models.log")
     return json.loads(out.read_text())
 
 
@@ -604,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         "scoring": lambda: scoring(plan, work, logs),
         "io": lambda: io_formats(plan, work, logs),
         "production": lambda: production(plan, work, logs),
+        "many_models": lambda: many_models(plan, work, logs),
     }
     started = time.perf_counter()
 
@@ -636,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 for chain in chains:
                     chain.result()
+            run_sections(OPTIONAL_SECTIONS)  # only those named in --only
         else:
             run_sections(SECTIONS + OPTIONAL_SECTIONS)
     except BaseException:

@@ -1,14 +1,14 @@
-"""The scale benchmark's variant of the project: the replicated raw contract and a small search budget.
+"""The scale benchmark's variant of the measured model: the replicated raw contract and a small search budget.
 
-`ReplicatedRawData` is the project's `RawData` plus one integer column `replica`, with the row key
-`(replica, day, hr)` (see bench/generate.py for why). It also opts in to the vectorised validation path of
-`mlops_assets.stages.fast_validation.FastContract`, which the project's contracts do not use by default (plain Pandera):
-contracts.py recommends it for big versions, and these are the big versions. `install()` makes it the project's
-raw contract in this process; it must run before any `mlops_assets` module that binds `RawData` when it is imported
-(stages/ingestion.py) is imported; the modules that import it inside their functions (scoring, manifest,
-validation) see it whenever they are called after. The scale benchmark's code location (bench/scale_definitions.py)
-and `bench/plain_script.py --replicated` both call it, and both use `scale_settings()`, so the pipeline and the
-plain script do the same work.
+`ReplicatedRawData` is the bikeshare dataset's `RawData` (mlops_assets/defs/bikeshare/contract.py) plus one integer
+column `replica`, with the row key `(replica, day, hr)` (see bench/generate.py for why). It also opts in to the
+vectorised validation path of `mlops_assets.stages.fast_validation.FastContract`, which the project's contracts do
+not use by default (plain Pandera): the contract module recommends it for big versions, and these are the big
+versions. A dataset names its contract as 'module:Class', so `scale_model()` is bike_rentals with its dataset's
+contract set to `scale:ReplicatedRawData` and its row key to `[replica, day, hr]`: every process that reads the
+contract (the pipeline's steps, the plain script, the logged model's input check in the HTTP server) needs bench/ on
+its import path. The scale benchmark's code location (bench/scale_definitions.py) and `bench/plain_script.py
+--replicated` both use `scale_model()`, so the pipeline and the plain script do the same work.
 
 The search budget is one parameter set, two folds and 30 boosting iterations (three fits) instead of the
 project's six sets, three folds and 100-200 iterations (19 fits): at 5M rows the project's budget would take
@@ -22,16 +22,22 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from mlops_assets import contracts
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder: bench_model, and `scale` itself
+
+from bench_model import bench_model
+
+from mlops_assets.defs.bikeshare.contract import RawData
 from mlops_assets.stages.fast_validation import FastContract
 
-SCALE_SEARCH = {
-    "n_iter": 1,
-    "cv_folds": 2,
+CONTRACT = "scale:ReplicatedRawData"  # the dataset's contract setting: this module's class
+ROW_KEY = ["replica", "day", "hr"]
+SCALE_SEARCH = {"n_iter": 1, "cv_folds": 2}
+SCALE_SPACE = {
     "max_iter": [30],
     "learning_rate": [0.2],
     "max_leaf_nodes": [31],
@@ -40,43 +46,26 @@ SCALE_SEARCH = {
 }
 
 
-ProjectRawData = contracts.RawData  # the project's own contract, before install() replaces it
-
-
-class ReplicatedRawData(FastContract, contracts.RawData):
+class ReplicatedRawData(FastContract, RawData):
     """RawData with one row per (replica, day, hr), validated through the opt-in fast path (FastContract)."""
 
     replica: Series[int] = pa.Field(ge=0, description="which noisy replica of the demo year (bench/generate.py)")
 
     class Config:
-        unique = ["replica", "day", "hr"]
+        unique = ROW_KEY
         name = "ReplicatedRawData"
 
 
-def install() -> None:
-    """Make ReplicatedRawData the raw contract of the mlops_assets modules imported after this call."""
-    bound = [
-        name
-        for name, module in list(sys.modules.items())
-        if name.startswith("mlops_assets.")
-        and name != "mlops_assets.contracts"
-        and getattr(module, "RawData", None) is ProjectRawData
-    ]
-    if bound:
-        raise RuntimeError(f"install() must run before these modules are imported: {sorted(bound)}")
-    contracts.RawData = ReplicatedRawData
+def scale_model(**overrides):
+    """The measured model (folders from the environment, as usual) on the replicated contract, with the scale
+    benchmark's search budget and baseline.
 
-
-def scale_settings(**overrides):
-    """ProjectSettings (folders from the environment, as usual) with the scale benchmark's search budget.
-
-    MLOPS_BENCH_SEARCH=project keeps the project's own search budget (the scoring benchmark's champion uses it).
+    MLOPS_BENCH_SEARCH=project keeps the model's own search budget (the scoring benchmark's champion uses it).
     """
-    from mlops_assets.settings import ProjectSettings, SearchSettings
+    from mlops_assets.settings import SearchSettings
 
-    search = (
-        SearchSettings()
-        if os.environ.get("MLOPS_BENCH_SEARCH", "scale") == "project"
-        else SearchSettings(**SCALE_SEARCH)
-    )
-    return ProjectSettings(search=search, baseline_group_columns=["hr"], **overrides)
+    budget = {}
+    if os.environ.get("MLOPS_BENCH_SEARCH", "scale") != "project":
+        estimator = bench_model().estimator.model_copy(update={"search_space": SCALE_SPACE})
+        budget = {"search": SearchSettings(**SCALE_SEARCH), "estimator": estimator}
+    return bench_model(contract=CONTRACT, row_key=ROW_KEY, baseline_group_columns=["hr"], **{**budget, **overrides})

@@ -3,17 +3,19 @@
     .venv/bin/python bench/scoring.py --state-dir S --data-dir D --rows 1000000 --reps 5 --out scoring.json
 
 S must hold an MLflow store whose `bike_rentals@champion` was trained under the replicated contract
-(bench/scale.py); bench/run.py makes one. On `--rows` generated rows (bench/generate.py):
+(bench/scale.py: `scale_model()`, the dataset's contract `scale:ReplicatedRawData`); bench/run.py makes one. On
+`--rows` generated rows (bench/generate.py):
 
 - validation: `ReplicatedRawData.validate(rows, lazy=True)`, which opts in to the vectorised fast path
   (`mlops_assets.stages.fast_validation.FastContract`), alternating with Pandera's own `DataFrameSchema.validate` of the
   same schema, which is what a contract of the project does by default (a plain `pa.DataFrameModel`'s `validate`
-  is exactly that call); the same two on the demo year with the project's `RawData`, opted in through
+  is exactly that call); the same two on the demo year with the bikeshare dataset's own `RawData`, opted in through
   `FastContract` for the first of them;
 - batch scoring: `stages.scoring.score_batch` (champion lookup, contract check, validation, model load, predict on
   one OpenMP thread, the predictions' contract, atomic Parquet write) alternating with a bare `model.predict` of the
   same rows on one OpenMP thread (model loaded beforehand); the ratio is bare time / score_batch time (throughput);
-- the HTTP server: `python -m mlops_assets.commands.serving --port P` against S; after warm-up, `--requests` one-row
+- the HTTP server: `python -m mlops_assets.commands.serving --model bike_rentals --port P` against S (bench/ on its
+  PYTHONPATH: the logged model checks its input rows against the contract it names); after warm-up, `--requests` one-row
   requests on one keep-alive connection (median and p99 latency) and `--reps` requests of 10,000 rows (rows/s).
 """
 
@@ -36,9 +38,8 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import scale  # noqa: E402
+from bench_model import BENCH_MODEL, bench_model  # noqa: E402
 from results import emit  # noqa: E402
-
-scale.install()
 
 
 def _timed(call) -> float:
@@ -48,7 +49,7 @@ def _timed(call) -> float:
 
 
 def validation(rows, reps: int) -> dict:
-    from mlops_assets.contracts import RawData  # ReplicatedRawData, installed above
+    RawData = scale.ReplicatedRawData  # the contract class the scale benchmark's dataset names
 
     schema = RawData.to_schema()
     fast, pandera_only = [], []
@@ -59,19 +60,20 @@ def validation(rows, reps: int) -> dict:
 
 
 def demo_validation(reps: int) -> dict:
-    """The project's own contract on the demo year, for reference: opted in to the fast path, and as shipped."""
-    import pandas as pd
-
-    from mlops_assets.demo.versions import SOURCE_CSV
+    """The dataset's own contract on the demo year, for reference: opted in to the fast path, and as shipped."""
+    from mlops_assets.commands.landing import read_source
     from mlops_assets.stages.fast_validation import FastContract
 
-    class FastRawData(FastContract, scale.ProjectRawData):
+    dataset = bench_model().dataset
+    project_contract = dataset.raw_contract()
+
+    class FastRawData(FastContract, project_contract):
         pass
 
-    demo = pd.read_csv(SOURCE_CSV)
-    schema = scale.ProjectRawData.to_schema()
+    demo = read_source(dataset)
+    schema = project_contract.to_schema()
     return {
-        "contract": scale.ProjectRawData.__name__,
+        "contract": project_contract.__name__,
         "rows": len(demo),
         "fast_s": [_timed(lambda: FastRawData.validate(demo, lazy=True)) for _ in range(reps)],
         "pandera_s": [_timed(lambda: schema.validate(demo, lazy=True)) for _ in range(reps)],
@@ -81,14 +83,13 @@ def demo_validation(reps: int) -> dict:
 def batch_scoring(rows, state_dir: Path, data_dir: Path, reps: int) -> dict:
     import mlflow
 
-    from mlops_assets.settings import ProjectSettings
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.stages.registry import current_champion
     from mlops_assets.stages.scoring import score_batch
     from mlops_assets.stages.training import single_threaded
     from mlops_assets.wiring.resources import MLflowTracking
 
-    settings = ProjectSettings(data_dir=str(data_dir), state_dir=str(state_dir))
+    settings = scale.scale_model(data_dir=str(data_dir), state_dir=str(state_dir))
+    inputs = settings.input_columns
     tracking = MLflowTracking(state_dir=str(state_dir), tracking_uri=f"sqlite:///{state_dir.resolve() / 'mlflow.db'}")
     mlflow.set_tracking_uri(tracking.uri)
     champion = current_champion(tracking, settings.model_name)
@@ -97,7 +98,7 @@ def batch_scoring(rows, state_dir: Path, data_dir: Path, reps: int) -> dict:
 
     def bare():
         with single_threaded():
-            model.predict(rows[MODEL_INPUT_COLUMNS])
+            model.predict(rows[inputs])
 
     bare_s, score_s = [], []
     bare()  # warm-up of both paths (first predict, first parquet write)
@@ -115,15 +116,17 @@ def _free_port() -> int:
 
 
 def http_server(rows, state_dir: Path, requests: int, reps: int, log: Path) -> dict:
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
-
+    inputs = bench_model().input_columns
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DAGSTER_HOME")}
     env["MLOPS_STATE_DIR"] = str(state_dir)
+    # The logged model's first step checks its input rows against the contract it was trained with, which it names
+    # as `scale:ReplicatedRawData`: the server imports it from bench/.
+    env["PYTHONPATH"] = os.pathsep.join([str(BENCH), *filter(None, [env.get("PYTHONPATH")])])
     started = time.perf_counter()
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "mlops_assets.commands.serving", "--port", str(port)],
+            [sys.executable, "-m", "mlops_assets.commands.serving", "--model", BENCH_MODEL, "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -156,8 +159,8 @@ def http_server(rows, state_dir: Path, requests: int, reps: int, log: Path) -> d
             if response.status != 200 or len(json.loads(answer)["predictions"]) != expected:
                 raise RuntimeError(f"bad answer {response.status}: {answer[:300]!r}")
 
-        one = body(rows[MODEL_INPUT_COLUMNS].iloc[:1])
-        batch_rows = rows[MODEL_INPUT_COLUMNS].iloc[:10_000]
+        one = body(rows[inputs].iloc[:1])
+        batch_rows = rows[inputs].iloc[:10_000]
         batch = body(batch_rows)
         for _ in range(20):
             post(one, 1)

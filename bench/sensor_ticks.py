@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/sensor_ticks.py --existing 1000 10000 --new 5 --reps 5 --out ticks.json
 
-For each number of existing versions, in a temporary folder: that many version folders (one small CSV each) that
-are already partitions and already in the sensor's cursor, then `--new` folders landed since. `dataset_version_sensor`
-is evaluated with `build_sensor_context` (which does not apply its partition requests, so every repetition sees the
-same new folders), once cold (first call in the process: imports MLflow to ask for a champion) and `--reps` times
-warm, as the daemon's long-lived code server evaluates it; and `--reps` times with nothing new, the last landing a
-minute old (the folders' mtimes are set back a minute, so that the new ones are settled and the sensor trusts its
-last listing). `retraining_sensor`
-likewise: that many `model_monitoring` materializations already read (its cursor is after them) and `--new` new
-ones. Results are JSON seconds.
+The measured model's sensors (bench/bench_model.py): its dataset's `bikeshare_version_sensor` (made by
+`dataset_version_sensor`, for that one model) and `bike_rentals_retraining_sensor` (made by `retraining_sensor`);
+the results keep the factories' names. For each number of existing versions, in a temporary folder: that many
+version folders (one small CSV each) that are already partitions and already in the sensor's cursor, then `--new`
+folders landed since. The dataset's sensor is evaluated with `build_sensor_context` (which does not apply its
+partition requests, so every repetition sees the same new folders), once cold (first call in the process: imports
+MLflow to ask for a champion) and `--reps` times warm, as the daemon's long-lived code server evaluates it; and
+`--reps` times with nothing new, the last landing a minute old (the folders' mtimes are set back a minute, so that
+the new ones are settled and the sensor trusts its last listing). The retraining sensor likewise: that many
+`bike_rentals/model_monitoring` materializations already read (its cursor is after them) and `--new` new ones.
+Results are JSON seconds.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder
 
+from bench_model import bench_model
 from results import emit
-
-PARTITIONS = "dataset_version"
 
 
 def _timed(call) -> float:
@@ -42,27 +43,26 @@ def _timed(call) -> float:
 def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
     import dagster as dg
 
-    from mlops_assets.settings import ProjectSettings
-    from mlops_assets.infra.sources.files import FileSource
+    from mlops_assets.infra.sources import data_source
+    from mlops_assets.infra.sources.scanning import CHANGE_CHECKS_PER_TICK, HASH_CHECKS_PER_TICK, scan_versions
     from mlops_assets.wiring.resources import MLflowTracking
-    from mlops_assets.wiring.sensors.dataset_versions import (
-        CHANGE_CHECKS_PER_TICK,
-        HASH_CHECKS_PER_TICK,
-        dataset_version_sensor,
-        scan_versions,
-    )
+    from mlops_assets.wiring.sensors.dataset_versions import dataset_version_sensor
 
-    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(store))
+    model = bench_model(data_dir=str(root / "data"), state_dir=str(store))
+    dataset = model.dataset
+    sensor = dataset_version_sensor(dataset, [model])
+    partitions = dataset.partitions_name
     tracking = MLflowTracking(state_dir=str(store), tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
-    versions = settings.versions_dir
+    versions = dataset.versions_dir
     row = "season,mnth,day,hr\n1,Jan,1,0\n"  # the sensor only looks at names, sizes and times (and hashes 2)
     started = time.perf_counter()
     keys = [f"v{i:06d}" for i in range(existing)]
     for key in keys:
         (versions / key).mkdir(parents=True)
         (versions / key / "rentals.csv").write_text(row)
-    source = FileSource(versions)
-    cursor = json.dumps(scan_versions(source, {}, existing_partitions=set).cursor)  # every one seen already
+    source = data_source(dataset)
+    # Every one seen already, and the model served already (as in a sensor's cursor after its first ticks).
+    cursor = json.dumps({**scan_versions(source, {}, existing_partitions=set).cursor, "models": [model.name]})
     minute_ago = time.time() - 60
     for i in range(new):
         folder = versions / f"new{i:03d}"
@@ -72,14 +72,12 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
             os.utime(path, (minute_ago, minute_ago))
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-        instance.add_dynamic_partitions(PARTITIONS, keys)
+        instance.add_dynamic_partitions(partitions, keys)
         setup = time.perf_counter() - started
-        resources = {"settings": settings, "mlflow_tracking": tracking}
+        resources = {"mlflow_tracking": tracking}
 
         def tick(cursor=cursor):
-            result = dataset_version_sensor(
-                dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-            )
+            result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
             assert len(result.run_requests) == (new if cursor == cursor_with_new else 0), result
             return result
 
@@ -89,8 +87,8 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
         # A tick with nothing new, in the steady state: the last version landed a minute ago, so the sensor trusts
         # its last listing of the folder for as long as the folder's mtime stays put (dataset_versions.RACY_MTIME_NS).
         os.utime(versions, (minute_ago, minute_ago))
-        after = dataset_version_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
-        instance.add_dynamic_partitions(PARTITIONS, [f"new{i:03d}" for i in range(new)])
+        after = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+        instance.add_dynamic_partitions(partitions, [f"new{i:03d}" for i in range(new)])
         idle = [_timed(lambda: tick(after.cursor)) for _ in range(reps)]
         # The parts of an idle tick, and what a tick costs when the folder's mtime moved (a landing): a listing.
         idle_cursor = json.loads(after.cursor)
@@ -110,14 +108,16 @@ def version_sensor_case(root: Path, existing: int, new: int, reps: int, store: P
 def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store: Path) -> dict:
     import dagster as dg
 
-    from mlops_assets.settings import ProjectSettings
     from mlops_assets.stages.monitoring import MONITORED, MonitoringResult
     from mlops_assets.wiring.sensors.retraining import retraining_sensor
 
-    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(root / "state"))
+    model = bench_model(data_dir=str(root / "data"), state_dir=str(root / "state"))
+    sensor = retraining_sensor(model)
+    partitions = model.dataset.partitions_name
+    monitoring_key = model.key("model_monitoring")
 
     def monitoring_result(key: str, i: int) -> dg.AssetMaterialization:
-        """A model_monitoring materialization as the asset records it (MonitoringResult.to_metadata)."""
+        """A <model>/model_monitoring materialization as the asset records it (MonitoringResult.to_metadata)."""
         degraded = i % 7 == 0
         result = MonitoringResult(
             status=MONITORED,
@@ -130,30 +130,29 @@ def retraining_sensor_case(root: Path, existing: int, new: int, reps: int, store
             degraded=degraded,
             drifted_share=0.1,
         )
-        return dg.AssetMaterialization(asset_key="model_monitoring", partition=key, metadata=result.to_metadata())
+        return dg.AssetMaterialization(asset_key=monitoring_key, partition=key, metadata=result.to_metadata())
 
     started = time.perf_counter()
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
         keys = [f"v{i:06d}" for i in range(existing)]
-        instance.add_dynamic_partitions(PARTITIONS, keys)
+        instance.add_dynamic_partitions(partitions, keys)
         for i, key in enumerate(keys):
             instance.report_runless_asset_event(monitoring_result(key, i))
-        last = instance.fetch_materializations(dg.AssetKey("model_monitoring"), limit=1).records[0].storage_id
+        last = instance.fetch_materializations(monitoring_key, limit=1).records[0].storage_id
         history = [
             {"version": key, "degraded": False, "dataset_drift": False, "retrained": False, "at": 0.0}
             for key in keys[-51:]
         ]
         cursor = json.dumps({"after_storage_id": last, "history": history})
         new_keys = [f"new{i:03d}" for i in range(new)]
-        instance.add_dynamic_partitions(PARTITIONS, new_keys)
+        instance.add_dynamic_partitions(partitions, new_keys)
         for i, key in enumerate(new_keys):
             instance.report_runless_asset_event(monitoring_result(key, i))
         setup = time.perf_counter() - started
-        resources = {"settings": settings}
 
         def tick(cursor=cursor, expected=new):
-            result = retraining_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
             assert len(result.asset_events) == expected, result
             return result
 
@@ -172,7 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--mlflow-db", type=Path, help="copy this empty MLflow database instead of making one")
     args = parser.parse_args(argv)
-    results = {"new": args.new, "reps": args.reps, "dataset_version_sensor": {}, "retraining_sensor": {}}
+    model = bench_model()
+    names = {
+        "dataset_version_sensor": f"{model.dataset.name}_version_sensor",
+        "retraining_sensor": f"{model.name}_retraining_sensor",
+    }
+    results = {
+        "new": args.new,
+        "reps": args.reps,
+        "names": names,
+        "dataset_version_sensor": {},
+        "retraining_sensor": {},
+    }
     store = Path(tempfile.mkdtemp(prefix="ticks-mlflow-"))
     # The MLflow store the sensor asks for a champion exists before any tick, as in a project that has run. It is
     # made by another process (or copied), so the first tick here pays for importing MLflow as the daemon's would.

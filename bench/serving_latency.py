@@ -7,7 +7,8 @@ Starts `mlflow models serve` exactly as `python -m mlops_assets.commands.serving
 serving_env) on a free port of 127.0.0.1, warms it up, then times N requests of one row and of 1,000 rows (the body
 is encoded once; a keep-alive connection per case), and the same rows through the loaded model in this process:
 scikit-learn's `predict` and MLflow's pyfunc `predict` (which adds the signature check the server does).
-Prints medians and 90th percentiles in milliseconds. The server is always stopped with its process group.
+The model is the measured one's champion (bike_rentals@champion, bench/bench_model.py). Prints medians and 90th
+percentiles in milliseconds. The server is always stopped with its process group.
 """
 
 from __future__ import annotations
@@ -27,34 +28,44 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder
+
+from bench_model import bench_model
+
 
 def train_demo_champion(root: Path, key: str = "2011-01") -> str:
     """Run the pipeline (small search) for one demo version into `root`; returns the state folder."""
     import dagster as dg
     import pandas as pd
 
-    from mlops_assets.settings import ProjectSettings, SearchSettings
     from mlops_assets.definitions import build_definitions
     from mlops_assets.demo.versions import SOURCE_CSV, land_version, monthly_snapshot
     from mlops_assets.infra.alerts import Notifier
-    from mlops_assets.wiring.jobs import INGESTION_ASSETS, TRAINING_ASSETS
+    from mlops_assets.settings import SearchSettings
+    from mlops_assets.wiring.jobs import ingestion_selection, pipeline_job_name, training_selection
     from mlops_assets.wiring.resources import MLflowTracking
 
     state = root / "state"
-    search = SearchSettings(
-        n_iter=2, cv_folds=2, max_iter=[100], learning_rate=[0.1], max_leaf_nodes=[31], min_samples_leaf=[20]
+    space = {"max_iter": [100], "learning_rate": [0.1], "max_leaf_nodes": [31], "min_samples_leaf": [20]}
+    estimator = bench_model().estimator.model_copy(update={"search_space": space})
+    settings = bench_model(
+        data_dir=str(root / "data"),
+        state_dir=str(state),
+        search=SearchSettings(n_iter=2, cv_folds=2),
+        estimator=estimator,
     )
-    settings = ProjectSettings(data_dir=str(root / "data"), state_dir=str(state), search=search)
+    dataset = settings.dataset
     tracking = MLflowTracking(tracking_uri=f"sqlite:///{state.resolve() / 'mlflow.db'}", state_dir=str(state))
-    land_version(settings.versions_dir, key, monthly_snapshot(pd.read_csv(SOURCE_CSV), key))
-    defs = build_definitions(settings=settings, mlflow_tracking=tracking, notifier=Notifier())
+    land_version(dataset.versions_dir, key, monthly_snapshot(pd.read_csv(SOURCE_CSV), key))
+    defs = build_definitions(models=[settings], mlflow_tracking=tracking, notifier=Notifier())
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-        instance.add_dynamic_partitions("dataset_version", [key])
-        result = defs.resolve_job_def("version_pipeline").execute_in_process(
+        instance.add_dynamic_partitions(dataset.partitions_name, [key])
+        result = defs.resolve_job_def(pipeline_job_name(dataset)).execute_in_process(
             instance=instance,
             partition_key=key,
-            asset_selection=INGESTION_ASSETS + TRAINING_ASSETS,  # what the sensor runs for a first version
+            # what the dataset's sensor runs for a first version of a model without a champion
+            asset_selection=ingestion_selection(settings) + training_selection(settings),
             raise_on_error=False,
         )
     if not result.success:
@@ -105,21 +116,21 @@ def main() -> int:
     import pandas as pd
 
     from mlops_assets.commands.serving import champion_uri, serve_command, serving_env
-    from mlops_assets.settings import ProjectSettings
     from mlops_assets.demo.versions import SOURCE_CSV
-    from mlops_assets.features import MODEL_INPUT_COLUMNS
     from mlops_assets.wiring.resources import MLflowTracking
+
+    model = bench_model()
 
     workdir = Path(tempfile.mkdtemp(prefix="serving_latency-"))
     try:
         state_dir = args.state_dir or train_demo_champion(workdir)
         tracking = MLflowTracking(state_dir=state_dir)
-        model_uri = champion_uri(ProjectSettings().model_name)
+        model_uri = champion_uri(model.model_name)
         mlflow.set_tracking_uri(tracking.uri)
         sklearn_model = mlflow.sklearn.load_model(model_uri)
         pyfunc_model = mlflow.pyfunc.load_model(model_uri)
 
-        source = pd.read_csv(SOURCE_CSV)[MODEL_INPUT_COLUMNS]
+        source = pd.read_csv(SOURCE_CSV)[model.input_columns]
         cases = {"1 row": source.iloc[:1], "1,000 rows": source.iloc[:1000]}
 
         port = free_port()

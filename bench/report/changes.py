@@ -9,16 +9,16 @@ CHANGES = """## What was changed for these budgets, and what was chosen by measu
   it does not know) goes to Pandera, so every failure report is still Pandera's (the failure-report tests are
   unchanged and pass; `tests/test_fast_validation.py` pins that the fast path never accepts what Pandera
   rejects). Most of Pandera's time at a million rows went into checking, one value at a time in Python, that the
-  text columns hold text. The project's contracts (`mlops_assets/contracts.py`) derive from plain
-  `pa.DataFrameModel`: a project with big versions opts in by deriving them from `FastContract` instead, as the
-  scale and scoring benchmarks do (sections 3 and 5). The parser that keeps fractional numbers from being silently
-  cast to integers now skips columns that are integers already. Section 5 has the effect (the fast path against
-  Pandera's own, which is the default).
+  text columns hold text. The project's contracts (each dataset's `contract.py` under `mlops_assets/defs/`)
+  derive from plain `pa.DataFrameModel`: a project with big versions opts in by deriving them from `FastContract`
+  instead, as the scale and scoring benchmarks do (sections 3 and 5). The parser that keeps fractional numbers
+  from being silently cast to integers now skips columns that are integers already. Section 5 has the effect (the
+  fast path against Pandera's own, which is the default).
 - **Ingestion** (`mlops_assets/stages/ingestion.py`): the concatenated frame of a version belongs to
-  `read_version`, so it is validated in place instead of being copied once more.
+  `validate_version`, so it is validated in place instead of being copied once more.
 - **Loading the definitions** (`defs/`, `column_schemas.py`): the Dagster layer imports the stage modules inside
   the assets and sensors that use them, and the contracts' columns for the UI come from `column_schemas.json`,
-  built from the contracts and rebuilt whenever `contracts.py` or `config.py` changes. Loading the code
+  built from the contracts and rebuilt whenever a contract or a model's feature code changes. Loading the code
   location imports neither pandas nor Pandera (a test pins it); before, that was about 0.6 s of every load (section
   2).
 - **Values shared within a run** (`mlops_assets/wiring/io_managers.py`): the IO manager still writes every value to its
@@ -26,9 +26,9 @@ CHANGES = """## What was changed for these budgets, and what was chosen by measu
   again: `raw_dataset` is read by four steps, `dataset_split` by two. At 1M rows each load cost about 0.1 s and a
   fresh 120 MB of page-faulted memory. Stage functions never modify their inputs; `tests/test_io_manager.py` runs
   the pipeline and checks every shared value against its file.
-- **Many versions** (`mlops_assets/wiring/sensors/dataset_versions.py`): `dataset_version_sensor` lists the versions
-  folder only when its mtime moved (a landing), and re-checks 200 seen versions per tick for changed files, in
-  turn, instead of all of them (section 4).
+- **Many versions** (`mlops_assets/infra/sources/scanning.py`, each dataset's version sensor): the sensor lists the
+  versions folder only when its mtime moved (a landing), and re-checks 200 seen versions per tick for changed files,
+  in turn, instead of all of them (section 4).
 - **Monitoring** (`mlops_assets/stages/drift.py`): categorical columns are counted per distinct value instead of
   per row: 1.8 s to 0.03 s for the five categorical columns of 1M rows, paid twice per run (reference profile and
   drift). Both sides got faster by the same amount, which makes the pipeline / plain ratios larger, not smaller.

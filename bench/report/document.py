@@ -8,6 +8,7 @@ from report.changes import CHANGES
 from report.closing import closing_note
 from report.fmt import Section, table
 from report.formats import io_section
+from report.many_models import many_models_section
 from report.overhead import overhead_section
 from report.production import production_section
 from report.scale import scale_section
@@ -47,6 +48,7 @@ def build_sections(results: dict, figures: Path) -> dict[str, Section]:
         "scoring": lambda r: scoring_section(r, smoke),
         "io": io_section,
         "production": production_section,
+        "many_models": lambda r: many_models_section(r, smoke),
     }
     return {name: build(results[name]) for name, build in builders.items() if name in results}
 

@@ -120,8 +120,9 @@ def _imports(measured: dict, medians: dict[str, float]) -> str:
         "\n\nStart-up costs in separate processes (medians of "
         f"{len(next(iter(measured.values())))} alternating runs): "
         + ", ".join(f"`{name}` {s(value)}" for name, value in medians.items())
-        + ". Both sides import dagster: the project's settings (`config.py`) are Dagster `Config` classes, "
-        "which the stage functions take; the plain script's import time above includes it.\n"
+        + ". Both sides import dagster: the project's settings (`mlops_assets/settings/`) are Pydantic models "
+        "that Dagster components resolve, which the stage functions take; the plain script's import time above "
+        "includes it.\n"
     )
 
 

@@ -88,7 +88,8 @@ def _http(h: dict | None) -> tuple[list[list], str]:
         [f"HTTP server: {h['batch_rows']:,}-row requests", "(reported)", f"{throughput:,.0f} rows/s", "—"],
     ]
     text = (
-        f"**HTTP server** (`python -m mlops_assets.commands.serving --port P`, MLflow's scoring server, against the "
+        "**HTTP server** (`python -m mlops_assets.commands.serving --model bike_rentals --port P`, MLflow's scoring "
+        "server, against the "
         f"same champion; started and answering /ping in {s(h['startup_s'], 1)}): {len(one)} one-row requests "
         f"on one keep-alive connection after 20 warm-up requests: median {ms(med(one))}, p99 {ms(p99)}; "
         f"{len(h['batch_s'])} requests of {h['batch_rows']:,} rows (JSON `dataframe_split`, "

@@ -71,9 +71,17 @@ def _growth(se: dict, smoke: bool) -> tuple[list, dict]:
 
 
 def _setup(se: dict) -> str:
+    names = se.get("names")
+    which = (
+        f"the measured model's sensors, `{names['dataset_version_sensor']}` (made by `dataset_version_sensor` for "
+        f"that one model; below under its factory's name) and `{names['retraining_sensor']}` (`retraining_sensor`). "
+        "For each, "
+        if names
+        else ""
+    )
     return (
         "## 4. Many versions\n\n"
-        f"`bench/sensor_ticks.py`: that many version folders that are already partitions and already in the "
+        f"`bench/sensor_ticks.py`: {which}that many version folders that are already partitions and already in the "
         f"sensor's cursor, plus {se['new']} new ones; one evaluation of the sensor function with "
         "`dg.build_sensor_context` (which does not apply the tick's requests, so every repetition sees the same "
         "new folders). *Warm*: the median of "

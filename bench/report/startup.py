@@ -14,9 +14,16 @@ def startup_section(st: dict, smoke: bool) -> Section:
         [f"run {i + 1}", s(b["wall_s"]), s(a["wall_s"]), f"{a['wall_s'] / b['wall_s']:.2f}x"]
         for i, (a, b) in enumerate(zip(st["runs"]["project"], st["runs"]["one_asset"], strict=True))
     ]
+    models = st.get("models")
+    shipped = (
+        f" (the project's code location as it ships: its defs/ folder, whose models are {', '.join(models)})"
+        if models
+        else ""
+    )
     body = (
         "## 2. Start-up\n\n"
-        f"`{st['command']}` in the repository and in `bench/one_asset/` (one asset, nothing else), alternating:\n\n"
+        f"`{st['command']}` in the repository{shipped} and in `bench/one_asset/` (one asset, nothing else), "
+        "alternating:\n\n"
         + table(
             ["", "one-asset project", "this project", "ratio"],
             [["median", s(walls(st["runs"]["one_asset"])), s(walls(st["runs"]["project"])), f"{r:.2f}x"], *runs],
