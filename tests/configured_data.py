@@ -4,8 +4,8 @@ tests/contract_cases.py derives every rule break of a schema; this module picks 
 do (a bad cell that is one failure alone, a column of a given type, a numeric column with a bound) and edits version
 files the ways the reliability cases need (truncated inside a line, changed but the same size and still valid).
 Everything comes from the test model's dataset (its contract, row key and source, tests/conftest.py): nothing here
-names a column of the demo. A test that needs what the contract does not have (no integer column, no bounded column) skips
-and says why.
+names a column of the demo. A test that needs what the contract does not have (no integer column, no bounded
+column) skips and says why.
 """
 
 from __future__ import annotations
