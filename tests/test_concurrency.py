@@ -10,6 +10,9 @@ The code location is the test model's definitions with a multiprocess job of wha
 for a first version (ingestion, training, gates, deployment, scoring). The dataset's own multiprocess job holds
 every asset of every model on it, and an op selection of it cannot stand in: Dagster wires an op-selected step to
 every output of an upstream asset with blocking checks (deployed_model got a list of five values).
+
+And landings of one key at once, by real `python -m mlops_assets.commands.landing` processes: one lands, the others
+are refused cleanly, and the folder holds the winner's files.
 """
 
 import itertools
@@ -141,3 +144,48 @@ def test_four_versions_at_once_lose_nothing(tmp_path):
             else:
                 assert "registered, not promoted" in deployed["outcome"], key
     assert champion.tags.get("promoted_at")
+
+
+RACERS, ROUNDS = 3, 4
+
+
+def test_landings_of_one_key_at_once_land_exactly_one_and_refuse_the_others(tmp_path):
+    # Exports of about 10 MB each: copying and flushing one takes long enough that the racers usually all pass the
+    # "does it exist" check and meet at the rename, the one decision point (a late racer is refused by the check).
+    exports = []
+    for i in range(RACERS):
+        export = tmp_path / f"export-{i}"
+        export.mkdir()
+        (export / f"from-export-{i}.csv").write_bytes(f"export {i}\n".encode() * 1_000_000)
+        exports.append(export)
+    for round_ in range(ROUNDS):
+        versions = tmp_path / f"versions-{round_}"
+        command = [sys.executable, "-m", "mlops_assets.commands.landing", "--dataset", DATASET.name]
+        racers = [
+            subprocess.Popen(
+                [*command, str(export), "2012-01", "--to", str(versions)],
+                cwd=PROJECT_ROOT,
+                env=subprocess_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for export in exports
+        ]
+        results = [(racer, *racer.communicate(timeout=120)) for racer in racers]
+
+        winners = [i for i, (racer, _, _) in enumerate(results) if racer.returncode == 0]
+        assert len(winners) == 1, [(r.returncode, out, err) for r, out, err in results]
+        [winner] = winners
+        for i, (racer, out, err) in enumerate(results):
+            assert "Traceback" not in out + err, err
+            if i == winner:
+                assert out.startswith("landed "), out
+            else:
+                assert racer.returncode == 2 and "landed" not in out, (out, err)
+                assert "another landing of the same key" in err or "exists: versions are immutable" in err, err
+        folder = versions / "2012-01"
+        assert sorted(p.name for p in versions.iterdir()) == ["2012-01"], "no .landing- folder is left"
+        assert sorted(p.name for p in folder.iterdir()) == [".landed", f"from-export-{winner}.csv"]
+        name = f"from-export-{winner}.csv"
+        assert (folder / name).read_bytes() == (exports[winner] / name).read_bytes()

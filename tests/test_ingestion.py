@@ -13,7 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.commands.landing import land_version
+from mlops_assets.commands.landing import VersionExists, land_version
 from mlops_assets.infra.sources.files import FileSource
 from mlops_assets.stages.ingestion import ContractViolation, read_version
 from mlops_assets.stages.validation import contract_failures
@@ -106,7 +106,8 @@ def test_landing_never_overwrites_a_version(tmp_path, versions, keys):
     first = land_version(root, keys[0], versions[keys[0]])
     before = folder_hash(first)
 
-    land_version(root, keys[0], versions[keys[1]])
+    with pytest.raises(VersionExists, match="versions are immutable"):
+        land_version(root, keys[0], versions[keys[1]])
 
     assert folder_hash(first) == before
     assert [p.name for p in root.iterdir()] == [keys[0]], "no staging folder may be left behind"

@@ -8,7 +8,8 @@ A version's files are written into `<versions>/.landing-<key>-<pid>/` (the senso
 flushed to disk, a `.landed` manifest of their names and sizes is written last, and the folder is renamed to
 `<key>` in one step. The sensor ingests a folder whose files match its manifest at once; any other folder (copied
 in place by hand) only once nothing in it has changed for `data_source.quiet_period_seconds`. An existing version
-is never overwritten: land changed data under a new key.
+is never overwritten: land changed data under a new key. The rename is the one decision point: of two landings of
+the same key at once exactly one lands, and the other is refused (`VersionExists`), never told that it landed.
 
 The main job lands the source's versions one at a time; the dataset's `source.cut` names the function that cuts
 the source into versions: `cumulative_versions` below for any data set, or the demo's monthly cut.
@@ -16,6 +17,8 @@ the source into versions: `cumulative_versions` below for any data set, or the d
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import json
 import os
@@ -75,18 +78,26 @@ def source_versions(dataset: DatasetSettings) -> list[tuple[str, pd.DataFrame]]:
     return versions
 
 
+class VersionExists(FileExistsError):
+    """The version is there already (versions are immutable), or another landing of the same key won the rename."""
+
+
 def _is_data(path: Path) -> bool:
     return path.is_file() and not path.is_symlink() and path.suffix.lower() in DATA_SUFFIXES
 
 
 def land(versions_dir: Path, key: str, write: Callable[[Path], object]) -> Path:
-    """Land version `key`: `write(folder)` puts its data files into a hidden folder, which is then renamed."""
+    """Land version `key`: `write(folder)` puts its data files into a hidden folder, which is then renamed.
+
+    Returns the folder only when this call created it; raises VersionExists when the version exists or appears
+    while this landing writes (the rename onto it fails: another landing of the same key won).
+    """
     problem = version_key_problem(key)
     if problem:
         raise ValueError(f"{key!r} cannot be a dataset version: {problem}")
     target = Path(versions_dir) / key
     if target.exists():
-        return target
+        raise VersionExists(f"{target} exists: versions are immutable, land under a new key")
     staging = Path(versions_dir) / f"{LANDING_PREFIX}{key}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -98,7 +109,15 @@ def land(versions_dir: Path, key: str, write: Callable[[Path], object]) -> Path:
                 os.fsync(handle.fileno())  # the data is on disk before the manifest says it is complete
             files[path.name] = path.stat().st_size
         (staging / LANDED_MANIFEST).write_text(json.dumps({"files": files}))
-        os.rename(staging, target)
+        try:
+            os.rename(staging, target)  # atomic, and fails onto a non-empty folder: the one decision point
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise VersionExists(
+                f"{target} was landed by another landing of the same key while this one was writing: that one won "
+                "and this one was discarded (versions are immutable, land under a new key)"
+            ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -138,18 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.files is not None:
         if args.key is None:
             parser.error("give the version key after the files")
-        if (versions_dir / args.key).exists():
-            print(f"{versions_dir / args.key} exists: versions are immutable, land under a new key", file=sys.stderr)
-            return 2
         try:
             print(f"landed {land_files(versions_dir, args.key, args.files)}")
-        except ValueError as error:
+        except (ValueError, VersionExists) as error:
             print(error, file=sys.stderr)
             return 2
         return 0
     landed = []
     for key, rows in source_versions(settings)[: args.versions]:
-        if not (versions_dir / key).exists():
+        with contextlib.suppress(VersionExists):  # there already: the source's versions are landed once
             land_version(versions_dir, key, rows)
             landed.append(key)
     print(f"landed into {versions_dir}: {', '.join(landed) or 'nothing new'}")

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     _use_project_instance()
     import dagster as dg
 
-    from mlops_assets.commands.landing import land_version, source_versions
+    from mlops_assets.commands.landing import VersionExists, land_version, source_versions
     from mlops_assets.components.project import model_named, project_models
     from mlops_assets.definitions import build_definitions
     from mlops_assets.infra.version_keys import version_sort_key
@@ -119,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             ran[dataset.name] = [key for key, _ in versions]
             print(f"{dataset.name}: versions into {dataset.versions_dir}")
             for key, rows in versions:
-                landed = not (dataset.versions_dir / key).exists()
-                land_version(dataset.versions_dir, key, rows)
+                try:
+                    land_version(dataset.versions_dir, key, rows)
+                    landed = True
+                except VersionExists:  # landed before: a second invocation continues from where the instance is
+                    landed = False
                 elapsed = time.perf_counter() - started
                 print(f"[{elapsed:6.1f}s] {dataset.name} {key}: {'landed' if landed else 'already there'}")
                 for outcome in run_until_quiet(driver, sensors):
