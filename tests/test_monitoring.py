@@ -23,7 +23,13 @@ from mlops_assets.stages.drift import (
 )
 from mlops_assets.stages.monitoring import TOO_FEW_ROWS, MonitoringResult, is_degraded
 from mlops_assets.stages.plots import plot_feature_drift, plot_metric_over_versions
-from mlops_assets.stages.retraining import MonitoringSignal, RetrainDecision, decide_retraining
+from mlops_assets.stages.retraining import (
+    FAILED_GATES,
+    PROMOTED,
+    MonitoringSignal,
+    RetrainDecision,
+    decide_retraining,
+)
 from tests.conftest import MODEL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -304,8 +310,10 @@ def signal(version: str, degraded=False, drift=False, retrained=False, at=NOW - 
     return MonitoringSignal(version=version, degraded=degraded, dataset_drift=drift, retrained=retrained, at=at)
 
 
-def decide(history, degraded=False, drift=False, version="v06", now=NOW, **policy) -> RetrainDecision:
-    return decide_retraining(history, version, degraded, drift, now, RetrainSettings(**policy))
+def decide(history, degraded=False, drift=False, version="v06", now=NOW, ended=None, **policy) -> RetrainDecision:
+    """The policy's decision; `ended` maps earlier retrained versions to how their retraining ended."""
+    outcome = (ended or {}).get
+    return decide_retraining(history, version, degraded, drift, now, RetrainSettings(**policy), outcome)
 
 
 def test_a_stable_version_does_not_retrain():
@@ -352,15 +360,45 @@ def test_votes_of_earlier_versions_follow_the_drift_setting_of_the_policy():
 
 def test_cooldown_holds_back_a_second_trigger():
     history = [signal("v04"), signal("v05", degraded=True, retrained=True)]
-    held = decide(history, degraded=True, cooldown_versions=1)
+    held = decide(history, degraded=True, cooldown_versions=1, ended={"v05": PROMOTED})
     assert held.triggered and not held.retrain
-    assert "cooldown: v05 retrained 1 version ago (cooldown 1)" in held.reasons
+    assert "cooldown: v05 retrained 1 version ago, promoted (cooldown 1)" in held.reasons
 
     later = [*history, signal("v06", degraded=True)]
     assert decide(later, degraded=True, version="v07", cooldown_versions=1).retrain
     two = decide(later, degraded=True, version="v07", cooldown_versions=2)
     assert not two.retrain
-    assert "cooldown: v05 retrained 2 versions ago (cooldown 2)" in two.reasons
+    # A retraining still running (its candidate not evaluated yet) holds the next trigger back too.
+    assert "cooldown: v05 retrained 2 versions ago, its candidate not evaluated yet (cooldown 2)" in two.reasons
+
+
+def test_a_retraining_that_failed_its_gates_starts_a_cooldown_only_when_the_policy_counts_failed_attempts():
+    history = [signal("v04", degraded=True, retrained=True), signal("v05", degraded=True, retrained=True)]
+    failed = {"v05": FAILED_GATES}
+
+    assert RetrainSettings().cooldown_counts_failed_attempts is False  # the default: the next version retries
+    retried = decide(history, degraded=True, ended=failed)
+    assert retried.retrain
+    assert "cooldown: failed attempts do not count: v05's candidate failed its gates" in retried.reasons
+
+    held = decide(history, degraded=True, ended=failed, cooldown_counts_failed_attempts=True)
+    assert held.triggered and not held.retrain
+    assert (
+        "cooldown: v05 retrained 1 version ago, its candidate failed its gates, and failed attempts count (cooldown 1)"
+        in held.reasons
+    )
+
+    # A promoted retraining further back within the cooldown still counts, after the failed one is passed over.
+    older = decide(history, degraded=True, ended={**failed, "v04": PROMOTED}, cooldown_versions=2)
+    assert not older.retrain
+    assert older.reasons[-2:] == (
+        "cooldown: failed attempts do not count: v05's candidate failed its gates",
+        "cooldown: v04 retrained 2 versions ago, promoted (cooldown 2)",
+    )
+    # The daily cap counts every attempt, failed or not: failing retrainings never storm.
+    capped = decide(history, degraded=True, ended=failed, max_retrains_per_day=2, now=history[-1].at + 60)
+    assert not capped.retrain
+    assert "cap: 2 retraining(s) in the 24 h before now (max 2 per day)" in capped.reasons
 
 
 def test_the_daily_cap_holds_back_once_reached():
@@ -391,6 +429,70 @@ def test_is_degraded_for_an_error_metric_and_a_score():
     assert not is_degraded("r2", True, realized=0.9, evaluated=0.8, margin=0.15)[0]
     with pytest.raises(ValueError, match="roc_auc"):
         is_degraded("roc_auc", True, realized=float("nan"), evaluated=0.8, margin=0.15)
+
+
+@pytest.mark.slow
+def test_with_real_runs_a_retraining_that_failed_its_gates_does_not_hold_back_the_next_degraded_version(
+    tmp_path, instance, versions, keys
+):
+    """The real sensors and runs on the test model's data: a champion trained on the first version, then every
+    version degrades (a margin of -1) and every candidate fails its gates (an R² or ROC AUC above 1 cannot be
+    reached)."""
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.infra.alerts import Notifier
+    from mlops_assets.settings import GateSettings
+    from mlops_assets.wiring.records import latest_metadata
+    from mlops_assets.wiring.sensor_driver import SensorDriver, run_until_quiet
+    from mlops_assets.wiring.sensors.alerts import failed_only_on_gates
+    from mlops_assets.wiring.sensors.retraining import recorded_decisions, retraining_decisions, retraining_outcome
+    from tests.conftest import land, make_project
+
+    sensors = [f"{MODEL.dataset.name}_version_sensor", f"{MODEL.name}_retraining_sensor"]
+    cursors = tmp_path / "cursors.json"
+
+    def run(project, key: str) -> list[tuple[str, str]]:
+        land(project.settings, versions, key)
+        defs = build_definitions(models=[project.settings], mlflow_tracking=project.tracking, notifier=Notifier())
+        outcomes = run_until_quiet(SensorDriver(defs, instance, cursors), sensors)
+        for outcome in outcomes:
+            assert outcome["status"] == "success" or failed_only_on_gates(instance, outcome["run_id"]), outcome
+        return [(outcome["run_key"], outcome["status"]) for outcome in outcomes]
+
+    run(make_project(tmp_path), keys[0])
+    failing = make_project(
+        tmp_path,
+        retrain=RetrainSettings(degradation_margin=-1.0),
+        gates=GateSettings(min_r2=1.01, min_roc_auc=1.01),
+    )
+    model = failing.settings
+    first, second = keys[1], keys[2]
+    assert run(failing, first)[-1] == (f"retrain:{model.name}:{first}", "failure")
+    assert retraining_outcome(instance, model, first) == FAILED_GATES
+
+    assert run(failing, second)[-1] == (f"retrain:{model.name}:{second}", "failure"), "the default retries"
+    decision = latest_metadata(instance, model.key("retraining_decision"), second)
+    assert decision["retrain"] is True
+    assert f"cooldown: failed attempts do not count: {first}'s candidate failed its gates" in decision["reasons"]
+
+    # The other policy, on the same instance and monitoring result: the failed attempt starts the cooldown.
+    [monitored] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=model.key("model_monitoring"), asset_partitions=[second]), limit=1
+    ).records
+    recorded = recorded_decisions(instance, model)["history"]
+    history = [MonitoringSignal(**s) for s in recorded if s["version"] != second]
+    counting = model.model_copy(
+        update={"retrain": RetrainSettings(degradation_margin=-1.0, cooldown_counts_failed_attempts=True)}
+    )
+    [event], requests = retraining_decisions(
+        counting, [monitored], history, outcome=lambda key: retraining_outcome(instance, model, key)
+    )
+    assert requests == [] and event.metadata["retrain"].value is False
+    assert (
+        f"cooldown: {first} retrained 1 version ago, its candidate failed its gates, and failed attempts count"
+        in event.metadata["reasons"].value
+    )
 
 
 # --- plots -----------------------------------------------------------------------------------------------------

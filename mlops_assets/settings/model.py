@@ -137,6 +137,12 @@ class RetrainSettings(Settings):
     trigger_k: int = Field(default=1, ge=1, description="Retrain when k of the last n decisions say so ...")
     trigger_n: int = Field(default=1, ge=1, description="... out of this many (hysteresis).")
     cooldown_versions: int = Field(default=1, ge=0, description="Versions to wait after a retraining.")
+    cooldown_counts_failed_attempts: bool = Field(
+        default=False,
+        description="Whether a retraining whose candidate failed its gates starts the cooldown. No by default: a "
+        "failed attempt leaves the degraded champion in place, so the next degraded version should try again (with "
+        "more data); max_retrains_per_day still keeps failing attempts from storming.",
+    )
     max_retrains_per_day: int = Field(default=24, ge=1, description="At most this many retrainings a day.")
 
 

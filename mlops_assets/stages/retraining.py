@@ -2,12 +2,13 @@
 
 A version votes to retrain when the champion degraded on it, or on dataset drift if the policy says so. Retraining
 is triggered when k of the last n votes say so, and held back by a cooldown after a recent retraining or by a daily
-cap, so that it never storms.
+cap, so that it never storms. A retraining whose candidate failed its gates starts the cooldown only when
+`cooldown_counts_failed_attempts` says so; the decision's reasons say which applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from mlops_assets.settings import RetrainSettings
 
 DAY_SECONDS = 24 * 60 * 60
+
+# How an earlier retraining ended, as the cooldown sees it (None: its candidate has not been evaluated yet).
+PROMOTED = "promoted"
+NOT_PROMOTED = "its candidate passed its gates but was not promoted"
+FAILED_GATES = "its candidate failed its gates"
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ def decide_retraining(
     dataset_drift: bool,
     now: float,
     policy: RetrainSettings,
+    outcome: Callable[[str], str | None] = lambda version: None,
 ) -> RetrainDecision:
     """Whether monitoring of `current_version` should request a retraining.
 
@@ -57,7 +64,9 @@ def decide_retraining(
     dataset drift if the policy says so; retraining is triggered when at least trigger_k of the last
     trigger_n votes (this one included) are yes, and held back by a cooldown after a recent retraining or by
     the daily cap. Earlier decisions for `current_version` itself (a re-run) are not counted as votes, and
-    if one of them already retrained, the re-run does not retrain again.
+    if one of them already retrained, the re-run does not retrain again. `outcome(version)` says how an earlier
+    retraining ended (PROMOTED, NOT_PROMOTED, FAILED_GATES or None); a failed one starts no cooldown unless
+    `policy.cooldown_counts_failed_attempts`.
     """
     earlier = [signal for signal in history if signal.version != current_version]
     reasons: list[str] = []
@@ -91,12 +100,20 @@ def decide_retraining(
         held = True
     recent = earlier[-policy.cooldown_versions :] if policy.cooldown_versions > 0 else []
     for ago, signal in enumerate(reversed(recent), start=1):
-        if signal.retrained:
-            reasons.append(
-                f"cooldown: {signal.version} retrained {_versions(ago)} ago (cooldown {policy.cooldown_versions})"
-            )
-            held = True
-            break
+        if not signal.retrained:
+            continue
+        ended = outcome(signal.version)
+        if ended == FAILED_GATES and not policy.cooldown_counts_failed_attempts:
+            reasons.append(f"cooldown: failed attempts do not count: {signal.version}'s candidate failed its gates")
+            continue
+        if ended == FAILED_GATES:
+            ended += ", and failed attempts count"
+        reasons.append(
+            f"cooldown: {signal.version} retrained {_versions(ago)} ago, {ended or 'its candidate not evaluated yet'}"
+            f" (cooldown {policy.cooldown_versions})"
+        )
+        held = True
+        break
     today = sum(1 for s in history if s.retrained and now - DAY_SECONDS < s.at <= now)
     if today >= policy.max_retrains_per_day:
         reasons.append(f"cap: {today} retraining(s) in the 24 h before now (max {policy.max_retrains_per_day} per day)")

@@ -515,11 +515,11 @@ def test_the_cooldown_holds_back_the_version_after_a_retraining(loop, bikeshare)
     assert held["degraded"] is True
     assert held["triggered"] is True, "the policy voted to retrain ..."
     assert held["retrain"] is False, "... and the cooldown held it back"
-    assert f"cooldown: {first} retrained 1 version ago (cooldown 1)" in held["reasons"]
+    assert f"cooldown: {first} retrained 1 version ago, promoted (cooldown 1)" in held["reasons"]
     assert retrain_key(second) not in run_keys(loop.instance)
     assert aliases(loop) == {CHAMPION: "2", PREVIOUS: "1"}
     [row] = version_table(loop.instance, [second], loop.settings)
-    assert row["retrained"] == f"no: cooldown: {first} retrained 1 version ago (cooldown 1)"
+    assert row["retrained"] == f"no: cooldown: {first} retrained 1 version ago, promoted (cooldown 1)"
 
     assert_a_restart_does_nothing(loop)
 

@@ -50,15 +50,33 @@ def training_covered(instance: dg.DagsterInstance, model: ModelSettings, key: st
     return None
 
 
+def retraining_outcome(instance: dg.DagsterInstance, model: ModelSettings, key: str) -> str | None:
+    """How the model's retraining of version `key` ended, for the cooldown: its candidate's gates and deployment,
+    read from the instance; None while the candidate has not been evaluated (or deployed) yet."""
+    from mlops_assets.stages.retraining import FAILED_GATES, NOT_PROMOTED, PROMOTED
+    from mlops_assets.wiring import records
+
+    evaluation = records.latest_metadata(instance, model.key("model_evaluation"), key)
+    if not evaluation:
+        return None
+    if not evaluation["gates_passed"]:
+        return FAILED_GATES
+    deployed = records.latest_metadata(instance, model.key("deployed_model"), key)
+    if not deployed:
+        return None
+    return PROMOTED if deployed["promoted"] else NOT_PROMOTED
+
+
 def retraining_decisions(
-    model: ModelSettings, records, history: list[MonitoringSignal], covered=lambda key: None
+    model: ModelSettings, records, history: list[MonitoringSignal], covered=lambda key: None, outcome=lambda key: None
 ) -> tuple[list, list[dg.RunRequest]]:
     """Apply the retraining policy to new model_monitoring materializations, oldest first.
 
     Returns the `retraining_decision` materializations (every decision, with its reasons, visible in the UI) and
     the run requests for the versions that retrain. `history` is extended in place with the results that vote; a
     result with nothing to judge ("nothing to monitor") is recorded as "no retraining" and does not vote.
-    `covered(key)` says why a version that should retrain needs no run of its own (see `training_covered`).
+    `covered(key)` says why a version that should retrain needs no run of its own (see `training_covered`);
+    `outcome(key)` how an earlier retraining ended (see `retraining_outcome`).
     """
     from mlops_assets.stages.monitoring import MonitoringResult
     from mlops_assets.stages.retraining import MonitoringSignal, decide_retraining
@@ -69,7 +87,9 @@ def retraining_decisions(
         key = record.asset_materialization.partition
         result = MonitoringResult.from_metadata(record.asset_materialization.metadata)
         if result.votes:
-            decision = decide_retraining(history, key, result.degraded, result.dataset_drift, record.timestamp, policy)
+            decision = decide_retraining(
+                history, key, result.degraded, result.dataset_drift, record.timestamp, policy, outcome
+            )
             history.append(
                 MonitoringSignal(key, result.degraded, result.dataset_drift, decision.retrain, record.timestamp)
             )
@@ -140,8 +160,9 @@ def retraining_sensor(model: ModelSettings) -> dg.SensorDefinition:
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Reads {model.name}'s new model_monitoring results and applies its retraining policy "
-        "(degradation or drift, k of the last n versions, cooldown, daily cap). Records every decision as a "
-        "retraining_decision materialization and requests training, evaluation and deployment when it says retrain.",
+        "(degradation or drift, k of the last n versions, a cooldown that a failed attempt starts only with "
+        "cooldown_counts_failed_attempts, a daily cap). Records every decision as a retraining_decision "
+        "materialization and requests training, evaluation and deployment when it says retrain.",
     )
     def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         from mlops_assets.stages.retraining import MonitoringSignal
@@ -154,7 +175,11 @@ def retraining_sensor(model: ModelSettings) -> dg.SensorDefinition:
         ).records
         history = [MonitoringSignal(**signal) for signal in cursor["history"]]
         events, requests = retraining_decisions(
-            model, records, history, covered=lambda key: training_covered(context.instance, model, key)
+            model,
+            records,
+            history,
+            covered=lambda key: training_covered(context.instance, model, key),
+            outcome=lambda key: retraining_outcome(context.instance, model, key),
         )
         after = records[-1].storage_id if records else cursor["after_storage_id"]
         keep = max(model.retrain.trigger_n, model.retrain.cooldown_versions, 1) + 50  # enough for the policy
