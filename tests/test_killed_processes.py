@@ -20,7 +20,8 @@ import pytest
 from mlops_assets.settings import PROJECT_ROOT
 from mlops_assets.stages.registry import CHAMPION, PREVIOUS
 from mlops_assets.wiring.resources import MLflowTracking
-from tests.conftest import MODEL, subprocess_env
+from mlops_assets.wiring.sensors.alerts import ALERT_TAG
+from tests.conftest import MODEL, subprocess_env, webhook
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +33,14 @@ FAULT_POINTS = [
 ]
 
 
-def run_main(root: Path, months: int, kill_at: str | None = None) -> subprocess.CompletedProcess:
+def run_main(root: Path, months: int, kill_at: str | None = None, webhook_url: str | None = None):
     env = subprocess_env(
         DAGSTER_HOME=str(root / "state"), MLOPS_DATA_DIR=str(root / "data"), MLOPS_STATE_DIR=str(root / "state")
     )
     if kill_at:
         env["MLOPS_KILL_AT"] = kill_at
+    if webhook_url:
+        env["MLOPS_ALERT_WEBHOOK_URL"] = webhook_url
     return subprocess.run(
         [sys.executable, "-m", "mlops_assets.commands.main", "--model", MODEL.name, "--versions", str(months)],
         cwd=PROJECT_ROOT,
@@ -62,6 +65,11 @@ def assert_nothing_half_done(root: Path) -> None:
                 pickle.load(file)  # a truncated file would raise
 
 
+def errors(hook) -> list[dict]:
+    """The failure alerts the webhook received (drift alerts are warnings)."""
+    return [post for post in hook.posts if post["severity"] == "error"]
+
+
 @pytest.mark.parametrize("fault", FAULT_POINTS)
 def test_a_killed_run_is_finished_by_the_next_start(tmp_path, fault):
     (tmp_path / "state").mkdir()
@@ -71,11 +79,13 @@ def test_a_killed_run_is_finished_by_the_next_start(tmp_path, fault):
     if months == 2:
         assert run_main(tmp_path, 1).returncode == 0
 
-    killed = run_main(tmp_path, months, kill_at=fault)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert_nothing_half_done(tmp_path)
+    with webhook() as hook:
+        killed = run_main(tmp_path, months, kill_at=fault, webhook_url=hook.url)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        assert_nothing_half_done(tmp_path)
+        assert errors(hook) == [], "a killed process sends no failure alert"
 
-    again = run_main(tmp_path, months)
+        again = run_main(tmp_path, months, webhook_url=hook.url)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert_nothing_half_done(tmp_path)
 
@@ -88,7 +98,11 @@ def test_a_killed_run_is_finished_by_the_next_start(tmp_path, fault):
     with dg.DagsterInstance.from_config(str(state)) as instance:
         statuses = [record.dagster_run.status for record in instance.get_run_records()]
         assert dg.DagsterRunStatus.STARTED not in statuses  # the killed run was marked failed, not left running
-        assert dg.DagsterRunStatus.FAILURE in statuses
+        failed = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+        [killed_run] = [record.dagster_run for record in failed]
+        # ... and alerted once, by the main job that marks it (the killed process ran no hook).
+        [alert] = errors(hook)
+        assert killed_run.run_id in alert["text"] and killed_run.tags[ALERT_TAG] == "posted by the main job"
         latest = instance.fetch_materializations(MODEL.key("deployed_model"), limit=1).records
         assert latest, "the rerun deployed a champion"
     running = client.search_runs(

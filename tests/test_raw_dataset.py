@@ -7,6 +7,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.commands.landing import land_version
+from mlops_assets.infra.alerts import Notifier
 from mlops_assets.stages.ingestion import read_version
 from mlops_assets.wiring.assets.ingestion import raw_dataset_asset
 from tests.configured_data import (
@@ -34,7 +35,10 @@ def latest_materialization(instance: dg.DagsterInstance, key: str):
 
 def materialize(instance, settings, key: str, **kwargs) -> dg.ExecuteInProcessResult:
     """raw_dataset of the settings' dataset (its folders) materialized for `key`."""
-    return dg.materialize([raw_dataset_asset(settings.dataset)], partition_key=key, instance=instance, **kwargs)
+    resources = {"notifier": Notifier()}  # the failure hook's (every pipeline asset alerts a failed step)
+    return dg.materialize(
+        [raw_dataset_asset(settings.dataset)], partition_key=key, instance=instance, resources=resources, **kwargs
+    )
 
 
 def table_rows(markdown: str) -> list[list[str]]:

@@ -115,8 +115,13 @@ def refusals(caplog) -> list[str]:
 
 def ingest(instance, settings, key: str) -> dg.ExecuteInProcessResult:
     """Materialize raw_dataset for `key` for real (the instance then records its data_version), as a run would."""
+    resources = {"notifier": Notifier()}  # the failure hook's (every pipeline asset alerts a failed step)
     return dg.materialize(
-        [raw_dataset_asset(settings.dataset)], partition_key=key, instance=instance, raise_on_error=False
+        [raw_dataset_asset(settings.dataset)],
+        partition_key=key,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
     )
 
 

@@ -1,6 +1,7 @@
-"""The registry lock: one interface, two implementations, chosen by configuration.
+"""The registry lock (and the alert lock): one interface, two implementations, chosen by configuration.
 
 Promotions and rollbacks move two aliases (`previous_champion`, then `champion`); two of them must never interleave.
+The alert lock makes "has this failed run been alerted?" and the alert one step (wiring/sensors/alerts.py).
 
 - Embedded default: `FileLock`, an fcntl lock on a file in the state folder. It excludes the processes of one host.
 - Production: `PostgresAdvisoryLock`, a session-level `pg_advisory_lock` in the database named by
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-REGISTRY_LOCK_URL_ENV = "MLOPS_REGISTRY_LOCK_URL"
+REGISTRY_LOCK_URL_ENV = "MLOPS_REGISTRY_LOCK_URL"  # the database of every lock of the project, not only this one
 REGISTRY_LOCK_NAME = "mlops_assets.registry"
 
 
@@ -83,11 +84,17 @@ class NoLock:
         yield
 
 
-def registry_lock_for(state_dir: str | None, environ: Mapping[str, str] = os.environ) -> Lock:
-    """The advisory lock when MLOPS_REGISTRY_LOCK_URL is set, else the file lock in the state folder."""
+def lock_for(name: str, folder: str | None, environ: Mapping[str, str] = os.environ) -> Lock:
+    """Lock `name`: the advisory lock when MLOPS_REGISTRY_LOCK_URL is set, else a file lock `.<name>.lock` in
+    `folder`."""
     url = environ.get(REGISTRY_LOCK_URL_ENV)
     if url:
-        return PostgresAdvisoryLock(url)
-    if state_dir:
-        return FileLock(Path(state_dir) / ".registry.lock")
+        return PostgresAdvisoryLock(url, f"mlops_assets.{name}")
+    if folder:
+        return FileLock(Path(folder) / f".{name}.lock")
     return NoLock()
+
+
+def registry_lock_for(state_dir: str | None, environ: Mapping[str, str] = os.environ) -> Lock:
+    """The advisory lock when MLOPS_REGISTRY_LOCK_URL is set, else the file lock in the state folder."""
+    return lock_for("registry", state_dir, environ)

@@ -3,6 +3,7 @@ and asset events to the instance, and run what it requests in this process (the 
 
 The runs are real runs in the persistent instance, tagged with the sensor and run key, so the daemon later recognises
 them. Run requests are kept in a state file until they have run, so a driver killed mid-run finishes them next time.
+A run that fails is alerted, as the daemon's run_failure_alert_sensor would (once: see wiring/sensors/alerts.py).
 """
 
 import json
@@ -54,6 +55,7 @@ class SensorDriver:
         run = self.instance.get_run_by_id(self.running["run_id"])
         if run is not None and not run.is_finished:
             self.instance.report_run_failed(run)
+            self._alert(run.run_id)
         self.running = None
         self._save_state()
 
@@ -104,6 +106,11 @@ class SensorDriver:
         tmp.write_text(json.dumps({"cursors": self.cursors, "pending": self.pending, "running": self.running}))
         os.replace(tmp, self.cursor_file)
 
+    def _alert(self, run_id: str) -> None:
+        from mlops_assets.wiring.sensors.alerts import alert_failed_run
+
+        alert_failed_run(self.instance, run_id, self.defs.resources["notifier"], "the main job")
+
     def _already_succeeded(self, sensor_name: str, run_key: str) -> bool:
         import dagster as dg
 
@@ -139,6 +146,8 @@ class SensorDriver:
             run_id=self.running["run_id"],
         )
         self.running = None  # saved with the next change of state
+        if not result.success:
+            self._alert(result.run_id)  # a failed step's hook has usually sent it; this sends any other failure
         return {
             **outcome,
             "status": "success" if result.success else "failure",

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.infra.alerts import Notifier
 from mlops_assets.infra.sources import data_source
 from mlops_assets.infra.sources.database import DatabaseSource
 from mlops_assets.infra.sources.scanning import scan_versions
@@ -82,7 +83,10 @@ def database_settings(tmp_path, **source) -> DatasetSettings:
 
 
 def materialize(instance, dataset: DatasetSettings, key: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize([raw_dataset_asset(dataset)], partition_key=key, instance=instance, raise_on_error=False)
+    resources = {"notifier": Notifier()}  # the failure hook's (every pipeline asset alerts a failed step)
+    return dg.materialize(
+        [raw_dataset_asset(dataset)], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+    )
 
 
 def test_a_postgres_table_is_a_data_source_for_the_sensor_and_raw_dataset(database, breaks, tmp_path, dagster_instance):

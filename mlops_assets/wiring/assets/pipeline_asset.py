@@ -14,6 +14,7 @@ import dagster as dg
 from mlops_assets.infra.transient import is_transient
 from mlops_assets.settings import DatasetSettings, ModelSettings
 from mlops_assets.wiring.partitions import version_partitions
+from mlops_assets.wiring.sensors.alerts import failed_run_alert_hook
 
 # Who answers for these assets (the Dagster catalog shows it): a team or an e-mail address.
 OWNERS = ["team:ml-platform"]
@@ -52,6 +53,7 @@ def pipeline_asset(
         description=description,
         owners=OWNERS,
         tags=owner_tags(owner, stage),
+        hooks={failed_run_alert_hook},  # a failed step alerts from inside its run, whichever path launched it
         **({"retry_policy": MLFLOW_RETRY} if talks_to_mlflow else {}),
         **kwargs,
     )
