@@ -83,7 +83,7 @@ class VersionExists(FileExistsError):
 
 
 def _is_data(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink() and path.suffix.lower() in DATA_SUFFIXES
+    return path.is_file() and not path.is_symlink() and path.name.lower().endswith(DATA_SUFFIXES)
 
 
 def land(versions_dir: Path, key: str, write: Callable[[Path], object]) -> Path:
