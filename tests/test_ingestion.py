@@ -7,13 +7,14 @@ and its rules are in tests/demo/test_demo_contract.py.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from mlops_assets.commands.landing import VersionExists, land_version
+from mlops_assets.commands.landing import VersionExists, land_files, land_version
 from mlops_assets.infra.sources.files import FileSource
 from mlops_assets.stages.ingestion import ContractViolation, read_version
 from mlops_assets.stages.validation import contract_failures
@@ -40,6 +41,7 @@ from tests.contract_cases import broken_versions
 
 CONTRACT = DATASET.contract  # the dataset's contract, `module:Class`
 FILE = "rows.csv"  # the file name landing.land_version gives a version
+LATIN_1_E = "\u00e9".encode("latin-1")  # the byte configured_data.with_invalid_utf8 adds
 
 
 def folder_hash(folder: Path) -> str:
@@ -343,12 +345,69 @@ def test_unreadable_files_are_one_clear_failure(tmp_path, files, check):
     assert len(rows_matching(failures, file=next(iter(files)), row=None, column="(file)", check=check)) == 1
 
 
-def test_non_utf8_bytes_inside_real_data_are_caught(tmp_path):
-    folder = write_version(tmp_path, "bad", {FILE: with_invalid_utf8(csv_bytes(sample(20)))})
+def test_non_utf8_bytes_inside_real_data_are_named_by_file_offset_line_and_likely_encoding(tmp_path):
+    data = with_invalid_utf8(csv_bytes(sample(20)), line=5)  # a Latin-1 "é" at the end of data row 5 (line 6)
+    folder = write_version(tmp_path, "bad", {FILE: data})
 
     failures = failures_of(folder)
 
-    assert len(rows_matching(failures, file=FILE, row=None, column="(file)", check="UTF-8 text")) == 1
+    [found] = rows_matching(failures, file=FILE, row=5, column="(file)", check="UTF-8 text").itertuples()
+    offset = data.index(LATIN_1_E)
+    assert found.value == (
+        f"byte {offset:,} (line 6) is not UTF-8: {FILE} must be UTF-8 text; it looks like Windows-1252 or Latin-1: "
+        "save it as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"], ids=["with-byte-order-mark", "without"])
+def test_a_utf16_file_is_named_as_such(tmp_path, encoding):
+    folder = write_version(tmp_path, "bad", {FILE: sample(5).to_csv(index=False).encode(encoding)})
+
+    [found] = failures_of(folder).itertuples()
+
+    assert (found.file, found.check) == (FILE, "UTF-8 text")
+    assert f"{FILE} must be UTF-8 text; it looks like UTF-16" in found.value
+
+
+def test_a_gzip_file_named_csv_is_named_as_compressed(tmp_path):
+    folder = write_version(tmp_path, "bad", {FILE: gzip.compress(csv_bytes(sample(10)))})
+
+    failures = failures_of(folder)
+
+    message = f"{FILE} is gzip-compressed: name it {FILE}.gz"
+    assert failures.values.tolist() == [[FILE, None, "(file)", "not compressed", message]]
+
+
+def test_a_csv_gz_file_is_read_as_the_csv_it_compresses_and_lands_like_one(tmp_path):
+    rows = sample(30)
+    export = write_version(tmp_path / "export", "gz", {"a.csv.gz": gzip.compress(csv_bytes(rows.head(20)))})
+    (export / "b.csv").write_bytes(csv_bytes(rows.iloc[20:]))
+
+    folder = land_files(tmp_path / "versions", "v1", export)
+    version = read_version(folder, CONTRACT)
+
+    assert sorted(p.name for p in folder.iterdir()) == [".landed", "a.csv.gz", "b.csv"]
+    pd.testing.assert_frame_equal(version.frame, rows, check_dtype=False)
+    assert version.files == ["a.csv.gz", "b.csv"]
+
+
+def test_a_broken_plain_or_non_utf8_csv_gz_file_is_one_clear_failure(tmp_path):
+    text = with_invalid_utf8(csv_bytes(sample(20)), line=3)
+    files = {
+        "cut.csv.gz": gzip.compress(csv_bytes(sample(20)))[:40],
+        "plain.csv.gz": csv_bytes(sample(20)),
+        "latin.csv.gz": gzip.compress(text),
+    }
+    folder = write_version(tmp_path, "bad", files)
+
+    failures = failures_of(folder).set_index("file")
+
+    assert failures.loc["cut.csv.gz", "value"] == "the compressed data is cut off or damaged"
+    assert failures.loc["plain.csv.gz", "value"] == "plain.csv.gz is not gzip-compressed: name it plain.csv"
+    assert set(failures.loc[["cut.csv.gz", "plain.csv.gz"], "check"]) == {"gzip-compressed"}
+    assert failures.loc["latin.csv.gz", "check"] == "UTF-8 text"
+    offset = text.index(LATIN_1_E)
+    assert failures.loc["latin.csv.gz", "value"].startswith(f"byte {offset:,} of the uncompressed text")
 
 
 def test_an_unreadable_file_beside_a_good_one_is_reported_with_the_good_one_validated(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-DATA_SUFFIXES = (".csv", ".parquet")  # the files of a version folder that hold its rows
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")  # the files of a version folder that hold its rows
 LANDING_PREFIX = ".landing-"  # a version being landed (written, then renamed to its key); the sensor skips these
 # Written last into a landed version: its data files' names and sizes. A folder whose files match it is complete, so
 # the sensor ingests it without waiting for the quiet period (landing.py writes it).

@@ -155,10 +155,15 @@ class FastContract(pa.DataFrameModel):
         inplace: bool = False,
     ):
         if head is None and tail is None and sample is None:
-            try:
-                validated = validate_vectorised(cls.to_schema(), check_obj, inplace=inplace)
-            except Exception:  # Pandera's private API changed under us: Pandera decides, as without this class
-                validated = None
+            validated = cls.validate_fast(check_obj, inplace=inplace)
             if validated is not None:
                 return validated
         return super().validate(check_obj, head, tail, sample, random_state, lazy, inplace)
+
+    @classmethod
+    def validate_fast(cls, check_obj: pd.DataFrame, inplace: bool = False) -> pd.DataFrame | None:
+        """The vectorised path alone: the frame validated, or None when Pandera must decide (see `validate`)."""
+        try:
+            return validate_vectorised(cls.to_schema(), check_obj, inplace=inplace)
+        except Exception:  # Pandera's private API changed under us: Pandera decides, as without this class
+            return None

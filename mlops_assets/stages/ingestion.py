@@ -11,38 +11,57 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
 
 from mlops_assets.infra.sources import FAILURE_COLUMNS, RawVersion
-from mlops_assets.stages.validation import contract_failures
+from mlops_assets.stages.validation import FAILURES_PER_RULE, check_contract
 
 
 class ContractViolation(Exception):
-    """A dataset version broke its contract. `failures` has one row per failure case."""
+    """A dataset version broke its contract. `failures` shows the first failures of each rule, sorted by row;
+    `counts` has every rule's number of failures, (column, check) -> count (by default, the rows of `failures`)."""
 
     FAILURE_COLUMNS = FAILURE_COLUMNS
 
-    def __init__(self, location: str | Path, failures: pd.DataFrame):
+    def __init__(self, location: str | Path, failures: pd.DataFrame, counts: dict[tuple[str, str], int] | None = None):
         self.location = str(location)
         self.failures = failures[self.FAILURE_COLUMNS].reset_index(drop=True)
-        first = self.failures.iloc[0]
+        self.counts = {**self.failures.groupby(["column", "check"]).size().to_dict(), **(counts or {})}
+        shown = (
+            f" ({len(self.failures)} shown: the first {FAILURES_PER_RULE} of each check)"
+            if self.total > len(self.failures)
+            else ""
+        )
+        first = ""
+        if len(self.failures):
+            row = self.failures.iloc[0]
+            first = (
+                f"; first: file {row['file']}, row {_row(row['row'])}, column {row['column']!r}, "
+                f"check {row['check']!r}, value {row['value']!r}"
+            )
         super().__init__(
-            f"{self.location}: {len(self.failures)} contract failure(s) in check(s) {self.failed_checks}; "
-            f"first: file {first['file']}, row {_row(first['row'])}, column {first['column']!r}, "
-            f"check {first['check']!r}, value {first['value']!r}"
+            f"{self.location}: {self.total} contract failure(s){shown} in check(s) {self.failed_checks}{first}"
         )
 
     @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
     def failed_checks(self) -> list[str]:
-        return sorted(set(self.failures["column"] + ": " + self.failures["check"]))
+        return sorted(f"{column}: {check}" for column, check in self.counts)
 
     def to_metadata(self, limit: int = 50) -> dict:
-        """The failure report for the UI: counts, the failed checks and the first `limit` failures as a table."""
+        """The failure report for the UI: counts, the failed checks with their counts, the first `limit` failures."""
         import dagster as dg
 
+        counts = pd.DataFrame(
+            [(column, check, count) for (column, check), count in sorted(self.counts.items())],
+            columns=["column", "check", "failures"],
+        )
         return {
-            "failure_cases": len(self.failures),
+            "failure_cases": self.total,
             "failed_checks": dg.MetadataValue.json(self.failed_checks),
+            "failure_counts": dg.MetadataValue.md(counts.to_markdown(index=False)),
             "failure_table": dg.MetadataValue.md(
                 self.failures.head(limit).assign(row=lambda f: f["row"].map(_row)).to_markdown(index=False)
             ),
@@ -60,6 +79,7 @@ class VersionData:
     content_hash: str
     files: list[str]
     location: str
+    part_hashes: dict[str, str] | None
 
     def to_metadata(self, column_schema) -> dict:
         import dagster as dg
@@ -69,6 +89,7 @@ class VersionData:
             "dagster/column_schema": column_schema,
             "files": dg.MetadataValue.json(self.files),
             "content_hash": self.content_hash,
+            **({"part_hashes": dg.MetadataValue.json(self.part_hashes)} if self.part_hashes is not None else {}),
             "location": dg.MetadataValue.path(self.location),
         }
 
@@ -82,16 +103,16 @@ def validate_version(raw: RawVersion, contract) -> VersionData:
     origins = [pd.DataFrame({"file": name, "row": range(1, len(frame) + 1)}) for name, frame in raw.parts]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     origin = pd.concat(origins, ignore_index=True) if origins else pd.DataFrame({"file": [], "row": []})
-    failures = pd.DataFrame(raw.failures, columns=FAILURE_COLUMNS)
+    failures, counts = pd.DataFrame(raw.failures, columns=FAILURE_COLUMNS), {}
     validated = None
     if frames:  # when no part could be read, "every column is missing" would only bury the real reason
-        try:
-            validated = contract.validate(frame, lazy=True, inplace=True)  # frame is ours: no copy
-        except pa.errors.SchemaErrors as error:
-            failures = pd.concat([failures, _locate(contract_failures(error), origin, raw.names)], ignore_index=True)
-    if len(failures):
-        raise ContractViolation(raw.location, failures)
-    return VersionData(validated, raw.content_hash, raw.names, raw.location)
+        validated, found = check_contract(contract, frame)  # frame is ours: validated in place, no copy
+        if found.counts:
+            failures = pd.concat([failures, _locate(found.table(), origin, raw.names)], ignore_index=True)
+            counts = found.counts
+    if len(failures) or counts:
+        raise ContractViolation(raw.location, failures, counts)
+    return VersionData(validated, raw.content_hash, raw.names, raw.location, raw.part_hashes)
 
 
 def read_version(version_dir: Path, contract: str) -> VersionData:

@@ -5,17 +5,23 @@ of the contract's columns (no header, or another dataset's file), another delimi
 repeated inside the file (files concatenated with their headers), a last line cut off (a truncated copy). Its rows
 are not validated then: the contract's failures would bury the cause (every column "wrong", valid values listed as
 failures). Messages quote no content of the file: only counts, line numbers and the contract's own column names.
+
+A `.csv.gz` file is read as the CSV text it compresses; a gzip-compressed file named `.csv` is named as such. A file
+that is not UTF-8 is named with the offset and line of its first byte that is not, and its likely encoding.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zlib
 from functools import cache
 
 import pandas as pd
 
 DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @cache
@@ -97,11 +103,49 @@ def csv_structure_problem(data: bytes, columns: tuple[str, ...]) -> tuple[int | 
     return None
 
 
+def _utf16(data: bytes) -> bool:
+    """A byte-order mark of UTF-16, or a NUL byte in every other byte or so (UTF-16 text of mostly ASCII)."""
+    return data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:4096].count(b"\0") > len(data[:4096]) // 4
+
+
+def not_utf8(name: str, data: bytes) -> dict:
+    """The failure of a file that is not UTF-8: where its first byte that is not is, and what it likely is instead."""
+    try:
+        data.decode("utf-8")
+        at, row = "", None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        text = " of the uncompressed text" if name.lower().endswith(".gz") else ""
+        at, row = f"byte {error.start:,}{text} (line {line}) is not UTF-8: ", (line - 1 if line > 1 else None)
+    likely = ""
+    if _utf16(data):
+        likely = "; it looks like UTF-16"
+    else:
+        try:
+            data.decode("cp1252")  # the usual export of a spreadsheet on Windows
+            likely = "; it looks like Windows-1252 or Latin-1"
+        except UnicodeDecodeError:
+            pass
+    return _failure(name, "UTF-8 text", f"{at}{name} must be UTF-8 text{likely}: save it as UTF-8", row)
+
+
 def parse_file(name: str, data: bytes, contract: str) -> tuple[pd.DataFrame | None, dict | None]:
-    """The rows of one CSV or Parquet file, or None and the failure that says why it cannot be read.
+    """The rows of one CSV (`.csv.gz`: gzip-compressed) or Parquet file, or None and the failure that says why it
+    cannot be read.
 
     `contract` (`module:Class`) names the columns a header must have."""
     kind = "parquet" if name.lower().endswith(".parquet") else "csv"
+    if name.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            if not data.startswith(GZIP_MAGIC):
+                return None, _failure(name, "gzip-compressed", f"{name} is not gzip-compressed: name it {name[:-3]}")
+            return None, _failure(name, "gzip-compressed", "the compressed data is cut off or damaged")
+    elif kind == "csv" and data.startswith(GZIP_MAGIC):
+        return None, _failure(name, "not compressed", f"{name} is gzip-compressed: name it {name}.gz")
+    if kind == "csv" and _utf16(data):  # NUL bytes are UTF-8 too: the structure checks would see a wrong header
+        return None, not_utf8(name, data)
     if kind == "csv":
         if not data or data.isspace():
             return None, _failure(name, "not empty", "the file is empty")
@@ -113,8 +157,8 @@ def parse_file(name: str, data: bytes, contract: str) -> tuple[pd.DataFrame | No
         if kind == "parquet":
             return pd.read_parquet(io.BytesIO(data)), None
         return pd.read_csv(io.BytesIO(data), encoding="utf-8"), None
-    except UnicodeDecodeError as error:
-        return None, _failure(name, "UTF-8 text", str(error)[:200])
+    except UnicodeDecodeError:
+        return None, not_utf8(name, data)
     except pd.errors.EmptyDataError as error:
         return None, _failure(name, "not empty", str(error)[:200])
     except (pd.errors.ParserError, OSError, ValueError) as error:

@@ -30,6 +30,7 @@ class RawVersion:
     parts: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)  # rows of FAILURE_COLUMNS
     content_hash: str = ""
+    part_hashes: dict[str, str] | None = None  # name -> SHA-256 of the part alone (None: the source cannot tell)
 
 
 class VersionUnreadable(Exception):
@@ -58,6 +59,10 @@ class DataSource(ABC):
     @abstractmethod
     def content_hash(self, key: str) -> str:
         """SHA-256 of the version's content, equal to `read(key).content_hash`."""
+
+    def part_hashes(self, key: str) -> dict[str, str] | None:
+        """Each part's own SHA-256, equal to `read(key).part_hashes`; None when the source cannot tell."""
+        return None
 
     @abstractmethod
     def read(self, key: str) -> RawVersion:

@@ -56,12 +56,16 @@ def _file_failure(name: str, check: str, value: str) -> dict:
     return {"file": name, "row": None, "column": "(file)", "check": check, "value": value}
 
 
-def hash_part(digest, name: str, chunks) -> None:
-    """One data part into a version's content hash: its name, then its bytes (the hash data_versions always had)."""
+def hash_part(digest, name: str, chunks) -> str:
+    """One data part into a version's content hash: its name, then its bytes (the hash data_versions always had).
+    Returns the part's own SHA-256 (of its bytes), which tells a changed part from the others."""
+    part = hashlib.sha256()
     digest.update(name.encode() + b"\0")
     for chunk in chunks:
         digest.update(chunk)
+        part.update(chunk)
     digest.update(b"\0")
+    return part.hexdigest()
 
 
 class FileSource(DataSource):
@@ -183,18 +187,24 @@ class FileSource(DataSource):
             while chunk := handle.read(_CHUNK):
                 yield chunk
 
-    def content_hash(self, key: str) -> str:
-        digest = hashlib.sha256()
+    def _hashes(self, key: str) -> tuple[str, dict[str, str]]:
+        digest, parts = hashlib.sha256(), {}
         for entry in self._data_files(key):
-            path = entry["name"]
-            hash_part(digest, _name(entry), [_LINK_MARK] if entry.get("islink") else self._chunks(path))
-        return digest.hexdigest()
+            chunks = [_LINK_MARK] if entry.get("islink") else self._chunks(entry["name"])
+            parts[_name(entry)] = hash_part(digest, _name(entry), chunks)
+        return digest.hexdigest(), parts
+
+    def content_hash(self, key: str) -> str:
+        return self._hashes(key)[0]
+
+    def part_hashes(self, key: str) -> dict[str, str]:
+        return self._hashes(key)[1]
 
     def read(self, key: str) -> RawVersion:
         from mlops_assets.stages.reading import parse_file
 
         files = self._data_files(key)
-        version = RawVersion(key, self._path(key), [_name(e) for e in files])
+        version = RawVersion(key, self._path(key), [_name(e) for e in files], part_hashes={})
         if not files:
             reason = f"no {' or '.join(DATA_SUFFIXES)} files in {self._path(key)}"
             version.failures.append(_file_failure("(none)", "has data files", reason))
@@ -210,10 +220,10 @@ class FileSource(DataSource):
                     if error.errno != errno.ELOOP:  # ELOOP: a link swapped in since the listing
                         raise
             if data is None:
-                hash_part(digest, name, [_LINK_MARK])
+                version.part_hashes[name] = hash_part(digest, name, [_LINK_MARK])
                 version.failures.append(_file_failure(name, "not a symbolic link", LINK_FILE))
                 continue
-            hash_part(digest, name, [data])  # the hash of exactly the bytes parsed
+            version.part_hashes[name] = hash_part(digest, name, [data])  # the hash of exactly the bytes parsed
             frame, failure = parse_file(name, data, self.contract)
             if failure is not None:
                 version.failures.append(failure)

@@ -46,6 +46,7 @@ def scan_versions(
     existing_partitions: Callable[[list[str]], set[str]] = lambda keys: set(),
     recorded_hash: Callable[[str], str | None] = lambda key: None,
     now: float | None = None,
+    recorded_parts: Callable[[str], dict | None] = lambda key: None,
 ) -> VersionScan:
     """Compare the versions of `source` with what the cursor has seen and the instance recorded.
 
@@ -58,7 +59,8 @@ def scan_versions(
     - CHANGE_CHECKS_PER_TICK seen versions are fingerprinted again, in turn. A changed version that was never
       ingested (`recorded_hash` is None) settles and is requested again; one that was is hashed and compared with
       its recorded data_version. HASH_CHECKS_PER_TICK ingested versions are hashed in turn whatever their
-      fingerprint says. A difference is reported once per distinct content; a return to the recorded content too.
+      fingerprint says. A difference is reported once per distinct content (naming the files that changed when
+      `recorded_parts` and the source know the parts' hashes); a return to the recorded content too.
     """
     now = time.time() if now is None else now
     seen: dict[str, str] = dict(cursor.get("seen", {}))
@@ -109,7 +111,13 @@ def scan_versions(
                 scan.restored[name] = current
         elif reported.get(name) != current:
             reported[name] = current
-            scan.changed[name] = (message or changed_message(name, recorded, current), current)
+            if message is None:  # hashed once more, per distinct change only, to name the files that changed
+                try:
+                    parts = source.part_hashes(name)
+                except (FileNotFoundError, VersionUnreadable):
+                    parts = None
+                message = changed_message(name, recorded, current, recorded_parts(name), parts)
+            scan.changed[name] = (message, current)
 
     keys = [name for name in seen if name not in settling]
     window, next_check = _window(keys, cursor.get("next_check", 0), CHANGE_CHECKS_PER_TICK)

@@ -57,7 +57,8 @@ def raw_dataset_asset(dataset: DatasetSettings) -> dg.AssetsDefinition:
             raise dg.Failure(description=f"Dataset version {partition!r} cannot be read: {error}") from None
         recorded = records.data_version(context.instance, key, partition)
         if recorded and recorded != raw.content_hash and not config.allow_changed_version:
-            message = changed_message(partition, recorded, raw.content_hash)
+            recorded_parts = records.latest_metadata(context.instance, key, partition).get("part_hashes")
+            message = changed_message(partition, recorded, raw.content_hash, recorded_parts, raw.part_hashes)
             # Recorded for this version's check in the UI (a check evaluated in a run, unlike one reported by a
             # sensor, can fail again later: Dagster 1.13 stores one sensor-reported evaluation per partition only).
             yield version_unchanged_result(False, raw.content_hash, message)

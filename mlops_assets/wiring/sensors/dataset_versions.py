@@ -112,6 +112,7 @@ def dataset_version_sensor(dataset: DatasetSettings, models: list[ModelSettings]
                 cursor,
                 lambda keys: set(instance.get_existing_dynamic_partitions(partitions.name, keys)),
                 lambda key: records.data_version(instance, raw_key, key),
+                recorded_parts=lambda key: records.latest_metadata(instance, raw_key, key).get("part_hashes"),
             )
 
         for name, reason in scan.refused.items():
