@@ -13,6 +13,7 @@ champion trained on" and "a row it never saw" are read from the good version's s
 Alerts go to a real webhook on loopback, so that what they carry is checked too.
 """
 
+import gzip
 import json
 import os
 import pickle
@@ -243,6 +244,10 @@ def case_header_only(world):
 
 def case_non_utf8(world):
     return {FILE: with_invalid_utf8(csv_bytes(rows(world)))}, (FILE, "(file)", "UTF-8")
+
+
+def case_gzip_named_csv(world):
+    return {FILE: gzip.compress(csv_bytes(rows(world)))}, (FILE, "(file)", f"gzip-compressed: name it {FILE}.gz")
 
 
 def case_no_data_files(world):
