@@ -232,12 +232,15 @@ def rewrite_same_size(folder: Path) -> None:
 
 CHANGES = [append_a_row, add_a_file, remove_a_file, rewrite_same_size]
 CHANGE_IDS = ["append", "add-file", "remove-file", "rewrite-same-size"]
+# What the message of each change says about the files (the files source tells them apart by their own hashes).
+CHANGED_FILES = [f"({FILE} changed)", "(more.csv added)", f"({FILE} removed)", f"({FILE} changed)"]
 
 
-@pytest.mark.parametrize("change", CHANGES, ids=CHANGE_IDS)
+@pytest.mark.parametrize(("change", "files"), list(zip(CHANGES, CHANGED_FILES, strict=True)), ids=CHANGE_IDS)
 def test_an_ingested_version_that_changes_is_verified_by_one_failing_run(
-    instance, sensor, settings, versions, one, change
+    instance, sensor, settings, versions, one, change, files, caplog
 ):
+    caplog.set_level(logging.ERROR)
     land(settings, versions, one)
     first = tick(instance, sensor, None)
     assert added_keys(first) == [one]
@@ -246,7 +249,7 @@ def test_an_ingested_version_that_changes_is_verified_by_one_failing_run(
     assert passed.passed, "raw_dataset passes the check when it ingests"
 
     change(settings.versions_dir / one)
-    second = tick(instance, sensor, first.cursor)
+    second = tick(instance, sensor, first.cursor, caplog.handler)
 
     assert second.dynamic_partitions_requests == []
     [request] = second.run_requests
@@ -258,8 +261,9 @@ def test_an_ingested_version_that_changes_is_verified_by_one_failing_run(
     assert not verified.success
     latest = check_evaluations(instance, VERSION_UNCHANGED, one)[0]
     assert latest.passed is False
-    assert "changed after it was ingested" in latest.description
+    assert f"changed after it was ingested {files}" in latest.description
     assert "land the changed data as a new version" in latest.description
+    assert [m for m in caplog.messages if "changed after it was ingested" in m] == [latest.description]
 
     third = tick(instance, sensor, second.cursor)
 
