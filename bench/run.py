@@ -29,6 +29,10 @@ did before it had several.
 - scoring: contract validation of 1M rows (the opt-in fast path of mlops_assets.stages.fast_validation against plain
   Pandera, the default), batch scoring against a bare model.predict, the HTTP server (bench/scoring.py); and the IO
   manager's format (bench/io_formats.py).
+- bad_versions: ingestion (`stages.ingestion.read_version`) of a 1M-row version whose row key repeats and of one
+  with a bad cell in every row, against a valid version of the same size (bench/bad_versions.py), each in its own
+  process. `--only bad_versions_before` runs the same measurement and keeps it apart, as the figures of the code
+  before a change (a full run keeps the last ones).
 - production (only with `--only production`): the production profile against the embedded default
   (bench/production.py; PostgreSQL, RabbitMQ and Redis).
 - many_models (only with `--only many_models`): a project with 50 model components on one dataset against one with
@@ -80,11 +84,11 @@ FIRST_VERSION_SELECTION = ",".join(
 # contract and a small search budget (bench/scale.py).
 MODEL_LOCATION = ["-f", str(BENCH / "model_definitions.py")]
 SCALE_LOCATION = ["-f", str(BENCH / "scale_definitions.py")]
-SECTIONS = ["environment", "scale", "scale_profile", "overhead", "startup", "sensors", "scoring", "io"]
+SECTIONS = ["environment", "scale", "scale_profile", "overhead", "startup", "sensors", "scoring", "io", "bad_versions"]
 # Run only when named in --only: production needs PostgreSQL, RabbitMQ and Redis (bench/production.py); many_models
-# builds two copies of the project and starts the UI twice (bench/many_models.py). A full run keeps the last results
-# of these.
-OPTIONAL_SECTIONS = ["production", "many_models"]
+# builds two copies of the project and starts the UI twice (bench/many_models.py); bad_versions_before is
+# bad_versions measured on the code before a change. A full run keeps the last results of these.
+OPTIONAL_SECTIONS = ["production", "many_models", "bad_versions_before"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class Plan:
     io_rows: int
     many_models: int  # model components in the bigger project of the many_models section
     many_versions: int  # versions in its sensor ticks
+    bad_rows: int  # rows of each version of the bad_versions section
 
 
 FULL = Plan(
@@ -114,6 +119,7 @@ FULL = Plan(
     io_rows=1_000_000,
     many_models=50,
     many_versions=100,
+    bad_rows=1_000_000,
 )
 SMOKE = Plan(
     smoke=True,
@@ -127,6 +133,7 @@ SMOKE = Plan(
     io_rows=5_000,
     many_models=3,
     many_versions=5,
+    bad_rows=20_000,  # more rows than the year has hours: the duplicate-key version has duplicates
 )
 
 
@@ -296,6 +303,25 @@ def alternate(reps: int, runs: dict, before=None) -> dict[str, list]:
 # ------------------------------------------------------------------------------------------------------------------
 
 
+def git_state() -> tuple[str, bool | None]:
+    """The checkout's short commit and whether it has uncommitted changes (None: git could not say)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        status = subprocess.run(
+            # The benchmark's own output (written between sections) is not a change of the code measured.
+            ["git", "status", "--porcelain", "--", ".", ":!docs/benchmarks", ":!docs/benchmarks.md"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except OSError:
+        return "unknown", None
+    return commit or "unknown", bool(status)
+
+
 def environment() -> dict:
     from importlib.metadata import version
 
@@ -322,15 +348,7 @@ def environment() -> dict:
         "skops",
         "matplotlib",
     ]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except OSError:
-        commit, status = "", None
+    commit, dirty = git_state()
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
@@ -339,8 +357,8 @@ def environment() -> dict:
         "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "packages": {name: version(name) for name in packages},
-        "commit": commit or "unknown",
-        "dirty": bool(status) if status is not None else None,
+        "commit": commit,
+        "dirty": dirty,
         "load_at_start": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else [],
     }
 
@@ -596,6 +614,33 @@ def many_models(plan: Plan, work: Path, logs: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def bad_versions(plan: Plan, work: Path, logs: Path) -> dict:
+    """Ingestion of the three versions of bench/bad_versions.py, alternating, each run in its own process."""
+    log = logs / "bad_versions.log"
+    folder = work / "bad-versions"
+    script = str(BENCH / "bad_versions.py")
+    cmd = [PYTHON, script, "generate", "--rows", str(plan.bad_rows), "--out", str(folder)]
+    made = json.loads(subprocess.run(cmd, check=True, env=clean_env(), capture_output=True, text=True).stdout)
+
+    def ingest(case: str):
+        def run() -> dict:
+            out = work / f"bad-versions-{case}.json"
+            proc = measure([PYTHON, script, "ingest", str(folder / case), "--out", str(out)], clean_env(), log)
+            result = json.loads(out.read_text())
+            if result["failed"] != (case != "valid"):
+                raise BenchError(f"the {case} version {'failed' if result['failed'] else 'passed'}; see {out}")
+            return {**asdict(proc), **result}
+
+        return run
+
+    cases = ["valid", "duplicate-key", "bad-cells"]
+    runs = alternate(plan.reps, {case: ingest(case) for case in cases})
+    file_mb = {case: sum(p.stat().st_size for p in (folder / case).iterdir()) / 1e6 for case in cases}
+    shutil.rmtree(folder, ignore_errors=True)
+    commit, dirty = git_state()
+    return {"rows": plan.bad_rows, **made, "file_mb": file_mb, "runs": runs, "commit": commit, "dirty": dirty}
+
+
 def io_formats(plan: Plan, work: Path, logs: Path) -> dict:
     out = work / "io.json"
     cmd = [PYTHON, str(BENCH / "io_formats.py"), "--rows", str(plan.io_rows), "--reps", str(plan.reps)]
@@ -662,6 +707,8 @@ def main(argv: list[str] | None = None) -> int:
         "sensors": lambda: sensors(plan, work, logs),
         "scoring": lambda: scoring(plan, work, logs),
         "io": lambda: io_formats(plan, work, logs),
+        "bad_versions": lambda: bad_versions(plan, work, logs),
+        "bad_versions_before": lambda: bad_versions(plan, work, logs),
         "production": lambda: production(plan, work, logs),
         "many_models": lambda: many_models(plan, work, logs),
     }
@@ -692,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
             with ThreadPoolExecutor(2) as pool:
                 chains = [
                     pool.submit(run_sections, ["environment", "scale", "overhead"]),
-                    pool.submit(run_sections, ["scoring", "startup", "sensors", "io"]),
+                    pool.submit(run_sections, ["scoring", "startup", "sensors", "io", "bad_versions"]),
                 ]
                 for chain in chains:
                     chain.result()

@@ -1,14 +1,15 @@
 """The scale benchmark's variant of the measured model: the replicated raw contract and a small search budget.
 
 `ReplicatedRawData` is the bikeshare dataset's `RawData` (mlops_assets/defs/bikeshare/contract.py) plus one integer
-column `replica`, with the row key `(replica, day, hr)` (see bench/generate.py for why). It also opts in to the
-vectorised validation path of `mlops_assets.stages.fast_validation.FastContract`, which the project's contracts do
-not use by default (plain Pandera): the contract module recommends it for big versions, and these are the big
-versions. A dataset names its contract as 'module:Class', so `scale_model()` is bike_rentals with its dataset's
-contract set to `scale:ReplicatedRawData` and its row key to `[replica, day, hr]`: every process that reads the
-contract (the pipeline's steps, the plain script, the logged model's input check in the HTTP server) needs bench/ on
-its import path. The scale benchmark's code location (bench/scale_definitions.py) and `bench/plain_script.py
---replicated` both use `scale_model()`, so the pipeline and the plain script do the same work.
+column `replica`, with the row key `(replica, day, hr)` (see bench/generate.py for why; `PlainReplicatedRawData` is
+it as plain Pandera, for the bad-versions benchmark, bench/bad_versions.py). It also opts in to the vectorised
+validation path of `mlops_assets.stages.fast_validation.FastContract`, which the project's contracts do not use by
+default (plain Pandera): the contract module recommends it for big versions, and these are the big versions. A
+dataset names its contract as 'module:Class', so `scale_model()` is bike_rentals with its dataset's contract set to
+`scale:ReplicatedRawData` and its row key to `[replica, day, hr]`: every process that reads the contract (the
+pipeline's steps, the plain script, the logged model's input check in the HTTP server) needs bench/ on its import
+path. The scale benchmark's code location (bench/scale_definitions.py) and `bench/plain_script.py --replicated` both
+use `scale_model()`, so the pipeline and the plain script do the same work.
 
 The search budget is one parameter set, two folds and 30 boosting iterations (three fits) instead of the
 project's six sets, three folds and 100-200 iterations (19 fits): at 5M rows the project's budget would take
@@ -46,13 +47,20 @@ SCALE_SPACE = {
 }
 
 
-class ReplicatedRawData(FastContract, RawData):
-    """RawData with one row per (replica, day, hr), validated through the opt-in fast path (FastContract)."""
+class PlainReplicatedRawData(RawData):
+    """RawData with one row per (replica, day, hr), as plain Pandera validates it (the project's default)."""
 
     replica: Series[int] = pa.Field(ge=0, description="which noisy replica of the demo year (bench/generate.py)")
 
     class Config:
         unique = ROW_KEY
+        name = "PlainReplicatedRawData"
+
+
+class ReplicatedRawData(FastContract, PlainReplicatedRawData):
+    """The same contract, validated through the opt-in fast path (FastContract)."""
+
+    class Config:
         name = "ReplicatedRawData"
 
 

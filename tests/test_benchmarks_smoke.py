@@ -27,6 +27,7 @@ SECTIONS = [
     "## 4. Many versions",
     "## 5. Scoring",
     "## 6. The IO manager's format",
+    "## 7. Large bad versions",
     "## What was changed for these budgets",
     "## Closing note",
 ]
@@ -60,7 +61,8 @@ def test_smoke_run_writes_the_report_and_plots(tmp_path):
     assert positions == sorted(positions)
     assert "smoke mode" in report
     summary = report.split("## Summary")[1].split("## Machine")[0]
-    for budget in ["Orchestration overhead", "Start-up", "Scale", "Many versions", "raw contract validation"]:
+    budgets = ["Orchestration overhead", "Start-up", "Scale", "Many versions", "raw contract validation", "Large bad"]
+    for budget in budgets:
         assert budget in summary
     assert "opt-in fast path" in summary and "plain Pandera (the default)" in summary
     for plot in ["overhead.png", "scale_time.png", "scale_memory.png", "sensors.png"]:

@@ -14,6 +14,15 @@ CHANGES = """## What was changed for these budgets, and what was chosen by measu
   instead, as the scale and scoring benchmarks do (sections 3 and 5). The parser that keeps fractional numbers
   from being silently cast to integers now skips columns that are integers already. Section 5 has the effect (the
   fast path against Pandera's own, which is the default).
+- **Large bad versions** (`mlops_assets/stages/validation.py`, `check_contract`): a failing version is refused at
+  about the cost of a valid one (section 7). Every check reports at most 20 failure cases to Pandera's report
+  (`n_failure_cases`) and counts all of them in its own output; the row key is checked in one vectorised pass
+  (Pandera reshaped every duplicate's key columns, and the report then sorted each duplicate's group apart); cells
+  Pandera cannot cast, which make it test every value of their column in Python, are found vectorised and shown to
+  it as the column's most frequent number, and Pandera reports the first 20 of each kind from the rows as
+  delivered; text is read as numbers once per distinct value (pandas' `to_numeric` raised and caught an exception
+  per cell that is not a number: half a second per million). The failure table keeps the first 20 failures of each
+  rule, sorted by row; the counts cover them all.
 - **Ingestion** (`mlops_assets/stages/ingestion.py`): the concatenated frame of a version belongs to
   `validate_version`, so it is validated in place instead of being copied once more.
 - **Loading the definitions** (`defs/`, `column_schemas.py`): the Dagster layer imports the stage modules inside

@@ -40,6 +40,8 @@ def cost_of(budget: str, results: dict, facts: dict[str, dict]) -> str:
         )
     if budget.startswith("Scoring: raw"):
         return "see the validation table in section 5."
+    if budget.startswith("Large bad versions"):
+        return "section 7 has the ingestion time and peak memory of each version, before and after."
     if budget.startswith("Many models"):
         return _many_models(budget, facts.get("many_models", {}))
     if budget.startswith("Many versions"):
@@ -56,13 +58,13 @@ def _many_models(budget: str, mm: dict) -> str:
         return (
             f"every model component builds its own assets, gate checks and retraining sensor, and the dataset's "
             f"sensor and job name every model's assets: loading {mm.get('models', '?')} models is that work "
-            f"{mm.get('models', '?')} times (section 8)."
+            f"{mm.get('models', '?')} times (section 9)."
         )
     what, seconds = mm.get("slowest_tick", ("?", float("nan")))
     return (
         f"the slowest tick is the {what} ({seconds:.2f} s): it asks the registry for every model's champion and makes "
         "one run request per version with every model's assets, or reads a model's whole monitoring history "
-        "(section 8)."
+        "(section 9)."
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from report.bad_versions import bad_versions_section
 from report.changes import CHANGES
 from report.closing import closing_note
 from report.fmt import Section, table
@@ -47,6 +48,7 @@ def build_sections(results: dict, figures: Path) -> dict[str, Section]:
         "sensors": lambda r: sensors_section(r, smoke, figures),
         "scoring": lambda r: scoring_section(r, smoke),
         "io": io_section,
+        "bad_versions": lambda r: bad_versions_section(r, results.get("bad_versions_before"), smoke),
         "production": production_section,
         "many_models": lambda r: many_models_section(r, smoke),
     }

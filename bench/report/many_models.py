@@ -1,4 +1,4 @@
-"""Section 8 of the report: many model components in one code location against one (bench/many_models.py)."""
+"""Section 9 of the report: many model components in one code location against one (bench/many_models.py)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _ui(big: dict, one: dict) -> str:
 def _setup(mm: dict) -> str:
     many, versions, one = mm["models"], mm["versions"], mm["1"]
     return (
-        "## 8. Many models\n\n"
+        "## 9. Many models\n\n"
         "`bench/many_models.py` (run by `bench/run.py --only many_models`): two copies of the project, one whose "
         "`defs/` holds the bikeshare dataset and one model (bike_rentals), one with the dataset and "
         f"{many} model components (bike_rentals, busy_hours and copies of both under other names, alternating "

@@ -1,4 +1,4 @@
-"""Section 7 of the report: the production profile against the embedded default (bench/production.py)."""
+"""Section 8 of the report: the production profile against the embedded default (bench/production.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def production_section(p: dict) -> Section:
     ]
     versions = next(iter(throughput.values()), {}).get("versions", "?")
     body = (
-        "## 7. The production profile\n\n"
+        "## 8. The production profile\n\n"
         "`bench/production.py` (run by `bench/run.py --only production`: it needs PostgreSQL, RabbitMQ and Redis). "
         f"**Throughput**: after a first version, {versions} more land at once; the daemon's sensors ingest and "
         "monitor each, then retrain, gate and deploy it (tests/always_retrain.py: a small search budget, a retraining "
