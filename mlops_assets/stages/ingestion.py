@@ -2,7 +2,7 @@
 
 The rows come from the configured data source (sources/: files or a database), read and hashed there; structural
 problems of a file are named by stages/reading.py. Plain functions: the `raw_dataset` asset
-(defs/assets/ingestion.py) and the tests call them directly.
+(wiring/assets/ingestion.py) and the tests call them directly.
 """
 
 from __future__ import annotations
