@@ -52,7 +52,7 @@ def generated(tmp_path, monkeypatch):
     frame.to_csv(source, index=False)
     package = tmp_path / "scaffolded"
     package.mkdir()
-    # contracts.py imports `.stages.validation`: give the package the template's stages.
+    # The contract imports `<package>.stages.validation`: give the package the template's stages.
     (package / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
     written = scaffold.write(

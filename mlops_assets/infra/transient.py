@@ -1,7 +1,7 @@
 """Which errors are transient: the MLflow tracking server (or a database behind a store) was unreachable.
 
 Such an error says nothing about the data or the model, so the step is worth running again later (the retry policy
-of the steps that talk to MLflow, defs/assets/pipeline_asset.py); every other error would fail the same way again.
+of the steps that talk to MLflow, wiring/assets/pipeline_asset.py); every other error would fail the same way again.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ is Pandera's.
 It reads Pandera's private attributes (`_parser_fn`, `_check_fn` and their kwargs) to call table-wide parsers and
 checks as Pandera does. If those change in a later Pandera, the fast path hands over to Pandera (never a wrong
 verdict, only the speed is lost); tests/test_fast_validation.py checks that both agree on every contract.
-Opt in by deriving a contract from FastContract instead of `pa.DataFrameModel` (contracts.py says how).
+Opt in by deriving a dataset's contract (defs/<dataset>/contract.py) from FastContract instead of `pa.DataFrameModel`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The target as the models and metrics see it: numbers for regression, 1 (positive) or 0 for classification.
 
 Every stage reads the target through `target_values`, so a label column of any type (`"Yes"`/`"No"`, `"M"`/`"B"`,
-booleans, 0/1) works once config.py names the positive label.
+booleans, 0/1) works once the model's defs.yaml names the positive label (or positive_at_least).
 """
 
 from __future__ import annotations
