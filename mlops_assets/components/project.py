@@ -34,24 +34,22 @@ def project_models(**runtime) -> dict[str, ModelSettings]:
     return {name: component.settings(datasets[component.dataset]) for name, component in _components()[1].items()}
 
 
+def _named(kind: str, name: str | None, found: dict, hint: str = ""):
+    """The entry of `found` called `name` (None: the only one), or an error that lists the names there are."""
+    if name is None and len(found) == 1:
+        return next(iter(found.values()))
+    if name in found:
+        return found[name]
+    said = f"no {kind} was named" if name is None else f"there is no {kind} {name!r}"
+    raise SystemExit(f"{said}; the {kind}s are: {', '.join(found) or 'none' + hint}")
+
+
 def model_named(name: str | None, **runtime) -> ModelSettings:
     """The model called `name` (None: the only model), or an error that lists the models there are."""
-    models = project_models(**runtime)
-    if name is None and len(models) == 1:
-        return next(iter(models.values()))
-    if name in models:
-        return models[name]
-    listed = ", ".join(models) or "none (add one: dg scaffold defs mlops_assets.components.ModelComponent NAME)"
-    said = "no model was named" if name is None else f"there is no model {name!r}"
-    raise SystemExit(f"{said}; the models are: {listed}")
+    hint = " (add one: dg scaffold defs mlops_assets.components.ModelComponent NAME)"
+    return _named("model", name, project_models(**runtime), hint)
 
 
 def dataset_named(name: str | None, **runtime) -> DatasetSettings:
     """The dataset called `name` (None: the only dataset), or an error that lists the datasets there are."""
-    datasets = project_datasets(**runtime)
-    if name is None and len(datasets) == 1:
-        return next(iter(datasets.values()))
-    if name in datasets:
-        return datasets[name]
-    said = "no dataset was named" if name is None else f"there is no dataset {name!r}"
-    raise SystemExit(f"{said}; the datasets are: {', '.join(datasets) or 'none'}")
+    return _named("dataset", name, project_datasets(**runtime))
