@@ -257,5 +257,6 @@ def test_a_model_added_by_the_scaffold_command_to_a_generated_project_runs_its_c
     header = next(line for line in lines if line.startswith("version "))
     rows = lines[lines.index(header) + 2 :][:4]
     assert "passed" in rows[0] and "yes (v1)" in rows[0], rows
-    assert all(row.split(" | ")[3].strip() not in ("", "-") for row in rows[1:]), "each later version is monitored"
+    monitored = [row.split(" | ")[3].strip() not in ("", "-") for row in rows[1:]]
+    assert all(monitored), "each later version is monitored:\n" + "\n".join([header, *rows])
     assert "second_opinion (classification, registered model second_opinion)" in done.stdout

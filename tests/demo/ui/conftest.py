@@ -16,7 +16,6 @@ import contextlib
 import io
 import os
 import shutil
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -102,9 +101,7 @@ def trained_version(dagster_ui):
     code = code.replace("PORT = 3000", f"PORT = {dagster_ui.port}")
     namespace: dict = {"__name__": "graphql_example"}
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed), warnings.catch_warnings():
-        # dagster-graphql 1.13.27's client passes variable_values to gql 4 the way gql 4 deprecates: not ours to fix.
-        warnings.filterwarnings("ignore", message="Using variable_values", category=DeprecationWarning)
+    with contextlib.redirect_stdout(printed):  # gql's deprecation warning is filtered in pyproject.toml
         exec(compile(code, "docs/automation.md (Dagster's GraphQL API)", "exec"), namespace)
     return SimpleNamespace(**namespace, printed=printed.getvalue(), key=FIRST_VERSION)
 
