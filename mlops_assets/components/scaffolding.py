@@ -104,6 +104,8 @@ class ModelScaffolder(dg.Scaffolder[ModelParams]):
             first = on_dataset[0]
             values.update(target=first.target, task=params.task or first.task, positive_label=first.positive_label)
             values.update(positive_at_least=first.positive_at_least, leakage_columns=first.leakage_columns)
+            # The data's thresholds too: the same rows give the same monitoring floor, split and gates.
+            values.update({name: getattr(first, name).model_dump() for name in ("split", "gates", "monitoring")})
         write_defs_yaml(Path(request.target_path), request.type_name, ModelFields, values)
 
 
