@@ -1,1 +1,1 @@
-"""mlops_assets: the whole life of a tabular ML model as Dagster software-defined assets."""
+"""mlops_assets: the whole life of a team's tabular ML models as Dagster software-defined assets and Components."""
